@@ -1,0 +1,66 @@
+# VisionaryAI: `make run` starts the app, `make test` runs every test. Both install what they need.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 3000
+BUN_VERSION := 1.4.5
+BUN := $(CURDIR)/.tools/bun/node_modules/@oven/bun-linux-x64/bin/bun
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# Reflex must never reach for the internet: bun comes from the npm registry, no telemetry.
+export REFLEX_BUN_PATH := $(BUN)
+export REFLEX_TELEMETRY_ENABLED := false
+export REFLEX_CHECK_LATEST_VERSION := false
+export NPM_CONFIG_REGISTRY ?= $(shell npm config get registry 2>/dev/null || echo https://registry.npmjs.org/)
+
+.PHONY: run dev test lint format migrate install install-dev chromium clean
+
+run: install migrate  ## Start the app (production build) at http://localhost:$(PORT)
+	$(BIN)/reflex run --env prod --frontend-port $(PORT)
+
+dev: install migrate  ## Start with hot reload (frontend :3000, backend :8000)
+	$(BIN)/reflex run
+
+test: install-dev chromium  ## Lint, then run the whole test suite
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install-dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+migrate: install  ## Bring the image index to the latest migration
+	$(BIN)/python -m visionary_app migrate
+
+install: $(VENV)/.installed $(BUN)
+
+install-dev: install $(VENV)/.dev-installed
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements.txt | $(VENV)/bin/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-installed: requirements-dev.txt $(VENV)/.installed
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+$(BUN):
+	npm install --no-save --no-package-lock --ignore-scripts --prefix .tools/bun @oven/bun-linux-x64@$(BUN_VERSION)
+	test -x $(BUN)
+
+chromium:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
+
+clean:  ## Remove build output (keeps data/ and the virtualenv)
+	rm -rf .web .states reflex.lock

@@ -1,0 +1,22 @@
+"""Reflex configuration. Settings come from visionary_app.settings (environment / .env)."""
+
+import reflex as rx
+from reflex_base.plugins.sitemap import SitemapPlugin
+
+from visionary_app.settings import get_settings
+
+settings = get_settings()
+# Reflex opens the database while compiling (schema check), so its folder must exist.
+settings.data_dir.mkdir(parents=True, exist_ok=True)
+
+config = rx.Config(
+    app_name="visionary_app",
+    db_url=settings.resolved_database_url,
+    telemetry_enabled=False,
+    plugins=[
+        rx.plugins.RadixThemesPlugin(theme=rx.theme(accent_color="violet", radius="large")),
+    ],
+    disable_plugins=[SitemapPlugin],
+    # The sticky badge sits on top of the toasts in the bottom-right corner.
+    show_built_with_reflex=False,
+)

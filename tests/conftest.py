@@ -1,0 +1,44 @@
+"""Fixtures shared by every test: a migrated SQLite index and a local blob store in tmp_path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from visionary_app.services.blob_store import LocalBlobStore, UrlSigner
+from visionary_app.services.catalog import Catalog
+from visionary_app.services.database import make_engine, upgrade_to_head
+
+SIGNING_KEY = b"test-signing-key-0123456789abcdef"
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """A SQLite index at the latest migration."""
+    url = f"sqlite:///{tmp_path / 'index.db'}"
+    upgrade_to_head(url)
+    return url
+
+
+@pytest.fixture
+def engine(database_url: str) -> sa.Engine:
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def catalog(engine: sa.Engine) -> Catalog:
+    return Catalog(engine)
+
+
+@pytest.fixture
+def signer() -> UrlSigner:
+    return UrlSigner(SIGNING_KEY, ttl_seconds=1800)
+
+
+@pytest.fixture
+def store(tmp_path: Path, signer: UrlSigner) -> LocalBlobStore:
+    return LocalBlobStore(tmp_path / "blobs", signer)

@@ -1,0 +1,150 @@
+"""The whole journey in a real browser: prompt, job card, toast, gallery, reload, image URL."""
+
+from __future__ import annotations
+
+import uuid
+
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import RunningApp
+
+
+JOB_CARD = '[data-testid="job-card"]'
+ITEM = '[data-testid="gallery-item"]'
+SUCCESS_TOAST = '[data-sonner-toast][data-type="success"]'
+ERROR_TOAST = '[data-sonner-toast][data-type="error"]'
+
+
+def _unique(text: str) -> str:
+    return f"{text} {uuid.uuid4().hex[:8]}"
+
+
+def _generate(page: Page, prompt: str) -> None:
+    page.fill("#prompt-input", prompt)
+    page.click("#generate-button")
+
+
+def _tile(page: Page, prompt: str):
+    return page.locator(ITEM).filter(has=page.locator(".tile-prompt", has_text=prompt))
+
+
+def test_prompt_to_gallery_and_back_after_reload(page: Page, app: RunningApp):
+    prompt = _unique("a lighthouse on a cliff at dusk")
+    _generate(page, prompt)
+
+    job = page.locator(JOB_CARD).filter(has_text=prompt)
+    expect(job).to_be_visible()
+    expect(page.locator(SUCCESS_TOAST).filter(has_text=prompt)).to_be_visible(timeout=30_000)
+    expect(job).to_have_count(0)
+
+    first = page.locator(ITEM).first
+    expect(first.locator(".tile-prompt")).to_have_text(prompt)
+    expect(first).to_have_attribute("data-featured", "true")
+    image = first.locator("img")
+    expect(image).to_have_attribute("alt", prompt)
+    page.wait_for_function(
+        "img => img.complete && img.naturalWidth === 512", arg=image.element_handle()
+    )
+
+    src = image.evaluate("img => img.currentSrc")
+    response = page.request.get(src)
+    assert response.status == 200
+    assert response.headers["content-type"] == "image/png"
+    assert response.body().startswith(b"\x89PNG\r\n\x1a\n")
+
+    page.reload()
+    expect(page.locator(ITEM).first.locator(".tile-prompt")).to_have_text(prompt)
+    assert [row for row in app.image_rows() if row[0] == prompt]
+
+
+def test_job_card_shows_prompt_and_elapsed_time(page: Page):
+    prompt = _unique("a slow watercolour harbour")
+    _generate(page, prompt)
+    job = page.locator(JOB_CARD).filter(has_text=prompt)
+    expect(job.locator(".job-prompt")).to_have_text(prompt)
+    expect(job.locator(".job-elapsed")).not_to_have_text("0.0 s", timeout=5_000)
+    expect(page.locator(SUCCESS_TOAST).filter(has_text=prompt)).to_be_visible(timeout=30_000)
+
+
+def test_two_generations_back_to_back_both_land(page: Page, app: RunningApp):
+    first, second = _unique("first: a red balloon"), _unique("second: a blue kite")
+    _generate(page, first)
+    _generate(page, second)
+    expect(page.locator(JOB_CARD)).to_have_count(2)
+    expect(_tile(page, first)).to_have_count(1, timeout=30_000)
+    expect(_tile(page, second)).to_have_count(1, timeout=30_000)
+    expect(page.locator(JOB_CARD)).to_have_count(0)
+    prompts = [prompt for prompt, _ in app.image_rows()]
+    assert prompts.count(first) == 1 and prompts.count(second) == 1
+
+
+def test_page_stays_usable_while_generating(page: Page):
+    prompt = _unique("busy page")
+    _generate(page, prompt)
+    expect(page.locator(JOB_CARD).filter(has_text=prompt)).to_be_visible()
+    # While the job runs, the UI still answers events: typing updates the counter.
+    page.fill("#prompt-input", "abc")
+    expect(page.locator("#prompt-counter")).to_contain_text("3 / 4000")
+    expect(page.locator(JOB_CARD).filter(has_text=prompt)).to_be_visible()
+    expect(page.locator(SUCCESS_TOAST).filter(has_text=prompt)).to_be_visible(timeout=30_000)
+
+
+def test_empty_prompt_cannot_be_submitted(page: Page, app: RunningApp):
+    before = len(app.image_rows())
+    expect(page.locator("#generate-button")).to_be_disabled()
+    page.fill("#prompt-input", "   \n  ")
+    expect(page.locator("#generate-button")).to_be_disabled()
+    page.focus("#prompt-input")
+    page.keyboard.press("Enter")
+    expect(page.locator(ERROR_TOAST)).to_contain_text("Type a prompt first")
+    expect(page.locator(JOB_CARD)).to_have_count(0)
+    assert len(app.image_rows()) == before
+
+
+def test_enter_generates_and_shift_enter_adds_a_line(page: Page, app: RunningApp):
+    marker = uuid.uuid4().hex[:8]
+    page.focus("#prompt-input")
+    page.keyboard.type(f"first line {marker}")
+    page.keyboard.press("Shift+Enter")
+    page.keyboard.type("second line")
+    assert page.input_value("#prompt-input") == f"first line {marker}\nsecond line"
+    page.keyboard.press("Enter")
+    prompt = f"first line {marker}\nsecond line"
+    expect(page.locator(SUCCESS_TOAST).filter(has_text=marker)).to_be_visible(timeout=30_000)
+    assert prompt in [stored for stored, _ in app.image_rows()]
+
+
+def test_html_prompt_is_shown_as_text(page: Page):
+    prompt = f'<img src=x onerror="window.__pwned=1"><b>{uuid.uuid4().hex[:8]}</b>'
+    _generate(page, prompt)
+    tile = _tile(page, prompt)
+    expect(tile).to_have_count(1, timeout=30_000)
+    expect(tile.locator(".tile-prompt")).to_have_text(prompt)
+    assert page.evaluate("() => window.__pwned") is None
+    assert page.locator('img[src="x"], #gallery b').count() == 0
+
+
+def test_emoji_and_path_characters_round_trip(page: Page, app: RunningApp):
+    prompt = f"🦊 ../../etc/passwd ..\\..\\boot.ini 日本語 «ß» e\u0301 {uuid.uuid4().hex[:8]}"
+    _generate(page, prompt)
+    tile = _tile(page, prompt)
+    expect(tile).to_have_count(1, timeout=30_000)
+    expect(tile.locator(".tile-prompt")).to_have_text(prompt)
+    rows = [row for row in app.image_rows() if row[0] == prompt]
+    assert len(rows) == 1
+    blob_name = rows[0][1]
+    assert ".." not in blob_name and "passwd" not in blob_name
+    assert (app.data_dir / "blobs" / blob_name).is_file()
+
+
+def test_over_long_prompt_is_refused_and_stores_nothing(page: Page, app: RunningApp):
+    rows_before, files_before = len(app.image_rows()), app.blob_files()
+    page.fill("#prompt-input", "x" * 4001)
+    expect(page.locator("#prompt-counter")).to_contain_text("4001 / 4000 (too long)")
+    page.click("#generate-button")
+    expect(page.locator(ERROR_TOAST)).to_contain_text(
+        "The prompt is too long: 4,001 characters, the limit is 4,000"
+    )
+    expect(page.locator(JOB_CARD)).to_have_count(0)
+    assert len(app.image_rows()) == rows_before
+    assert app.blob_files() == files_before

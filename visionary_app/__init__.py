@@ -1,0 +1,1 @@
+"""VisionaryAI: an AI image studio built with Reflex."""

@@ -1,0 +1,1 @@
+"""HTTP routes the backend serves next to Reflex's own."""

@@ -1,0 +1,45 @@
+"""`GET /media/<blob name>`: serves local-store images to holders of a valid signed URL."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from visionary_app.services.blob_store import BlobStore, LocalBlobStore, is_valid_blob_name
+
+__all__ = ["media_api"]
+
+_CONTENT_TYPES = {"png": "image/png", "jpg": "image/jpeg", "webp": "image/webp"}
+
+
+def media_api(get_store: Callable[[], BlobStore]) -> Starlette:
+    """A Starlette app with the media route; the store is looked up per request, not at import."""
+
+    async def serve(request: Request) -> Response:
+        name = request.path_params["name"]
+        store = get_store()
+        if not isinstance(store, LocalBlobStore) or not is_valid_blob_name(name):
+            return PlainTextResponse("Not found", status_code=404)
+        expires = request.query_params.get("expires", "")
+        signature = request.query_params.get("sig", "")
+        if not store.signer.verify(name, expires, signature):
+            return PlainTextResponse("Forbidden: missing, invalid or expired signature", 403)
+        path = store.path_for(name)
+        if not path.is_file():
+            return PlainTextResponse("Not found", status_code=404)
+        max_age = max(0, int(expires) - int(time.time()))
+        return FileResponse(
+            path,
+            media_type=_CONTENT_TYPES[name.rsplit(".", 1)[1]],
+            headers={
+                "Cache-Control": f"private, max-age={max_age}, immutable",
+                "X-Content-Type-Options": "nosniff",
+            },
+        )
+
+    return Starlette(routes=[Route("/media/{name:path}", serve, methods=["GET", "HEAD"])])

@@ -1,0 +1,1 @@
+"""Stateless builders of the page's pieces."""

@@ -1,0 +1,143 @@
+"""The gallery grid: running jobs first, then images newest first, the newest one larger."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from visionary_app.components.media import backend_resolved
+from visionary_app.state.gallery import GalleryState, GalleryTile
+from visionary_app.state.generation import GenerationState, JobCard
+
+_COLUMNS = rx.breakpoints(initial="1", xs="2", md="3", lg="4", xl="5")
+
+
+def job_card(job: JobCard) -> rx.Component:
+    """Placeholder for an image on its way: the prompt and the time so far."""
+    return rx.card(
+        rx.vstack(
+            rx.skeleton(width="100%", height="100%", min_height="8em", loading=True),
+            rx.hstack(
+                rx.spinner(size="2"),
+                rx.text("Generating…", size="2", weight="medium"),
+                rx.spacer(),
+                rx.text(job.elapsed, size="2", color_scheme="gray", class_name="job-elapsed"),
+                width="100%",
+                align="center",
+            ),
+            rx.text(job.prompt, size="2", class_name="job-prompt", trim="both", style=_clamp(3)),
+            spacing="2",
+            height="100%",
+        ),
+        custom_attrs={"data-testid": "job-card"},
+        aspect_ratio="1",
+        aria_busy="true",
+    )
+
+
+def _clamp(lines: int) -> dict:
+    return {
+        "display": "-webkit-box",
+        "-webkit-line-clamp": str(lines),
+        "-webkit-box-orient": "vertical",
+        "overflow": "hidden",
+        "white-space": "pre-wrap",
+        "overflow-wrap": "anywhere",
+    }
+
+
+def gallery_tile(tile: GalleryTile, index: rx.Var[int]) -> rx.Component:
+    """One image; its prompt shows on hover or keyboard focus."""
+    return rx.box(
+        rx.image(
+            src=backend_resolved(tile.url),
+            alt=tile.prompt,
+            width=tile.width.to_string(),
+            height=tile.height.to_string(),
+            loading="lazy",
+            decoding="async",
+            style={"width": "100%", "height": "100%", "object_fit": "cover", "display": "block"},
+        ),
+        rx.box(
+            rx.text(tile.prompt, size="2", class_name="tile-prompt", style=_clamp(4)),
+            class_name="tile-caption",
+        ),
+        key=tile.id,
+        tab_index=0,
+        custom_attrs={
+            "data-testid": "gallery-item",
+            "data-image-id": tile.id,
+            "data-featured": rx.cond(index == 0, "true", "false"),
+        },
+        aria_label=tile.prompt,
+        class_name="gallery-item",
+    )
+
+
+_GRID_STYLE = {
+    ".gallery-item": {
+        "position": "relative",
+        "aspect_ratio": "1",
+        "overflow": "hidden",
+        "border_radius": "var(--radius-4)",
+        "background": "var(--gray-a3)",
+        "outline_offset": "2px",
+    },
+    ".tile-caption": {
+        "position": "absolute",
+        "inset": "auto 0 0 0",
+        "padding": "0.75em",
+        "color": "white",
+        "background": "linear-gradient(transparent, rgba(0,0,0,0.8))",
+        "opacity": "0",
+        "transition": "opacity 150ms ease",
+    },
+    ".gallery-item:hover .tile-caption, .gallery-item:focus-within .tile-caption": {
+        "opacity": "1",
+    },
+    "@media (min-width: 520px)": {
+        "[data-featured='true']": {"grid_column": "span 2", "grid_row": "span 2"},
+    },
+}
+
+
+def gallery() -> rx.Component:
+    """The grid with its toolbar, loaded when the page loads."""
+    return rx.vstack(
+        rx.hstack(
+            rx.heading("Gallery", size="5", as_="h2"),
+            rx.spacer(),
+            rx.icon_button(
+                rx.icon("refresh-cw", size=18),
+                on_click=GalleryState.load,
+                loading=GalleryState.loading,
+                variant="soft",
+                aria_label="Refresh gallery",
+                title="Refresh gallery",
+                id="refresh-gallery",
+            ),
+            width="100%",
+            align="center",
+        ),
+        rx.grid(
+            rx.foreach(GenerationState.jobs, job_card),
+            rx.foreach(GalleryState.images, gallery_tile),
+            columns=_COLUMNS,
+            spacing="3",
+            width="100%",
+            id="gallery",
+            style=_GRID_STYLE,
+            custom_attrs={"data-loaded": rx.cond(GalleryState.loaded, "true", "false")},
+        ),
+        rx.cond(
+            (GalleryState.images.length() == 0)
+            & (GenerationState.jobs.length() == 0)
+            & ~GalleryState.loading,
+            rx.text(
+                "No images yet. Type a prompt above and press Enter.",
+                color_scheme="gray",
+                id="gallery-empty",
+            ),
+        ),
+        width="100%",
+        spacing="3",
+    )

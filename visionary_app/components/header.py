@@ -1,0 +1,50 @@
+"""The page header: name, what the app does, provider notice and colour-mode toggle."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from visionary_app.state.generation import GenerationState
+
+
+def offline_notice() -> rx.Component:
+    """Says plainly that images are offline previews, and how to get real ones."""
+    return rx.cond(
+        GenerationState.is_offline,
+        rx.callout(
+            rx.text(
+                rx.text.strong("Offline preview. "),
+                "Images are drawn locally from your prompt, without any AI model. "
+                "To generate real images, configure a provider in ",
+                rx.code(".env"),
+                " (see ",
+                rx.code(".env.example"),
+                ") and restart.",
+            ),
+            icon="info",
+            size="1",
+            variant="surface",
+            id="offline-notice",
+        ),
+    )
+
+
+def header() -> rx.Component:
+    """Top bar of the studio."""
+    return rx.hstack(
+        rx.hstack(
+            rx.icon("sparkles", size=28, color=rx.color("accent", 9)),
+            rx.vstack(
+                rx.heading("VisionaryAI", size="7", as_="h1"),
+                rx.text("Type a prompt, get an image.", size="2", color_scheme="gray"),
+                spacing="0",
+            ),
+            align="center",
+            spacing="3",
+        ),
+        rx.spacer(),
+        rx.color_mode.button(aria_label="Toggle dark mode"),
+        width="100%",
+        align="center",
+        padding_y="1em",
+    )

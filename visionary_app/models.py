@@ -1,0 +1,31 @@
+"""SQLModel tables of the image index and their indexes."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+__all__ = ["Image"]
+
+
+class Image(SQLModel, table=True):
+    """One stored image: where its blob is and what produced it."""
+
+    __tablename__ = "image"
+    # Serves "newest first" keyset pagination: ORDER BY created_at DESC, id DESC.
+    __table_args__ = (sa.Index("ix_image_created_at_id", "created_at", "id"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    blob_name: str = Field(sa_column=sa.Column(sa.String(255), nullable=False, unique=True))
+    prompt: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    created_at: datetime = Field(sa_column=sa.Column(sa.DateTime(timezone=True), nullable=False))
+    provider: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
+    model: str = Field(sa_column=sa.Column(sa.String(128), nullable=False))
+    width: int
+    height: int
+    content_type: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
+    byte_size: int
+    revised_prompt: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))

@@ -1,0 +1,34 @@
+"""The studio page: prompt on top, gallery below."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from visionary_app.components.gallery import gallery
+from visionary_app.components.header import header, offline_notice
+from visionary_app.components.prompt_form import prompt_form
+from visionary_app.state.gallery import GalleryState
+
+ROUTE = "/"
+TITLE = "VisionaryAI"
+
+
+def studio_page() -> rx.Component:
+    """Compose the page."""
+    return rx.container(
+        rx.vstack(
+            header(),
+            offline_notice(),
+            prompt_form(),
+            gallery(),
+            spacing="5",
+            width="100%",
+            padding_bottom="3em",
+        ),
+        size="4",
+    )
+
+
+def register(app: rx.App) -> None:
+    """Add this page to the app."""
+    app.add_page(studio_page, route=ROUTE, title=TITLE, on_load=GalleryState.load)

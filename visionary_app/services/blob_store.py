@@ -1,0 +1,207 @@
+"""Where image bytes live: the `BlobStore` contract, blob naming, and the local-directory store."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import os
+import re
+import tempfile
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import quote, urlencode
+
+__all__ = [
+    "BlobNotFoundError",
+    "BlobStore",
+    "LocalBlobStore",
+    "SignedUrl",
+    "StorageError",
+    "UrlSigner",
+    "extension_for",
+    "is_valid_blob_name",
+    "make_blob_name",
+]
+
+_EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
+# The only shape a blob name may have; built by make_blob_name, checked before any file access.
+_BLOB_NAME = re.compile(
+    r"^images/\d{4}/\d{2}/\d{2}/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+    r"\.(png|jpg|webp)$"
+)
+
+
+class StorageError(Exception):
+    """The blob store could not complete an operation."""
+
+
+class BlobNotFoundError(StorageError):
+    """The named blob does not exist."""
+
+
+@dataclass(frozen=True)
+class SignedUrl:
+    """A URL the browser may use to read one blob until `expires_at` (Unix seconds)."""
+
+    url: str
+    expires_at: int
+
+
+class BlobStore(Protocol):
+    """Stores image bytes under names from `make_blob_name` and hands out expiring read URLs."""
+
+    async def put(
+        self, name: str, data: bytes, content_type: str, metadata: Mapping[str, str]
+    ) -> None:
+        """Store `data` under `name`, all or nothing; raise StorageError on failure."""
+        ...
+
+    async def delete(self, name: str) -> None:
+        """Remove the blob; a missing blob is not an error."""
+        ...
+
+    async def exists(self, name: str) -> bool:
+        """Whether a blob with this name is stored."""
+        ...
+
+    async def signed_url(self, name: str) -> SignedUrl:
+        """A read-only URL for this one blob that expires after the configured lifetime."""
+        ...
+
+
+def extension_for(content_type: str) -> str:
+    """File extension for an image content type; raises ValueError for anything else."""
+    try:
+        return _EXTENSIONS[content_type]
+    except KeyError:
+        msg = f"unsupported image content type {content_type!r}"
+        raise ValueError(msg) from None
+
+
+def make_blob_name(image_id: uuid.UUID, created_at: datetime, content_type: str) -> str:
+    """The one place blob names are built: date folders and the image id, never user text."""
+    day = created_at.astimezone(UTC)
+    return f"images/{day:%Y/%m/%d}/{image_id}.{extension_for(content_type)}"
+
+
+def is_valid_blob_name(name: str) -> bool:
+    """Whether `name` has exactly the shape `make_blob_name` produces."""
+    return bool(_BLOB_NAME.fullmatch(name))
+
+
+class UrlSigner:
+    """HMAC-SHA256 signatures over a blob name and an expiry time."""
+
+    def __init__(self, key: bytes, ttl_seconds: int) -> None:
+        if len(key) < 16:
+            msg = "URL signing key must be at least 16 bytes"
+            raise ValueError(msg)
+        self._key = key
+        self.ttl_seconds = ttl_seconds
+
+    def _signature(self, name: str, expires_at: int) -> str:
+        digest = hmac.new(self._key, f"{name}\n{expires_at}".encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+    def sign(self, name: str, now: float | None = None) -> tuple[int, str]:
+        """Return (expires_at, signature) for a URL to `name` issued at `now`."""
+        expires_at = int(now if now is not None else time.time()) + self.ttl_seconds
+        return expires_at, self._signature(name, expires_at)
+
+    def verify(self, name: str, expires_at: str, signature: str, now: float | None = None) -> bool:
+        """Whether the signature is genuine and not yet expired (constant-time compare)."""
+        try:
+            expiry = int(expires_at)
+        except (TypeError, ValueError):
+            return False
+        expected = self._signature(name, expiry)
+        if not hmac.compare_digest(expected.encode(), (signature or "").encode()):
+            return False
+        return (now if now is not None else time.time()) < expiry
+
+
+def load_or_create_key(path: Path) -> bytes:
+    """Read the signing key at `path`, creating a random one once (safe across workers)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(os.urandom(32).hex().encode())
+    for _ in range(50):  # another worker may be between creating and writing the file
+        key = path.read_bytes().strip()
+        if key:
+            return key
+        time.sleep(0.02)
+    msg = f"URL signing key file {path} is empty"
+    raise StorageError(msg)
+
+
+class LocalBlobStore:
+    """Blobs as files under a root directory, served by the app's `/media` route."""
+
+    def __init__(self, root: Path, signer: UrlSigner, url_prefix: str = "/media") -> None:
+        self.root = root
+        self.signer = signer
+        self.url_prefix = url_prefix.rstrip("/")
+
+    def path_for(self, name: str) -> Path:
+        """The file for a blob name; rejects anything that is not a name we built."""
+        if not is_valid_blob_name(name):
+            msg = f"invalid blob name {name!r}"
+            raise ValueError(msg)
+        return self.root / name
+
+    async def put(
+        self, name: str, data: bytes, content_type: str, metadata: Mapping[str, str]
+    ) -> None:
+        """Write to a temporary file and rename it into place, so no half file is ever seen."""
+        path = self.path_for(name)
+        try:
+            await asyncio.to_thread(self._write_atomically, path, data)
+        except OSError as exc:
+            msg = f"local image store could not write {name}: {exc.strerror or exc}"
+            raise StorageError(msg) from exc
+
+    @staticmethod
+    def _write_atomically(path: Path, data: bytes) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=".upload-", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp_name, path)
+        except BaseException:
+            Path(tmp_name).unlink(missing_ok=True)
+            raise
+
+    async def delete(self, name: str) -> None:
+        """Remove the file if it is there."""
+        path = self.path_for(name)
+        try:
+            await asyncio.to_thread(path.unlink, missing_ok=True)
+        except OSError as exc:
+            msg = f"local image store could not delete {name}: {exc.strerror or exc}"
+            raise StorageError(msg) from exc
+
+    async def exists(self, name: str) -> bool:
+        """Whether the file exists."""
+        return await asyncio.to_thread(self.path_for(name).is_file)
+
+    async def signed_url(self, name: str) -> SignedUrl:
+        """A root-relative URL with an HMAC signature and expiry in its query string."""
+        self.path_for(name)
+        expires_at, signature = self.signer.sign(name)
+        query = urlencode({"expires": expires_at, "sig": signature})
+        return SignedUrl(url=f"{self.url_prefix}/{quote(name)}?{query}", expires_at=expires_at)

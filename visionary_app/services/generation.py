@@ -1,0 +1,143 @@
+"""The generation pipeline: validate the prompt, generate, store the blob, then index it."""
+
+from __future__ import annotations
+
+import logging
+import unicodedata
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from visionary_app.models import Image
+from visionary_app.services.blob_store import BlobStore, StorageError, make_blob_name
+from visionary_app.services.catalog import Catalog, CatalogError
+from visionary_app.services.providers import ImageProvider, ProviderError
+
+__all__ = ["GenerationFailed", "GenerationPipeline", "InvalidPrompt", "validate_prompt"]
+
+logger = logging.getLogger(__name__)
+
+_ALLOWED_CONTROLS = {"\n", "\r", "\t"}
+
+
+class GenerationFailed(Exception):
+    """Generation did not produce a stored, indexed image; the message is for the user."""
+
+
+class InvalidPrompt(GenerationFailed):
+    """The prompt cannot be used as typed."""
+
+
+def validate_prompt(raw: str, max_length: int) -> str:
+    """Return the prompt trimmed of surrounding whitespace, or raise InvalidPrompt saying why.
+
+    Everything else is kept exactly as typed (emoji, any script, HTML, path characters), so the
+    stored prompt round-trips byte for byte.
+    """
+    prompt = (raw or "").strip()
+    if not prompt:
+        raise InvalidPrompt("Type a prompt first: it is empty.")
+    if len(prompt) > max_length:
+        excess = len(prompt) - max_length
+        raise InvalidPrompt(
+            f"The prompt is too long: {len(prompt):,} characters, the limit is {max_length:,}. "
+            f"Shorten it by {excess:,} character{'s' if excess != 1 else ''}."
+        )
+    try:
+        prompt.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidPrompt("The prompt contains broken Unicode (a lone surrogate).") from None
+    for char in prompt:
+        if char not in _ALLOWED_CONTROLS and unicodedata.category(char) == "Cc":
+            raise InvalidPrompt(
+                f"The prompt contains an invisible control character (U+{ord(char):04X}); "
+                "remove it and try again."
+            )
+    return prompt
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class GenerationPipeline:
+    """Prompt in, stored and indexed `Image` out; nothing is reported as done unless it is."""
+
+    def __init__(
+        self,
+        provider: ImageProvider,
+        store: BlobStore,
+        catalog: Catalog,
+        *,
+        width: int,
+        height: int,
+        max_prompt_length: int,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self.provider = provider
+        self.store = store
+        self.catalog = catalog
+        self.width = width
+        self.height = height
+        self.max_prompt_length = max_prompt_length
+        self._clock = clock
+
+    def validate(self, raw_prompt: str) -> str:
+        """The prompt as it will be used, or InvalidPrompt."""
+        return validate_prompt(raw_prompt, self.max_prompt_length)
+
+    async def generate(self, raw_prompt: str) -> Image:
+        """Run the whole pipeline for one image; raises GenerationFailed with a user message."""
+        prompt = self.validate(raw_prompt)
+        try:
+            generated = await self.provider.generate(prompt, width=self.width, height=self.height)
+        except ProviderError as exc:
+            raise GenerationFailed(str(exc)) from exc
+
+        image_id = uuid.uuid4()
+        created_at = self._clock()
+        blob_name = make_blob_name(image_id, created_at, generated.content_type)
+        try:
+            await self.store.put(
+                blob_name,
+                generated.data,
+                generated.content_type,
+                metadata={"image_id": str(image_id)},
+            )
+        except StorageError as exc:
+            logger.error("storing %s failed: %s", blob_name, exc)
+            raise GenerationFailed(
+                "The image was generated but could not be saved: image storage is unavailable. "
+                "Nothing was stored; please try again."
+            ) from exc
+
+        record = Image(
+            id=image_id,
+            blob_name=blob_name,
+            prompt=prompt,
+            created_at=created_at,
+            provider=self.provider.name,
+            model=self.provider.model,
+            width=generated.width,
+            height=generated.height,
+            content_type=generated.content_type,
+            byte_size=len(generated.data),
+            revised_prompt=generated.revised_prompt,
+        )
+        try:
+            await self.catalog.add(record)
+        except CatalogError as exc:
+            logger.error("indexing %s failed: %s", blob_name, exc)
+            await self._remove_orphan(blob_name)
+            raise GenerationFailed(
+                "The image could not be added to the gallery index, so it was discarded. "
+                "Please try again."
+            ) from exc
+        return record
+
+    async def _remove_orphan(self, blob_name: str) -> None:
+        # A blob with no row would be invisible; remove it (a later sync would also catch it).
+        try:
+            await self.store.delete(blob_name)
+        except StorageError:
+            logger.exception("could not remove orphan blob %s", blob_name)

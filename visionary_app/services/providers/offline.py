@@ -1,0 +1,117 @@
+"""A provider that needs no network or key: abstract art seeded by the prompt, drawn with Pillow."""
+
+from __future__ import annotations
+
+import asyncio
+import colorsys
+import hashlib
+import io
+import random
+
+from PIL import Image, ImageDraw, ImageFilter
+
+from visionary_app.services.providers.base import GeneratedImage
+
+_SUPERSAMPLE = 2
+
+
+class OfflineProvider:
+    """Deterministic pictures: the same prompt and size always give the same PNG bytes."""
+
+    name = "offline"
+
+    def __init__(self, model: str = "offline-preview", latency_ms: int = 0) -> None:
+        self.model = model
+        self.latency_ms = latency_ms
+
+    async def generate(self, prompt: str, *, width: int, height: int) -> GeneratedImage:
+        """Draw the picture in a worker thread, after the configured artificial latency."""
+        if self.latency_ms:
+            await asyncio.sleep(self.latency_ms / 1000)
+        data = await asyncio.to_thread(render_png, prompt, width, height)
+        return GeneratedImage(data=data, content_type="image/png", width=width, height=height)
+
+
+def _palette(rng: random.Random) -> list[tuple[int, int, int]]:
+    """Five harmonious colours around a base hue, with one complementary accent."""
+    base = rng.random()
+    offsets = [0.0, 0.06, -0.07, 0.5, 0.13 * rng.choice((-1, 1))]
+    colours = []
+    for index, offset in enumerate(offsets):
+        lightness = 0.18 if index == 0 else rng.uniform(0.45, 0.7)
+        saturation = rng.uniform(0.55, 0.9)
+        r, g, b = colorsys.hls_to_rgb((base + offset) % 1.0, lightness, saturation)
+        colours.append((int(r * 255), int(g * 255), int(b * 255)))
+    return colours
+
+
+def render_png(prompt: str, width: int, height: int) -> bytes:
+    """Render the picture for `prompt` and return it encoded as PNG."""
+    seed = int.from_bytes(hashlib.sha256(prompt.encode("utf-8")).digest()[:8], "big")
+    rng = random.Random(seed)  # noqa: S311  (art, not cryptography)
+    palette = _palette(rng)
+    dark, *lights = palette
+
+    # Background: a rotated two-colour gradient.
+    mask = Image.linear_gradient("L").rotate(rng.uniform(0, 360), resample=Image.BICUBIC)
+    mask = mask.crop((48, 48, 208, 208)).resize((width, height), Image.BICUBIC)
+    picture = Image.composite(
+        Image.new("RGB", (width, height), dark),
+        Image.new("RGB", (width, height), tuple(c // 2 for c in rng.choice(lights))),
+        mask,
+    ).convert("RGBA")
+
+    # Soft glows: large translucent ellipses, heavily blurred.
+    glow = Image.new("RGBA", (width, height), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(glow)
+    span = min(width, height)
+    for _ in range(rng.randint(5, 9)):
+        cx, cy = rng.uniform(0, width), rng.uniform(0, height)
+        radius = rng.uniform(0.12, 0.38) * span
+        draw.ellipse(
+            (cx - radius, cy - radius, cx + radius, cy + radius),
+            fill=(*rng.choice(lights), rng.randint(90, 170)),
+        )
+    picture.alpha_composite(glow.filter(ImageFilter.GaussianBlur(span / 14)))
+
+    # Crisp shapes, drawn at twice the size and scaled down for smooth edges.
+    scale = _SUPERSAMPLE
+    crisp = Image.new("RGBA", (width * scale, height * scale), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(crisp)
+    for _ in range(rng.randint(3, 6)):
+        cx, cy = rng.uniform(0, width) * scale, rng.uniform(0, height) * scale
+        radius = rng.uniform(0.05, 0.22) * span * scale
+        colour = (*rng.choice(lights), rng.randint(150, 230))
+        kind = rng.random()
+        if kind < 0.4:
+            draw.ellipse(
+                (cx - radius, cy - radius, cx + radius, cy + radius),
+                outline=colour,
+                width=max(2, int(radius * rng.uniform(0.04, 0.12))),
+            )
+        elif kind < 0.75:
+            sides = rng.randint(3, 6)
+            draw.regular_polygon((cx, cy, radius), sides, rotation=rng.uniform(0, 360), fill=colour)
+        else:
+            draw.ellipse((cx - radius, cy - radius, cx + radius, cy + radius), fill=colour)
+    for _ in range(rng.randint(2, 4)):
+        y = rng.uniform(0.1, 0.9) * height * scale
+        draw.line(
+            (0, y, width * scale, y + rng.uniform(-0.3, 0.3) * height * scale),
+            fill=(*rng.choice(lights), rng.randint(60, 140)),
+            width=max(2, span * scale // 160),
+        )
+    for _ in range(rng.randint(20, 60)):
+        x, y = rng.uniform(0, width * scale), rng.uniform(0, height * scale)
+        r = rng.uniform(1, 3.5) * scale * span / 512
+        draw.ellipse((x - r, y - r, x + r, y + r), fill=(255, 255, 255, rng.randint(90, 220)))
+    picture.alpha_composite(crisp.resize((width, height), Image.LANCZOS))
+
+    # Vignette: darken towards the edges.
+    vignette = Image.radial_gradient("L").resize((width, height), Image.BICUBIC)
+    vignette = vignette.point(lambda v: min(255, int(max(0, v - 90) * 1.1)))
+    picture = Image.composite(Image.new("RGBA", (width, height), (0, 0, 0, 255)), picture, vignette)
+
+    buffer = io.BytesIO()
+    picture.convert("RGB").save(buffer, format="PNG", compress_level=6)
+    return buffer.getvalue()

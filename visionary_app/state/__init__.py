@@ -1,0 +1,1 @@
+"""One small Reflex state per feature."""

@@ -1,0 +1,27 @@
+"""The Reflex app: pages, the media route and start-up tasks."""
+
+from __future__ import annotations
+
+import logging
+
+import reflex as rx
+
+from visionary_app.api.media import media_api
+from visionary_app.pages import studio
+from visionary_app.services.database import upgrade_to_head
+from visionary_app.services.studio import get_studio
+from visionary_app.settings import get_settings
+
+logger = logging.getLogger(__name__)
+
+
+def apply_migrations() -> None:
+    """Bring the index to the latest schema before the backend serves anything."""
+    url = get_settings().resolved_database_url
+    upgrade_to_head(url)
+    logger.info("image index is at the latest migration")
+
+
+app = rx.App(api_transformer=media_api(lambda: get_studio().store))
+app.register_lifespan_task(apply_migrations)
+studio.register(app)
