@@ -1,6 +1,6 @@
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from starlette.testclient import TestClient
@@ -18,7 +18,7 @@ def client(store: LocalBlobStore) -> TestClient:
 
 @pytest.fixture
 async def blob(store: LocalBlobStore) -> str:
-    name = make_blob_name(uuid.uuid4(), datetime.now(timezone.utc), "image/png")
+    name = make_blob_name(uuid.uuid4(), datetime.now(UTC), "image/png")
     await store.put(name, PNG, "image/png", {})
     return name
 
@@ -40,7 +40,7 @@ async def test_tampered_url_is_forbidden(client, store, blob):
     url = (await store.signed_url(blob)).url
     later = url.replace("expires=", "expires=9")
     assert client.get(later).status_code == 403
-    other = make_blob_name(uuid.uuid4(), datetime.now(timezone.utc), "image/png")
+    other = make_blob_name(uuid.uuid4(), datetime.now(UTC), "image/png")
     assert client.get(url.replace(blob, other)).status_code == 403
 
 

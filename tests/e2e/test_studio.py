@@ -8,7 +8,6 @@ from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import RunningApp
 
-
 JOB_CARD = '[data-testid="job-card"]'
 ITEM = '[data-testid="gallery-item"]'
 SUCCESS_TOAST = '[data-sonner-toast][data-type="success"]'

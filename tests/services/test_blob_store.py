@@ -1,7 +1,7 @@
 import os
 import stat
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -16,7 +16,7 @@ from visionary_app.services.blob_store import (
     make_blob_name,
 )
 
-WHEN = datetime(2026, 11, 25, 23, 30, tzinfo=timezone.utc)
+WHEN = datetime(2026, 11, 25, 23, 30, tzinfo=UTC)
 
 
 def test_blob_name_is_date_and_uuid_only():
