@@ -42,3 +42,10 @@ def signer() -> UrlSigner:
 @pytest.fixture
 def store(tmp_path: Path, signer: UrlSigner) -> LocalBlobStore:
     return LocalBlobStore(tmp_path / "blobs", signer)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run browser tests last: the fast tests report first, and Playwright's sync API keeps an
+    event loop on the main thread for the rest of the session, which async tests cannot share.
+    """
+    items.sort(key=lambda item: "/e2e/" in str(item.path))
