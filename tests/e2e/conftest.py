@@ -132,14 +132,18 @@ def browser() -> Iterator[Browser]:
         browser.close()
 
 
+def open_studio(page: Page, url: str) -> Page:
+    """Go to the studio and wait until the app is live (hydrated, connected, gallery loaded)."""
+    page.goto(url)
+    page.wait_for_selector("#gallery[data-loaded='true']", state="attached")
+    return page
+
+
 @pytest.fixture
 def page(browser: Browser, app: RunningApp) -> Iterator[Page]:
     """A fresh browser context on the studio page, with the gallery loaded."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.set_default_timeout(20_000)
-    page.goto(app.url)
-    page.wait_for_selector("#prompt-input")
-    page.wait_for_selector("#gallery[data-loaded='true']", state="attached")
-    yield page
+    yield open_studio(page, app.url)
     context.close()
