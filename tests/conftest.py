@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
+from visionary_app.bench.azurite import Azurite
 from visionary_app.services.blob_store import LocalBlobStore, UrlSigner
 from visionary_app.services.catalog import Catalog
 from visionary_app.services.database import make_engine, upgrade_to_head
@@ -49,3 +51,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     event loop on the main thread for the rest of the session, which async tests cannot share.
     """
     items.sort(key=lambda item: "/e2e/" in str(item.path))
+
+
+@pytest.fixture(scope="session")
+def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
+    """One Azurite for the session (tests that stop or freeze it start their own)."""
+    with Azurite(tmp_path_factory.mktemp("azurite")) as emulator:
+        yield emulator

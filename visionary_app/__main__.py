@@ -1,12 +1,26 @@
-"""Command line: `python -m visionary_app migrate`."""
+"""Command line: `python -m visionary_app migrate | sync [--dry-run]`."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
+from datetime import timedelta
 
 from visionary_app.services.database import upgrade_to_head
+from visionary_app.services.mirror import DEFAULT_GRACE, reconcile
+from visionary_app.services.studio import build_studio
 from visionary_app.settings import get_settings
+
+
+async def _sync(dry_run: bool, grace: timedelta) -> int:
+    studio = build_studio(get_settings())
+    try:
+        report = await reconcile(studio.store, studio.catalog, dry_run=dry_run, grace=grace)
+    finally:
+        await studio.aclose()
+    print("\n".join(report.lines()))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -14,11 +28,24 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m visionary_app")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("migrate", help="bring the image index to the latest migration")
+    sync = commands.add_parser(
+        "sync", help="reconcile the index with the blob store (safe while the app runs)"
+    )
+    sync.add_argument(
+        "--dry-run", action="store_true", help="print what would change, change nothing"
+    )
+    sync.add_argument(
+        "--grace-seconds",
+        type=float,
+        default=DEFAULT_GRACE.total_seconds(),
+        help="leave blobs younger than this alone (they may be mid-generation)",
+    )
     args = parser.parse_args(argv)
+    upgrade_to_head(get_settings().resolved_database_url)
     if args.command == "migrate":
-        upgrade_to_head(get_settings().resolved_database_url)
         print("image index is at the latest migration")
-    return 0
+        return 0
+    return asyncio.run(_sync(args.dry_run, timedelta(seconds=args.grace_seconds)))
 
 
 if __name__ == "__main__":

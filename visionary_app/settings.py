@@ -6,7 +6,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _SIZE_PATTERN = re.compile(r"^(\d{2,5})x(\d{2,5})$")
@@ -40,13 +40,34 @@ class Settings(BaseSettings):
     )
     max_prompt_length: int = Field(default=4000, ge=1, le=100_000)
     url_ttl_seconds: int = Field(
-        default=1800, ge=60, le=7 * 24 * 3600, description="Lifetime of signed image URLs."
+        default=1800, ge=10, le=7 * 24 * 3600, description="Lifetime of signed image URLs."
     )
     url_signing_key: SecretStr | None = Field(
         default=None,
         description="Key for signing local image URLs; generated into data_dir if unset.",
     )
     gallery_page_size: int = Field(default=50, ge=1, le=500)
+
+    # Azure Blob Storage; the variable names are the ones Azure's own tools use.
+    azure_storage_connection_string: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("AZURE_STORAGE_CONNECTION_STRING"),
+        description="Account-key connection string (Azurite or Azure); selects the Azure store.",
+    )
+    azure_storage_account_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("AZURE_STORAGE_ACCOUNT_URL"),
+        description="https://<account>.blob.core.windows.net, used with DefaultAzureCredential.",
+    )
+    azure_container: str = Field(
+        default="images",
+        pattern=r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$",
+        description="Blob container for images; created private if missing.",
+    )
+    storage_timeout_seconds: float = Field(
+        default=5.0, gt=0, le=300, description="Connect and read timeout of each storage call."
+    )
+    storage_retries: int = Field(default=1, ge=0, le=10)
 
     @field_validator("image_size")
     @classmethod
@@ -69,6 +90,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'visionary.db').resolve()}"
+
+    @property
+    def uses_azure(self) -> bool:
+        """Whether images live in Azure Blob Storage rather than the local directory."""
+        return bool(self.azure_storage_connection_string or self.azure_storage_account_url)
 
     @property
     def images_dir(self) -> Path:

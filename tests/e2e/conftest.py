@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -9,13 +10,17 @@ import sqlite3
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
+from azure.storage.blob import BlobServiceClient
 from playwright.sync_api import Browser, Page, sync_playwright
+
+from visionary_app.bench.azurite import Azurite
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -42,21 +47,36 @@ def _free_port() -> int:
 
 @dataclass
 class RunningApp:
-    """The app under test: its URL, data directory and a log to show on failure."""
+    """The app under test: its URL, where it keeps things, and its log."""
 
     url: str
     data_dir: Path
     log_path: Path
+    store_kind: str
+    env: dict[str, str]
+    container: str | None = None
+    connection_string: str | None = None
 
     def image_rows(self) -> list[tuple[str, str]]:
         """(prompt, blob_name) of every indexed image, read straight from SQLite."""
-        with sqlite3.connect(self.data_dir / "visionary.db") as connection:
+        with contextlib.closing(sqlite3.connect(self.data_dir / "visionary.db")) as connection:
             return connection.execute("SELECT prompt, blob_name FROM image").fetchall()
 
-    def blob_files(self) -> list[Path]:
-        """Every file in the local image store."""
-        root = self.data_dir / "blobs"
-        return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+    def blob_names(self) -> list[str]:
+        """Every blob in the configured store (local files, or the Azurite container)."""
+        if self.store_kind == "local":
+            root = self.data_dir / "blobs"
+            files = root.rglob("*") if root.exists() else []
+            return sorted(
+                p.relative_to(root).as_posix()
+                for p in files
+                if p.is_file() and not p.name.endswith(".props.json")
+            )
+        service = BlobServiceClient.from_connection_string(self.connection_string)
+        container = service.get_container_client(self.container)
+        if not container.exists():
+            return []
+        return sorted(blob.name for blob in container.list_blobs())
 
 
 def _wait_until_up(url: str, process: subprocess.Popen, log_path: Path) -> None:
@@ -76,23 +96,36 @@ def _wait_until_up(url: str, process: subprocess.Popen, log_path: Path) -> None:
     pytest.fail(f"app did not start in {START_TIMEOUT_S} s:\n{log_path.read_text()[-5000:]}")
 
 
-@pytest.fixture(scope="session")
-def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
-    """`reflex run --env prod` on a free port, in its own process group, on a fresh data dir."""
-    work = tmp_path_factory.mktemp("app")
+@contextlib.contextmanager
+def launch_app(work: Path, *, azurite: Azurite | None = None, **settings: str):
+    """Run `reflex run --env prod` on a free port, in its own process group, on a fresh data dir.
+
+    `settings` become VISIONARY_* variables; with `azurite`, images go to a fresh container.
+    """
     data_dir = work / "data"
     log_path = work / "app.log"
     port = _free_port()
     env = {
-        **os.environ,
-        "VISIONARY_DATA_DIR": str(data_dir),
-        "VISIONARY_OFFLINE_LATENCY_MS": str(OFFLINE_LATENCY_MS),
-        "VISIONARY_IMAGE_SIZE": "512x512",
-        "REFLEX_TELEMETRY_ENABLED": "false",
-        "REFLEX_CHECK_LATEST_VERSION": "false",
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("VISIONARY_", "AZURE_STORAGE_"))
     }
+    env.update(
+        {
+            "VISIONARY_DATA_DIR": str(data_dir),
+            "VISIONARY_OFFLINE_LATENCY_MS": str(OFFLINE_LATENCY_MS),
+            "VISIONARY_IMAGE_SIZE": "512x512",
+            "REFLEX_TELEMETRY_ENABLED": "false",
+            "REFLEX_CHECK_LATEST_VERSION": "false",
+        }
+    )
+    env.update({f"VISIONARY_{key.upper()}": value for key, value in settings.items()})
     env.setdefault("REFLEX_BUN_PATH", str(BUN))
-    env.pop("VISIONARY_DATABASE_URL", None)
+    container = None
+    if azurite is not None:
+        container = f"e2e-{uuid.uuid4().hex[:12]}"
+        env["AZURE_STORAGE_CONNECTION_STRING"] = azurite.connection_string
+        env["VISIONARY_AZURE_CONTAINER"] = container
     reflex = Path(sys.executable).with_name("reflex")
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -106,7 +139,15 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
     url = f"http://localhost:{port}"
     try:
         _wait_until_up(url, process, log_path)
-        yield RunningApp(url=url, data_dir=data_dir, log_path=log_path)
+        yield RunningApp(
+            url=url,
+            data_dir=data_dir,
+            log_path=log_path,
+            store_kind="azure" if azurite else "local",
+            env=env,
+            container=container,
+            connection_string=azurite.connection_string if azurite else None,
+        )
     finally:
         _stop(process)
 
@@ -120,6 +161,14 @@ def _stop(process: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session", params=["local", "azure"])
+def app(request, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
+    """The app on each image store: the local directory, and Azure Blob Storage on Azurite."""
+    azurite = request.getfixturevalue("azurite") if request.param == "azure" else None
+    with launch_app(tmp_path_factory.mktemp(f"app-{request.param}"), azurite=azurite) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")

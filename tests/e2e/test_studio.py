@@ -50,6 +50,8 @@ def test_prompt_to_gallery_and_back_after_reload(page: Page, app: RunningApp):
     assert response.status == 200
     assert response.headers["content-type"] == "image/png"
     assert response.body().startswith(b"\x89PNG\r\n\x1a\n")
+    if app.store_kind == "azure":
+        assert src.startswith("http://127.0.0.1:") and "sp=r&" in src
 
     page.reload()
     expect(page.locator(ITEM).first.locator(".tile-prompt")).to_have_text(prompt)
@@ -133,11 +135,11 @@ def test_emoji_and_path_characters_round_trip(page: Page, app: RunningApp):
     assert len(rows) == 1
     blob_name = rows[0][1]
     assert ".." not in blob_name and "passwd" not in blob_name
-    assert (app.data_dir / "blobs" / blob_name).is_file()
+    assert blob_name in app.blob_names()
 
 
 def test_over_long_prompt_is_refused_and_stores_nothing(page: Page, app: RunningApp):
-    rows_before, files_before = len(app.image_rows()), app.blob_files()
+    rows_before, blobs_before = len(app.image_rows()), app.blob_names()
     page.fill("#prompt-input", "x" * 4001)
     expect(page.locator("#prompt-counter")).to_contain_text("4001 / 4000 (too long)")
     page.click("#generate-button")
@@ -146,4 +148,4 @@ def test_over_long_prompt_is_refused_and_stores_nothing(page: Page, app: Running
     )
     expect(page.locator(JOB_CARD)).to_have_count(0)
     assert len(app.image_rows()) == rows_before
-    assert app.blob_files() == files_before
+    assert app.blob_names() == blobs_before

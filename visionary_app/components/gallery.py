@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from visionary_app.components.media import backend_resolved
+from visionary_app.components.media import backend_resolved, renewable_image
 from visionary_app.state.gallery import GalleryState, GalleryTile
 from visionary_app.state.generation import GenerationState, JobCard
 
@@ -48,8 +48,9 @@ def _clamp(lines: int) -> dict:
 def gallery_tile(tile: GalleryTile, index: rx.Var[int]) -> rx.Component:
     """One image; its prompt shows on hover or keyboard focus."""
     return rx.box(
-        rx.image(
+        renewable_image(
             src=backend_resolved(tile.url),
+            on_error=GalleryState.image_failed(tile.id),
             alt=tile.prompt,
             width=tile.width.to_string(),
             height=tile.height.to_string(),
@@ -117,6 +118,12 @@ def gallery() -> rx.Component:
             ),
             width="100%",
             align="center",
+        ),
+        # Ticks in the browser; the server renews image URLs before they expire.
+        rx.moment(
+            interval=GalleryState.renew_check_ms,
+            on_change=GalleryState.renew_urls,
+            display="none",
         ),
         rx.grid(
             rx.foreach(GenerationState.jobs, job_card),

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import reflex as rx
+from reflex.event import no_args_event_spec
 from reflex.vars import Var, VarData
 from reflex_base.constants import Dirs
 from reflex_base.utils.imports import ImportVar
 
-__all__ = ["backend_resolved"]
+__all__ = ["backend_resolved", "renewable_image"]
 
 
 def backend_resolved(url: Var[str]) -> Var[str]:
@@ -27,3 +29,12 @@ def backend_resolved(url: Var[str]) -> Var[str]:
             ),
         ),
     ).to(str)
+
+
+class _ImageWithErrorEvent(rx.el.Img):
+    """An <img> whose load failure reaches the server (Reflex's Img has no on_error)."""
+
+    on_error: rx.EventHandler[no_args_event_spec]
+
+
+renewable_image = _ImageWithErrorEvent.create

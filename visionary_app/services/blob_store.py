@@ -6,12 +6,13 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import json
 import os
 import re
 import tempfile
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Protocol
 from urllib.parse import quote, urlencode
 
 __all__ = [
+    "BlobInfo",
     "BlobNotFoundError",
     "BlobStore",
     "LocalBlobStore",
@@ -26,16 +28,18 @@ __all__ = [
     "StorageError",
     "UrlSigner",
     "extension_for",
+    "is_image_blob_name",
     "is_valid_blob_name",
     "make_blob_name",
+    "text_blob_name",
 ]
 
 _EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
-# The only shape a blob name may have; built by make_blob_name, checked before any file access.
-_BLOB_NAME = re.compile(
-    r"^images/\d{4}/\d{2}/\d{2}/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-    r"\.(png|jpg|webp)$"
-)
+_TEXT_SUFFIX = "text.json"
+# The only shapes a blob name may have; built below, checked before any file or URL use.
+_STEM = r"^images/\d{4}/\d{2}/\d{2}/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+_IMAGE_NAME = re.compile(_STEM + r"\.(png|jpg|webp)$")
+_ANY_NAME = re.compile(_STEM + r"\.(png|jpg|webp|text\.json)$")
 
 
 class StorageError(Exception):
@@ -44,6 +48,17 @@ class StorageError(Exception):
 
 class BlobNotFoundError(StorageError):
     """The named blob does not exist."""
+
+
+@dataclass(frozen=True)
+class BlobInfo:
+    """A stored blob as a listing reports it."""
+
+    name: str
+    size: int
+    content_type: str
+    metadata: dict[str, str]
+    last_modified: datetime
 
 
 @dataclass(frozen=True)
@@ -71,6 +86,14 @@ class BlobStore(Protocol):
         """Whether a blob with this name is stored."""
         ...
 
+    async def read(self, name: str) -> bytes:
+        """The blob's bytes; BlobNotFoundError if it is not there."""
+        ...
+
+    def list_blobs(self) -> AsyncIterator[BlobInfo]:
+        """Every blob whose name we could have built, with its metadata, in no set order."""
+        ...
+
     async def signed_url(self, name: str) -> SignedUrl:
         """A read-only URL for this one blob that expires after the configured lifetime."""
         ...
@@ -91,9 +114,22 @@ def make_blob_name(image_id: uuid.UUID, created_at: datetime, content_type: str)
     return f"images/{day:%Y/%m/%d}/{image_id}.{extension_for(content_type)}"
 
 
-def is_valid_blob_name(name: str) -> bool:
+def text_blob_name(image_blob_name: str) -> str:
+    """Name of the JSON blob that holds an image's prompt when it is too long for metadata."""
+    if not is_image_blob_name(image_blob_name):
+        msg = f"not an image blob name: {image_blob_name!r}"
+        raise ValueError(msg)
+    return f"{image_blob_name.rsplit('.', 1)[0]}.{_TEXT_SUFFIX}"
+
+
+def is_image_blob_name(name: str) -> bool:
     """Whether `name` has exactly the shape `make_blob_name` produces."""
-    return bool(_BLOB_NAME.fullmatch(name))
+    return bool(_IMAGE_NAME.fullmatch(name))
+
+
+def is_valid_blob_name(name: str) -> bool:
+    """Whether `name` is an image or text blob name we could have built."""
+    return bool(_ANY_NAME.fullmatch(name))
 
 
 class UrlSigner:
@@ -161,16 +197,30 @@ class LocalBlobStore:
             raise ValueError(msg)
         return self.root / name
 
+    @staticmethod
+    def _properties_path(path: Path) -> Path:
+        # Content type and metadata, as Azure keeps them with the blob.
+        return path.with_name(path.name + ".props.json")
+
     async def put(
         self, name: str, data: bytes, content_type: str, metadata: Mapping[str, str]
     ) -> None:
-        """Write to a temporary file and rename it into place, so no half file is ever seen."""
+        """Write properties, then the bytes, each through a temporary file and a rename."""
         path = self.path_for(name)
+        properties = json.dumps({"content_type": content_type, "metadata": dict(metadata)})
         try:
-            await asyncio.to_thread(self._write_atomically, path, data)
+            await asyncio.to_thread(self._write_blob, path, data, properties.encode())
         except OSError as exc:
             msg = f"local image store could not write {name}: {exc.strerror or exc}"
             raise StorageError(msg) from exc
+
+    def _write_blob(self, path: Path, data: bytes, properties: bytes) -> None:
+        self._write_atomically(self._properties_path(path), properties)
+        try:
+            self._write_atomically(path, data)
+        except BaseException:
+            self._properties_path(path).unlink(missing_ok=True)
+            raise
 
     @staticmethod
     def _write_atomically(path: Path, data: bytes) -> None:
@@ -187,10 +237,15 @@ class LocalBlobStore:
             raise
 
     async def delete(self, name: str) -> None:
-        """Remove the file if it is there."""
+        """Remove the file (and its properties) if it is there."""
         path = self.path_for(name)
+
+        def unlink_both() -> None:
+            path.unlink(missing_ok=True)
+            self._properties_path(path).unlink(missing_ok=True)
+
         try:
-            await asyncio.to_thread(path.unlink, missing_ok=True)
+            await asyncio.to_thread(unlink_both)
         except OSError as exc:
             msg = f"local image store could not delete {name}: {exc.strerror or exc}"
             raise StorageError(msg) from exc
@@ -198,6 +253,51 @@ class LocalBlobStore:
     async def exists(self, name: str) -> bool:
         """Whether the file exists."""
         return await asyncio.to_thread(self.path_for(name).is_file)
+
+    async def read(self, name: str) -> bytes:
+        """The file's bytes."""
+        path = self.path_for(name)
+        try:
+            return await asyncio.to_thread(path.read_bytes)
+        except FileNotFoundError:
+            raise BlobNotFoundError(name) from None
+        except OSError as exc:
+            msg = f"local image store could not read {name}: {exc.strerror or exc}"
+            raise StorageError(msg) from exc
+
+    async def list_blobs(self) -> AsyncIterator[BlobInfo]:
+        """Walk the images folder; files that are not blobs we built are ignored."""
+        for info in await asyncio.to_thread(self._scan):
+            yield info
+
+    def _scan(self) -> list[BlobInfo]:
+        found: list[BlobInfo] = []
+        top = self.root / "images"
+        for folder, _dirs, files in os.walk(top):
+            for file_name in files:
+                path = Path(folder) / file_name
+                name = path.relative_to(self.root).as_posix()
+                if not is_valid_blob_name(name):
+                    continue
+                try:
+                    stat = path.stat()
+                    properties = json.loads(self._properties_path(path).read_text())
+                except (OSError, ValueError):
+                    properties = {"content_type": "application/octet-stream", "metadata": {}}
+                    try:
+                        stat = path.stat()
+                    except OSError:
+                        continue  # deleted while we looked
+                found.append(
+                    BlobInfo(
+                        name=name,
+                        size=stat.st_size,
+                        content_type=properties.get("content_type", "application/octet-stream"),
+                        metadata=properties.get("metadata", {}),
+                        last_modified=datetime.fromtimestamp(stat.st_mtime, UTC),
+                    )
+                )
+        return found
 
     async def signed_url(self, name: str) -> SignedUrl:
         """A root-relative URL with an HMAC signature and expiry in its query string."""

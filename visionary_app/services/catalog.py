@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -13,6 +15,8 @@ from sqlmodel import Session, col, select
 from visionary_app.models import Image
 
 __all__ = ["Catalog", "CatalogError", "PageCursor"]
+
+T = TypeVar("T")
 
 
 class CatalogError(Exception):
@@ -32,9 +36,11 @@ class PageCursor:
         return cls(created_at=image.created_at, image_id=image.id)
 
 
-def _as_utc(moment: datetime) -> datetime:
+def _as_utc(image: Image) -> Image:
     # SQLite hands back naive datetimes; everything we store is UTC.
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    if image.created_at.tzinfo is None:
+        image.created_at = image.created_at.replace(tzinfo=UTC)
+    return image
 
 
 class Catalog:
@@ -43,25 +49,38 @@ class Catalog:
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
 
+    def dispose(self) -> None:
+        """Close pooled database connections."""
+        self._engine.dispose()
+
+    async def _run(self, work: Callable[[Session], T], action: str) -> T:
+        def in_thread() -> T:
+            try:
+                with Session(self._engine, expire_on_commit=False) as session:
+                    return work(session)
+            except sa.exc.SQLAlchemyError as exc:
+                msg = f"the image index could not {action}: {exc.__class__.__name__}"
+                raise CatalogError(msg) from exc
+
+        return await asyncio.to_thread(in_thread)
+
     async def add(self, image: Image) -> Image:
         """Insert one row; raises CatalogError if the database refuses it."""
-        return await asyncio.to_thread(self._add, image)
-
-    def _add(self, image: Image) -> Image:
-        try:
-            with Session(self._engine, expire_on_commit=False) as session:
-                session.add(image)
-                session.commit()
-        except sa.exc.SQLAlchemyError as exc:
-            msg = f"the image index refused the new row: {exc.__class__.__name__}"
-            raise CatalogError(msg) from exc
+        await self.add_many([image])
         return image
+
+    async def add_many(self, images: Iterable[Image]) -> None:
+        """Insert rows in one transaction."""
+        rows = list(images)
+
+        def work(session: Session) -> None:
+            session.add_all(rows)
+            session.commit()
+
+        await self._run(work, "store new rows")
 
     async def newest(self, limit: int, before: PageCursor | None = None) -> list[Image]:
         """Up to `limit` images, newest first, strictly older than `before` when given."""
-        return await asyncio.to_thread(self._newest, limit, before)
-
-    def _newest(self, limit: int, before: PageCursor | None) -> list[Image]:
         query = select(Image)
         if before is not None:
             created = col(Image.created_at)
@@ -72,31 +91,35 @@ class Catalog:
                 )
             )
         query = query.order_by(col(Image.created_at).desc(), col(Image.id).desc()).limit(limit)
-        try:
-            with Session(self._engine, expire_on_commit=False) as session:
-                rows = list(session.exec(query))
-        except sa.exc.SQLAlchemyError as exc:
-            msg = f"the image index could not be read: {exc.__class__.__name__}"
-            raise CatalogError(msg) from exc
-        for row in rows:
-            row.created_at = _as_utc(row.created_at)
-        return rows
+        rows = await self._run(lambda session: list(session.exec(query)), "be read")
+        return [_as_utc(row) for row in rows]
 
     async def get(self, image_id: uuid.UUID) -> Image | None:
         """One image by id, or None."""
-        return await asyncio.to_thread(self._get, image_id)
-
-    def _get(self, image_id: uuid.UUID) -> Image | None:
-        with Session(self._engine, expire_on_commit=False) as session:
-            row = session.get(Image, image_id)
-        if row is not None:
-            row.created_at = _as_utc(row.created_at)
-        return row
+        row = await self._run(lambda session: session.get(Image, image_id), "be read")
+        return _as_utc(row) if row is not None else None
 
     async def count(self) -> int:
         """How many images are indexed."""
-        return await asyncio.to_thread(self._count)
+        query = select(sa.func.count()).select_from(Image)
+        return await self._run(lambda session: session.exec(query).one(), "be counted")
 
-    def _count(self) -> int:
-        with Session(self._engine) as session:
-            return session.exec(select(sa.func.count()).select_from(Image)).one()
+    async def blob_names(self) -> set[str]:
+        """The blob name of every indexed image."""
+        query = select(Image.blob_name)
+        return await self._run(lambda session: set(session.exec(query)), "be read")
+
+    async def remove_blob_names(self, names: Iterable[str]) -> int:
+        """Delete the rows of these blobs; returns how many rows went."""
+        wanted = list(names)
+
+        def work(session: Session) -> int:
+            removed = 0
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                result = session.exec(sa.delete(Image).where(col(Image.blob_name).in_(chunk)))
+                removed += result.rowcount or 0
+            session.commit()
+            return removed
+
+        return await self._run(work, "remove rows")

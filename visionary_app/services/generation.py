@@ -9,7 +9,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from visionary_app.models import Image
-from visionary_app.services.blob_store import BlobStore, StorageError, make_blob_name
+from visionary_app.services.blob_metadata import encode_image
+from visionary_app.services.blob_store import (
+    BlobStore,
+    StorageError,
+    make_blob_name,
+    text_blob_name,
+)
 from visionary_app.services.catalog import Catalog, CatalogError
 from visionary_app.services.providers import ImageProvider, ProviderError
 
@@ -97,20 +103,6 @@ class GenerationPipeline:
         image_id = uuid.uuid4()
         created_at = self._clock()
         blob_name = make_blob_name(image_id, created_at, generated.content_type)
-        try:
-            await self.store.put(
-                blob_name,
-                generated.data,
-                generated.content_type,
-                metadata={"image_id": str(image_id)},
-            )
-        except StorageError as exc:
-            logger.error("storing %s failed: %s", blob_name, exc)
-            raise GenerationFailed(
-                "The image was generated but could not be saved: image storage is unavailable. "
-                "Nothing was stored; please try again."
-            ) from exc
-
         record = Image(
             id=image_id,
             blob_name=blob_name,
@@ -124,20 +116,52 @@ class GenerationPipeline:
             byte_size=len(generated.data),
             revised_prompt=generated.revised_prompt,
         )
+        await self._store(record, generated.data)
         try:
             await self.catalog.add(record)
         except CatalogError as exc:
+            # A concurrent `sync` may have indexed the blob first; then the row is right.
+            if await self._indexed_elsewhere(record):
+                return record
             logger.error("indexing %s failed: %s", blob_name, exc)
-            await self._remove_orphan(blob_name)
+            await self._remove_blobs(record)
             raise GenerationFailed(
                 "The image could not be added to the gallery index, so it was discarded. "
                 "Please try again."
             ) from exc
         return record
 
-    async def _remove_orphan(self, blob_name: str) -> None:
-        # A blob with no row would be invisible; remove it (a later sync would also catch it).
+    async def _store(self, record: Image, data: bytes) -> None:
+        """Upload the text blob (if the prompt needs one), then the image; all or nothing."""
+        encoded = encode_image(record)
         try:
-            await self.store.delete(blob_name)
-        except StorageError:
-            logger.exception("could not remove orphan blob %s", blob_name)
+            if encoded.text_blob is not None:
+                await self.store.put(
+                    text_blob_name(record.blob_name),
+                    encoded.text_blob,
+                    "application/json",
+                    {"image_id": str(record.id)},
+                )
+            await self.store.put(record.blob_name, data, record.content_type, encoded.metadata)
+        except StorageError as exc:
+            logger.error("storing %s failed: %s", record.blob_name, exc)
+            await self._remove_blobs(record)
+            raise GenerationFailed(
+                "The image was generated but could not be saved: image storage is unavailable. "
+                "Nothing was stored; please try again."
+            ) from exc
+
+    async def _indexed_elsewhere(self, record: Image) -> bool:
+        try:
+            existing = await self.catalog.get(record.id)
+        except CatalogError:
+            return False
+        return existing is not None and existing.blob_name == record.blob_name
+
+    async def _remove_blobs(self, record: Image) -> None:
+        # A blob with no row would be invisible; remove it (a later sync would also catch it).
+        for name in (record.blob_name, text_blob_name(record.blob_name)):
+            try:
+                await self.store.delete(name)
+            except StorageError:
+                logger.exception("could not remove orphan blob %s", name)

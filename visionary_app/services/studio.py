@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+from visionary_app.services.azure_blob_store import AzureBlobStore
 from visionary_app.services.blob_store import (
     BlobStore,
     LocalBlobStore,
@@ -30,6 +31,13 @@ class Studio:
     catalog: Catalog
     pipeline: GenerationPipeline
 
+    async def aclose(self) -> None:
+        """Release network clients (the Azure store's HTTP session)."""
+        close = getattr(self.store, "close", None)
+        if close is not None:
+            await close()
+        self.catalog.dispose()
+
     @property
     def is_offline(self) -> bool:
         """Whether images come from the built-in offline provider."""
@@ -45,7 +53,25 @@ def build_provider(settings: Settings) -> ImageProvider:
 
 
 def build_store(settings: Settings) -> BlobStore:
-    """The blob store named by the settings."""
+    """Azure when a connection string or account URL is set, else the local directory."""
+    options = {
+        "timeout_s": settings.storage_timeout_seconds,
+        "retries": settings.storage_retries,
+    }
+    if settings.azure_storage_connection_string is not None:
+        return AzureBlobStore.from_connection_string(
+            settings.azure_storage_connection_string.get_secret_value(),
+            settings.azure_container,
+            settings.url_ttl_seconds,
+            **options,
+        )
+    if settings.azure_storage_account_url:
+        return AzureBlobStore.from_account_url(
+            settings.azure_storage_account_url,
+            settings.azure_container,
+            settings.url_ttl_seconds,
+            **options,
+        )
     if settings.url_signing_key is not None:
         key = settings.url_signing_key.get_secret_value().encode()
     else:

@@ -15,7 +15,7 @@ import reflex as rx
 from visionary_app.services.generation import GenerationFailed, InvalidPrompt
 from visionary_app.services.studio import get_studio
 from visionary_app.settings import get_settings
-from visionary_app.state.gallery import GalleryState, tile_for
+from visionary_app.state.gallery import GalleryState, sign_tile
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ class GenerationState(rx.State):
                 async with self:
                     self._set_elapsed(job.id, time.monotonic() - started)
             image = task.result()
-            tile = await tile_for(image)
+            tile = await sign_tile(image)
         except GenerationFailed as exc:
             async with self:
                 self._drop_job(job.id)

@@ -1,0 +1,132 @@
+"""What each image blob carries so the index can be rebuilt from the store alone.
+
+Blob metadata values must be ASCII and Azure caps names plus values at 8 KiB per blob, so text is
+base64url-encoded, and prompts too long for that budget go to a small JSON "text" blob next to
+the image instead.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from visionary_app.models import Image
+
+__all__ = [
+    "METADATA_BUDGET_BYTES",
+    "EncodedImage",
+    "MetadataError",
+    "decode_image",
+    "encode_image",
+    "has_text_blob",
+]
+
+# Azure allows 8 KiB of metadata names and values together; leave room for what Azure adds.
+METADATA_BUDGET_BYTES = 7 * 1024
+FORMAT_VERSION = "1"
+
+
+class MetadataError(ValueError):
+    """Blob metadata is missing, damaged, or from an unknown format."""
+
+
+@dataclass(frozen=True)
+class EncodedImage:
+    """Metadata for the image blob, and the text blob's bytes when the prompt did not fit."""
+
+    metadata: dict[str, str]
+    text_blob: bytes | None
+
+
+def _b64(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode("utf-8")).decode("ascii")
+
+
+def _unb64(value: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(value.encode("ascii")).decode("utf-8")
+    except (binascii.Error, UnicodeError, ValueError) as exc:
+        msg = "text field is not valid base64url UTF-8"
+        raise MetadataError(msg) from exc
+
+
+def _size(metadata: dict[str, str]) -> int:
+    return sum(len(key) + len(value) for key, value in metadata.items())
+
+
+def encode_image(image: Image) -> EncodedImage:
+    """Encode everything the index holds about `image` (except what the blob itself tells)."""
+    metadata = {
+        "format": FORMAT_VERSION,
+        "image_id": str(image.id),
+        "created_at": image.created_at.astimezone(UTC).isoformat(),
+        "provider_b64": _b64(image.provider),
+        "model_b64": _b64(image.model),
+        "width": str(image.width),
+        "height": str(image.height),
+    }
+    text = {"prompt_b64": _b64(image.prompt)}
+    if image.revised_prompt is not None:
+        text["revised_prompt_b64"] = _b64(image.revised_prompt)
+    if _size(metadata) + _size(text) <= METADATA_BUDGET_BYTES:
+        return EncodedImage(metadata={**metadata, **text}, text_blob=None)
+    body = {"prompt": image.prompt, "revised_prompt": image.revised_prompt}
+    return EncodedImage(
+        metadata={**metadata, "text": "blob"},
+        text_blob=json.dumps(body, ensure_ascii=False).encode("utf-8"),
+    )
+
+
+def has_text_blob(metadata: dict[str, str]) -> bool:
+    """Whether the prompt of this image lives in a separate text blob."""
+    return metadata.get("text") == "blob"
+
+
+def decode_image(
+    blob_name: str,
+    metadata: dict[str, str],
+    *,
+    byte_size: int,
+    content_type: str,
+    text_blob: bytes | None = None,
+) -> Image:
+    """Rebuild the index row of an image blob from its metadata (and text blob, if any)."""
+    metadata = {key.lower(): value for key, value in metadata.items()}
+    if metadata.get("format") != FORMAT_VERSION:
+        msg = f"unknown metadata format {metadata.get('format')!r}"
+        raise MetadataError(msg)
+    try:
+        if has_text_blob(metadata):
+            if text_blob is None:
+                msg = "the prompt's text blob is missing"
+                raise MetadataError(msg)
+            body = json.loads(text_blob.decode("utf-8"))
+            prompt, revised = body["prompt"], body.get("revised_prompt")
+        else:
+            prompt = _unb64(metadata["prompt_b64"])
+            revised = (
+                _unb64(metadata["revised_prompt_b64"]) if "revised_prompt_b64" in metadata else None
+            )
+        created_at = datetime.fromisoformat(metadata["created_at"])
+        return Image(
+            id=uuid.UUID(metadata["image_id"]),
+            blob_name=blob_name,
+            prompt=prompt,
+            created_at=created_at.astimezone(UTC),
+            provider=_unb64(metadata["provider_b64"]),
+            model=_unb64(metadata["model_b64"]),
+            width=int(metadata["width"]),
+            height=int(metadata["height"]),
+            content_type=content_type,
+            byte_size=byte_size,
+            revised_prompt=revised,
+        )
+    except (KeyError, ValueError, TypeError, UnicodeError) as exc:
+        if isinstance(exc, MetadataError):
+            raise
+        msg = f"metadata of {blob_name} cannot be decoded: {exc.__class__.__name__}: {exc}"
+        raise MetadataError(msg) from exc

@@ -1,0 +1,134 @@
+"""Keeps the index a mirror of the blob store: index unlisted blobs, drop rows without blobs."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from visionary_app.models import Image
+from visionary_app.services.blob_metadata import MetadataError, decode_image, has_text_blob
+from visionary_app.services.blob_store import (
+    BlobInfo,
+    BlobNotFoundError,
+    BlobStore,
+    is_image_blob_name,
+    text_blob_name,
+)
+from visionary_app.services.catalog import Catalog, CatalogError
+
+__all__ = ["DEFAULT_GRACE", "SyncReport", "reconcile"]
+
+logger = logging.getLogger(__name__)
+
+# A generation uploads its blob a moment before it inserts the row; leave young blobs alone.
+DEFAULT_GRACE = timedelta(minutes=2)
+_BATCH = 500
+
+
+@dataclass
+class SyncReport:
+    """What a reconciliation found and did (or, in a dry run, would do)."""
+
+    dry_run: bool
+    blobs_seen: int = 0
+    rows_seen: int = 0
+    indexed: list[str] = field(default_factory=list)
+    removed_rows: list[str] = field(default_factory=list)
+    removed_text_blobs: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    in_flight: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        """Human-readable account, one action per line, then a summary."""
+        verb = "would " if self.dry_run else ""
+        out = [f"{verb}index {name}" for name in self.indexed]
+        out += [f"{verb}remove row of {name} (blob is gone)" for name in self.removed_rows]
+        out += [f"{verb}delete orphan text blob {name}" for name in self.removed_text_blobs]
+        out += [f"skip {name}: {reason}" for name, reason in self.skipped]
+        out += [f"leave {name} for now: uploaded moments ago" for name in self.in_flight]
+        out.append(
+            f"sync{' (dry run, nothing changed)' if self.dry_run else ''}: "
+            f"{self.blobs_seen} image blobs, {self.rows_seen} rows; "
+            f"{len(self.indexed)} indexed, {len(self.removed_rows)} rows removed, "
+            f"{len(self.removed_text_blobs)} text blobs deleted, {len(self.skipped)} skipped, "
+            f"{len(self.in_flight)} in flight"
+        )
+        return out
+
+
+async def reconcile(
+    store: BlobStore,
+    catalog: Catalog,
+    *,
+    dry_run: bool = False,
+    grace: timedelta = DEFAULT_GRACE,
+) -> SyncReport:
+    """Make the index match the store. Safe while the app runs (see DEFAULT_GRACE)."""
+    report = SyncReport(dry_run=dry_run)
+    # Read the index before listing: any row read here had its blob uploaded earlier, so the
+    # listing will include that blob unless it really is gone.
+    indexed = await catalog.blob_names()
+    images: dict[str, BlobInfo] = {}
+    text_blobs: dict[str, BlobInfo] = {}
+    async for blob in store.list_blobs():
+        (images if is_image_blob_name(blob.name) else text_blobs)[blob.name] = blob
+    report.blobs_seen, report.rows_seen = len(images), len(indexed)
+    cutoff = datetime.now(UTC) - grace
+
+    report.removed_rows = sorted(indexed - images.keys())
+    if report.removed_rows and not dry_run:
+        await catalog.remove_blob_names(report.removed_rows)
+
+    new_rows: list[Image] = []
+    for name in sorted(images.keys() - indexed):
+        blob = images[name]
+        if blob.last_modified > cutoff:
+            report.in_flight.append(name)
+            continue
+        try:
+            new_rows.append(await _decode(store, blob))
+        except MetadataError as exc:
+            report.skipped.append((name, str(exc)))
+    report.indexed = [row.blob_name for row in new_rows]
+    if not dry_run:
+        await _insert(catalog, new_rows)
+
+    wanted_text = {text_blob_name(name) for name in images}
+    for name, blob in sorted(text_blobs.items()):
+        if name not in wanted_text and blob.last_modified <= cutoff:
+            report.removed_text_blobs.append(name)
+            if not dry_run:
+                await store.delete(name)
+    return report
+
+
+async def _decode(store: BlobStore, blob: BlobInfo) -> Image:
+    text = None
+    if has_text_blob({k.lower(): v for k, v in blob.metadata.items()}):
+        try:
+            text = await store.read(text_blob_name(blob.name))
+        except BlobNotFoundError:
+            text = None  # decode_image says what is missing
+    return decode_image(
+        blob.name,
+        blob.metadata,
+        byte_size=blob.size,
+        content_type=blob.content_type,
+        text_blob=text,
+    )
+
+
+async def _insert(catalog: Catalog, rows: list[Image]) -> None:
+    for start in range(0, len(rows), _BATCH):
+        batch = rows[start : start + _BATCH]
+        try:
+            await catalog.add_many(batch)
+        except CatalogError:
+            # Someone (the app, another sync) indexed some of these meanwhile: go one by one.
+            for row in batch:
+                try:
+                    await catalog.add(row)
+                except CatalogError:
+                    if await catalog.get(row.id) is None:
+                        raise
