@@ -7,6 +7,9 @@ BIN := $(VENV)/bin
 PORT ?= 3000
 BUN_VERSION := 1.4.5
 BUN := $(CURDIR)/.tools/bun/node_modules/@oven/bun-linux-x64/bin/bun
+AZURITE_VERSION := 3.35.0
+AZURITE := $(CURDIR)/.tools/azurite/node_modules/.bin/azurite-blob
+AZURITE_PORT ?= 10000
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Reflex must never reach for the internet: bun comes from the npm registry, no telemetry.
@@ -15,7 +18,7 @@ export REFLEX_TELEMETRY_ENABLED := false
 export REFLEX_CHECK_LATEST_VERSION := false
 export NPM_CONFIG_REGISTRY ?= $(shell npm config get registry 2>/dev/null || echo https://registry.npmjs.org/)
 
-.PHONY: run dev test lint format migrate install install-dev chromium clean
+.PHONY: run dev test lint format migrate sync azurite install install-dev chromium clean
 
 run: install migrate  ## Start the app (production build) at http://localhost:$(PORT)
 	$(BIN)/reflex run --env prod --frontend-port $(PORT)
@@ -23,7 +26,7 @@ run: install migrate  ## Start the app (production build) at http://localhost:$(
 dev: install migrate  ## Start with hot reload (frontend :3000, backend :8000)
 	$(BIN)/reflex run
 
-test: install-dev chromium  ## Lint, then run the whole test suite
+test: install-dev chromium $(AZURITE)  ## Lint, then run the whole test suite
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
@@ -38,6 +41,13 @@ format: install-dev
 
 migrate: install  ## Bring the image index to the latest migration
 	$(BIN)/python -m visionary_app migrate
+
+sync: install  ## Reconcile the index with the blob store (add DRY_RUN=1 to only print)
+	$(BIN)/python -m visionary_app sync $(if $(DRY_RUN),--dry-run)
+
+azurite: $(AZURITE)  ## Run Azurite (Azure Storage emulator) on 127.0.0.1:$(AZURITE_PORT), data in data/azurite
+	$(AZURITE) --blobHost 127.0.0.1 --blobPort $(AZURITE_PORT) --location data/azurite \
+		--disableTelemetry --skipApiVersionCheck
 
 install: $(VENV)/.installed $(BUN)
 
@@ -58,6 +68,10 @@ $(VENV)/.dev-installed: requirements-dev.txt $(VENV)/.installed
 $(BUN):
 	npm install --no-save --no-package-lock --ignore-scripts --prefix .tools/bun @oven/bun-linux-x64@$(BUN_VERSION)
 	test -x $(BUN)
+
+$(AZURITE):
+	npm install --no-save --no-package-lock --ignore-scripts --prefix .tools/azurite azurite@$(AZURITE_VERSION)
+	test -x $(AZURITE)
 
 chromium:
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }

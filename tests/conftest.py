@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import sqlalchemy as sa
+from starlette.testclient import TestClient
 
+from visionary_app.api.media import media_api
 from visionary_app.bench.azurite import Azurite
+from visionary_app.services.azure_blob_store import AzureBlobStore
 from visionary_app.services.blob_store import LocalBlobStore, UrlSigner
 from visionary_app.services.catalog import Catalog
 from visionary_app.services.database import make_engine, upgrade_to_head
@@ -58,3 +63,46 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
     """One Azurite for the session (tests that stop or freeze it start their own)."""
     with Azurite(tmp_path_factory.mktemp("azurite")) as emulator:
         yield emulator
+
+
+@pytest.fixture(params=["local", "azure"])
+async def make_blob_store(request, tmp_path: Path) -> AsyncIterator:
+    """Factory of stores of one backend (local directory, or a fresh Azurite container)."""
+    made: list = []
+
+    def make(ttl_seconds: int = 1800):
+        if request.param == "local":
+            store = LocalBlobStore(tmp_path / "blobs", UrlSigner(SIGNING_KEY, ttl_seconds))
+        else:
+            emulator = request.getfixturevalue("azurite")
+            store = AzureBlobStore.from_connection_string(
+                emulator.connection_string,
+                f"t-{uuid.uuid4().hex[:16]}" if not made else made[0].container_name,
+                ttl_seconds,
+                timeout_s=5,
+                retries=1,
+            )
+        made.append(store)
+        return store
+
+    yield make
+    for store in made:
+        if isinstance(store, AzureBlobStore):
+            await store.close()
+
+
+@pytest.fixture
+def blob_store(make_blob_store):
+    """A store of each backend, for contract tests."""
+    return make_blob_store()
+
+
+async def fetch(store, url: str) -> tuple[int, bytes]:
+    """GET a signed URL the way a browser would: through the app for local URLs."""
+    if url.startswith("/"):
+        client = TestClient(media_api(lambda: store))
+        response = client.get(url)
+        return response.status_code, response.content
+    async with httpx.AsyncClient() as client:
+        response = await client.get(url)
+        return response.status_code, response.content

@@ -48,7 +48,8 @@ def _b64(text: str) -> str:
 
 def _unb64(value: str) -> str:
     try:
-        return base64.urlsafe_b64decode(value.encode("ascii")).decode("utf-8")
+        raw = base64.b64decode(value.encode("ascii"), altchars=b"-_", validate=True)
+        return raw.decode("utf-8")
     except (binascii.Error, UnicodeError, ValueError) as exc:
         msg = "text field is not valid base64url UTF-8"
         raise MetadataError(msg) from exc

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import unicodedata
 import uuid
@@ -78,6 +79,7 @@ class GenerationPipeline:
         width: int,
         height: int,
         max_prompt_length: int,
+        cleanup_timeout_s: float = 5.0,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         self.provider = provider
@@ -86,6 +88,7 @@ class GenerationPipeline:
         self.width = width
         self.height = height
         self.max_prompt_length = max_prompt_length
+        self.cleanup_timeout_s = cleanup_timeout_s
         self._clock = clock
 
     def validate(self, raw_prompt: str) -> str:
@@ -159,9 +162,16 @@ class GenerationPipeline:
         return existing is not None and existing.blob_name == record.blob_name
 
     async def _remove_blobs(self, record: Image) -> None:
-        # A blob with no row would be invisible; remove it (a later sync would also catch it).
-        for name in (record.blob_name, text_blob_name(record.blob_name)):
-            try:
-                await self.store.delete(name)
-            except StorageError:
-                logger.exception("could not remove orphan blob %s", name)
+        """Delete what may have been uploaded, within a bound so the user hears back in time.
+
+        A put that timed out may still have landed, so both names are deleted even after a
+        failure. If storage is down the deletes fail too; `sync` deals with leftovers later.
+        """
+        names = (record.blob_name, text_blob_name(record.blob_name))
+        results = await asyncio.gather(
+            *(asyncio.wait_for(self.store.delete(name), self.cleanup_timeout_s) for name in names),
+            return_exceptions=True,
+        )
+        for name, result in zip(names, results, strict=True):
+            if isinstance(result, BaseException):
+                logger.error("could not remove orphan blob %s: %r", name, result)

@@ -92,6 +92,7 @@ def build_studio(settings: Settings) -> Studio:
         width=width,
         height=height,
         max_prompt_length=settings.max_prompt_length,
+        cleanup_timeout_s=settings.storage_timeout_seconds,
     )
     return Studio(settings, provider, store, catalog, pipeline)
 

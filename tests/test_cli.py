@@ -1,0 +1,70 @@
+"""`python -m visionary_app sync` as an operator runs it, against Azurite and the local store."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from visionary_app.services.catalog import Catalog
+from visionary_app.services.database import make_engine
+from visionary_app.services.studio import build_studio
+from visionary_app.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _env(tmp_path: Path, azurite, kind: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VISIONARY_", "AZURE_"))}
+    env["VISIONARY_DATA_DIR"] = str(tmp_path / "data")
+    if kind == "azure":
+        env["AZURE_STORAGE_CONNECTION_STRING"] = azurite.connection_string
+        env["VISIONARY_AZURE_CONTAINER"] = f"cli-{tmp_path.name[-20:].lower().replace('_', '-')}"
+    return env
+
+
+def _run(env: dict[str, str], *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "visionary_app", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return result.stdout
+
+
+@pytest.mark.parametrize("kind", ["local", "azure"])
+async def test_sync_rebuilds_a_deleted_index(tmp_path, azurite, kind, monkeypatch):
+    env = _env(tmp_path, azurite, kind)
+    for key, value in env.items():
+        if key.startswith(("VISIONARY_", "AZURE_")):
+            monkeypatch.setenv(key, value)
+    _run(env, "migrate")
+    studio = build_studio(Settings())
+    prompts = ["🦊 one", "東京 two", "three\nlines"]
+    for prompt in prompts:
+        await studio.pipeline.generate(prompt)
+    await studio.aclose()
+
+    database = tmp_path / "data" / "visionary.db"
+    database.unlink()
+    for suffix in ("-wal", "-shm"):
+        Path(f"{database}{suffix}").unlink(missing_ok=True)
+
+    dry = _run(env, "sync", "--dry-run", "--grace-seconds", "0")
+    assert dry.count("would index images/") == 3
+    assert "dry run, nothing changed" in dry
+    assert "3 indexed" in dry
+
+    out = _run(env, "sync", "--grace-seconds", "0")
+    assert out.count("\nindex images/") + out.startswith("index images/") == 3
+    assert "3 indexed, 0 rows removed" in out
+
+    catalog = Catalog(make_engine(Settings().resolved_database_url))
+    assert [image.prompt for image in await catalog.newest(10)] == list(reversed(prompts))
+    catalog.dispose()
+    assert "0 indexed, 0 rows removed" in _run(env, "sync", "--grace-seconds", "0")
