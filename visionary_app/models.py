@@ -3,12 +3,32 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-__all__ = ["Image"]
+__all__ = ["Image", "UTCDateTime"]
+
+
+class UTCDateTime(sa.TypeDecorator):
+    """A timezone-aware UTC datetime on every database (SQLite hands back naive values)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        """Refuse naive values; store UTC."""
+        if value is not None and value.tzinfo is None:
+            msg = "naive datetimes are ambiguous; store UTC-aware values"
+            raise ValueError(msg)
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        """Mark values read back as UTC."""
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
 
 
 class Image(SQLModel, table=True):
@@ -21,7 +41,7 @@ class Image(SQLModel, table=True):
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     blob_name: str = Field(sa_column=sa.Column(sa.String(255), nullable=False, unique=True))
     prompt: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
-    created_at: datetime = Field(sa_column=sa.Column(sa.DateTime(timezone=True), nullable=False))
+    created_at: datetime = Field(sa_column=sa.Column(UTCDateTime(), nullable=False))
     provider: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
     model: str = Field(sa_column=sa.Column(sa.String(128), nullable=False))
     width: int

@@ -6,7 +6,7 @@ import asyncio
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TypeVar
 
 import sqlalchemy as sa
@@ -34,13 +34,6 @@ class PageCursor:
     def after(cls, image: Image) -> PageCursor:
         """The cursor that continues after `image`."""
         return cls(created_at=image.created_at, image_id=image.id)
-
-
-def _as_utc(image: Image) -> Image:
-    # SQLite hands back naive datetimes; everything we store is UTC.
-    if image.created_at.tzinfo is None:
-        image.created_at = image.created_at.replace(tzinfo=UTC)
-    return image
 
 
 class Catalog:
@@ -91,13 +84,11 @@ class Catalog:
                 )
             )
         query = query.order_by(col(Image.created_at).desc(), col(Image.id).desc()).limit(limit)
-        rows = await self._run(lambda session: list(session.exec(query)), "be read")
-        return [_as_utc(row) for row in rows]
+        return await self._run(lambda session: list(session.exec(query)), "be read")
 
     async def get(self, image_id: uuid.UUID) -> Image | None:
         """One image by id, or None."""
-        row = await self._run(lambda session: session.get(Image, image_id), "be read")
-        return _as_utc(row) if row is not None else None
+        return await self._run(lambda session: session.get(Image, image_id), "be read")
 
     async def count(self) -> int:
         """How many images are indexed."""
