@@ -106,3 +106,17 @@ async def fetch(store, url: str) -> tuple[int, bytes]:
     async with httpx.AsyncClient() as client:
         response = await client.get(url)
         return response.status_code, response.content
+
+
+def small_pipeline(store, catalog, provider=None, max_prompt_length: int = 4000):
+    """A pipeline on the offline provider making small (256 px) images, for fast tests."""
+    from visionary_app.services.generation import GenerationPipeline
+    from visionary_app.services.providers import OfflineProvider
+
+    return GenerationPipeline(
+        provider or OfflineProvider(),
+        store,
+        catalog,
+        max_prompt_length=max_prompt_length,
+        default_size="256x256",
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -30,11 +31,46 @@ class Settings(BaseSettings):
         default=None,
         description="SQLAlchemy URL of the index; defaults to SQLite in data_dir.",
     )
-    provider: str = Field(default="offline", description="Image provider to use.")
-    image_model: str = Field(
-        default="offline-preview", description="Model name sent to the provider."
+    provider: Literal["auto", "offline", "openai", "openai-compatible", "azure-openai"] = Field(
+        default="auto",
+        description="Image provider; 'auto' picks from the OpenAI/Azure variables that are set.",
     )
-    image_size: str = Field(default="1024x1024", description="WIDTHxHEIGHT in pixels.")
+    image_model: str | None = Field(
+        default=None,
+        description="Image model; default gpt-image-2 (offline-preview for the offline provider).",
+    )
+    chat_model: str = Field(
+        default="gpt-5.4-mini", description="Chat model that writes prompt suggestions."
+    )
+    provider_timeout_seconds: float = Field(default=120.0, gt=0, le=1800)
+    provider_max_retries: int = Field(default=2, ge=0, le=10)
+    azure_openai_image_deployment: str | None = Field(
+        default=None, description="Azure deployment of the image model (default: its name)."
+    )
+    azure_openai_chat_deployment: str | None = Field(
+        default=None, description="Azure deployment of the chat model (default: its name)."
+    )
+
+    # The openai SDK's own variable names.
+    openai_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("OPENAI_API_KEY")
+    )
+    openai_base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("OPENAI_BASE_URL")
+    )
+    azure_openai_endpoint: str | None = Field(
+        default=None, validation_alias=AliasChoices("AZURE_OPENAI_ENDPOINT")
+    )
+    azure_openai_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("AZURE_OPENAI_API_KEY")
+    )
+    openai_api_version: str = Field(
+        default="2025-04-01-preview", validation_alias=AliasChoices("OPENAI_API_VERSION")
+    )
+    image_size: str = Field(
+        default="1024x1024",
+        description="Size selected by default (WIDTHxHEIGHT), if the model offers it.",
+    )
     offline_latency_ms: int = Field(
         default=0, ge=0, le=600_000, description="Artificial delay of the offline provider."
     )
@@ -78,18 +114,31 @@ class Settings(BaseSettings):
         return value
 
     @property
-    def image_dimensions(self) -> tuple[int, int]:
-        """The configured image size as (width, height)."""
-        match = _SIZE_PATTERN.match(self.image_size)
-        assert match is not None  # guaranteed by the validator
-        return int(match.group(1)), int(match.group(2))
-
-    @property
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to a SQLite file inside the data directory."""
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'visionary.db').resolve()}"
+
+    @property
+    def resolved_provider(self) -> str:
+        """The provider in use: the explicit setting, or what the set variables point to."""
+        if self.provider != "auto":
+            return self.provider
+        if self.azure_openai_endpoint:
+            return "azure-openai"
+        if self.openai_base_url:
+            return "openai-compatible"
+        if self.openai_api_key:
+            return "openai"
+        return "offline"
+
+    @property
+    def resolved_image_model(self) -> str:
+        """The image model name, defaulting by provider."""
+        if self.image_model:
+            return self.image_model
+        return "offline-preview" if self.resolved_provider == "offline" else "gpt-image-2"
 
     @property
     def uses_azure(self) -> bool:

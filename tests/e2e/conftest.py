@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import socket
 import sqlite3
 import subprocess
@@ -21,6 +20,7 @@ from azure.storage.blob import BlobServiceClient
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from visionary_app.bench.azurite import Azurite
+from visionary_app.bench.processes import stop_process_group
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -97,7 +97,13 @@ def _wait_until_up(url: str, process: subprocess.Popen, log_path: Path) -> None:
 
 
 @contextlib.contextmanager
-def launch_app(work: Path, *, azurite: Azurite | None = None, **settings: str):
+def launch_app(
+    work: Path,
+    *,
+    azurite: Azurite | None = None,
+    extra_env: dict[str, str] | None = None,
+    **settings: str,
+):
     """Run `reflex run --env prod` on a free port, in its own process group, on a fresh data dir.
 
     `settings` become VISIONARY_* variables; with `azurite`, images go to a fresh container.
@@ -108,7 +114,7 @@ def launch_app(work: Path, *, azurite: Azurite | None = None, **settings: str):
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("VISIONARY_", "AZURE_STORAGE_"))
+        if not key.startswith(("VISIONARY_", "AZURE_", "OPENAI_"))
     }
     env.update(
         {
@@ -120,6 +126,7 @@ def launch_app(work: Path, *, azurite: Azurite | None = None, **settings: str):
         }
     )
     env.update({f"VISIONARY_{key.upper()}": value for key, value in settings.items()})
+    env.update(extra_env or {})
     env.setdefault("REFLEX_BUN_PATH", str(BUN))
     container = None
     if azurite is not None:
@@ -149,18 +156,7 @@ def launch_app(work: Path, *, azurite: Azurite | None = None, **settings: str):
             connection_string=azurite.connection_string if azurite else None,
         )
     finally:
-        _stop(process)
-
-
-def _stop(process: subprocess.Popen) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=20)
-    except ProcessLookupError:
-        return
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
+        stop_process_group(process)
 
 
 @pytest.fixture(scope="session", params=["local", "azure"])
@@ -188,11 +184,20 @@ def open_studio(page: Page, url: str) -> Page:
     return page
 
 
-@pytest.fixture
-def page(browser: Browser, app: RunningApp) -> Iterator[Page]:
+@contextlib.contextmanager
+def studio_page(browser: Browser, url: str, timeout_ms: int = 20_000) -> Iterator[Page]:
     """A fresh browser context on the studio page, with the gallery loaded."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
-    page.set_default_timeout(20_000)
-    yield open_studio(page, app.url)
-    context.close()
+    page.set_default_timeout(timeout_ms)
+    try:
+        yield open_studio(page, url)
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def page(browser: Browser, app: RunningApp) -> Iterator[Page]:
+    """The studio page of the app under test (each store in turn)."""
+    with studio_page(browser, app.url) as studio:
+        yield studio

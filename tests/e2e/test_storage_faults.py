@@ -10,7 +10,13 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.conftest import OFFLINE_LATENCY_MS, RunningApp, launch_app, open_studio
+from tests.e2e.conftest import (
+    OFFLINE_LATENCY_MS,
+    RunningApp,
+    launch_app,
+    open_studio,
+    studio_page,
+)
 from visionary_app.bench.azurite import Azurite
 
 TTL_S = 10
@@ -45,11 +51,8 @@ def fragile_app(own_azurite: Azurite, tmp_path_factory) -> Iterator[RunningApp]:
 
 @pytest.fixture
 def studio(browser: Browser, fragile_app: RunningApp) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    yield open_studio(page, fragile_app.url)
-    context.close()
+    with studio_page(browser, fragile_app.url, timeout_ms=30_000) as page:
+        yield page
 
 
 def _generate(page: Page, prompt: str) -> None:

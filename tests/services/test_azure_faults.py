@@ -6,13 +6,13 @@ from datetime import UTC, datetime
 
 import pytest
 
+from tests.conftest import small_pipeline
 from visionary_app.bench.azurite import Azurite
 from visionary_app.services.azure_blob_store import AzureBlobStore
 from visionary_app.services.blob_store import StorageError, make_blob_name
 from visionary_app.services.catalog import Catalog
 from visionary_app.services.database import make_engine
 from visionary_app.services.generation import GenerationFailed, GenerationPipeline
-from visionary_app.services.providers import OfflineProvider
 
 TIMEOUT_S = 1.5
 RETRIES = 1
@@ -36,9 +36,7 @@ async def store(own_azurite):
 
 
 def _pipeline(store, catalog) -> GenerationPipeline:
-    return GenerationPipeline(
-        OfflineProvider(), store, catalog, width=32, height=32, max_prompt_length=4000
-    )
+    return small_pipeline(store, catalog)
 
 
 async def _all_blobs(store) -> list[str]:

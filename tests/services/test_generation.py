@@ -3,6 +3,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from tests.conftest import small_pipeline
 from visionary_app.services.blob_store import LocalBlobStore, StorageError
 from visionary_app.services.catalog import Catalog
 from visionary_app.services.database import make_engine
@@ -20,14 +21,7 @@ def _blob_files(store: LocalBlobStore) -> list[Path]:
 
 
 def _pipeline(store, catalog, provider=None) -> GenerationPipeline:
-    return GenerationPipeline(
-        provider or OfflineProvider(),
-        store,
-        catalog,
-        width=96,
-        height=64,
-        max_prompt_length=50,
-    )
+    return small_pipeline(store, catalog, provider, max_prompt_length=50)
 
 
 # Prompt validation
@@ -92,7 +86,7 @@ async def test_success_stores_the_blob_then_indexes_it(store, catalog):
     assert order == ["put rows=0"]
     assert image.prompt == "a fox 🦊 in ../snow"
     assert "fox" not in image.blob_name and ".." not in image.blob_name
-    assert (image.width, image.height, image.content_type) == (96, 64, "image/png")
+    assert (image.width, image.height, image.content_type) == (256, 256, "image/png")
     assert (image.provider, image.model) == ("offline", "offline-preview")
     stored = store.path_for(image.blob_name).read_bytes()
     assert len(stored) == image.byte_size and stored.startswith(b"\x89PNG")
@@ -140,7 +134,7 @@ async def test_index_failure_removes_the_blob(store, tmp_path):
 
 async def test_provider_failure_message_reaches_the_user(store, catalog):
     class RefusingProvider(OfflineProvider):
-        async def generate(self, prompt, *, width, height):
+        async def generate(self, prompt, options):
             raise ProviderError("The provider refused the prompt.")
 
     with pytest.raises(GenerationFailed, match="refused the prompt"):

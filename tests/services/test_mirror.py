@@ -3,12 +3,12 @@
 from datetime import timedelta
 from pathlib import Path
 
+from tests.conftest import small_pipeline
 from visionary_app.services.blob_store import text_blob_name
 from visionary_app.services.catalog import Catalog
 from visionary_app.services.database import make_engine, upgrade_to_head
 from visionary_app.services.generation import GenerationPipeline
 from visionary_app.services.mirror import reconcile
-from visionary_app.services.providers import OfflineProvider
 
 NOW = timedelta(0)
 VARIED_PROMPTS = [
@@ -23,9 +23,7 @@ VARIED_PROMPTS = [
 
 
 def _pipeline(store, catalog) -> GenerationPipeline:
-    return GenerationPipeline(
-        OfflineProvider(), store, catalog, width=32, height=32, max_prompt_length=4000
-    )
+    return small_pipeline(store, catalog)
 
 
 def _fresh_catalog(tmp_path: Path, name: str) -> Catalog:

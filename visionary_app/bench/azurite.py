@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from visionary_app.bench.processes import stop_process_group
+
 __all__ = ["ACCOUNT_KEY", "Azurite", "azurite_binary"]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -94,17 +96,8 @@ class Azurite:
     def stop(self) -> None:
         """SIGTERM the group (Azurite saves its state on TERM), then wait."""
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        try:
-            os.killpg(process.pid, signal.SIGCONT)  # in case it is frozen
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=15)
-        except ProcessLookupError:
-            return
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=5)
+        if process is not None:
+            stop_process_group(process, timeout_s=15)
 
     def freeze(self) -> None:
         """Stop the process without closing its socket: requests hang, as on a dead network."""

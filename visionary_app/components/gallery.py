@@ -60,6 +60,15 @@ def gallery_tile(tile: GalleryTile, index: rx.Var[int]) -> rx.Component:
         ),
         rx.box(
             rx.text(tile.prompt, size="2", class_name="tile-prompt", style=_clamp(4)),
+            rx.cond(
+                tile.revised_prompt != "",
+                rx.text(
+                    rx.text.em("Revised by the model: "),
+                    rx.text.span(tile.revised_prompt, class_name="tile-revised-prompt"),
+                    size="1",
+                    style=_clamp(3),
+                ),
+            ),
             class_name="tile-caption",
         ),
         key=tile.id,

@@ -5,6 +5,78 @@ from __future__ import annotations
 import reflex as rx
 
 from visionary_app.state.generation import GenerationState
+from visionary_app.state.options import OptionsState
+from visionary_app.state.suggestions import SuggestionState
+
+
+def _option(label: str, element_id: str, items, value, on_change) -> rx.Component:
+    return rx.hstack(
+        rx.text(label, size="1", color_scheme="gray", as_="label", html_for=element_id),
+        rx.select(
+            items,
+            value=value,
+            on_change=on_change,
+            size="1",
+            id=element_id,
+            aria_label=label,
+        ),
+        align="center",
+        spacing="1",
+    )
+
+
+def options_bar() -> rx.Component:
+    """Size, quality, style and count: only the ones the configured model supports."""
+    return rx.hstack(
+        _option("Size", "option-size", OptionsState.sizes, OptionsState.selected_size,
+                OptionsState.set_size),
+        rx.cond(
+            OptionsState.qualities.length() > 0,
+            _option("Quality", "option-quality", OptionsState.qualities,
+                    OptionsState.selected_quality, OptionsState.set_quality),
+        ),
+        rx.cond(
+            OptionsState.styles.length() > 0,
+            _option("Style", "option-style", OptionsState.styles, OptionsState.selected_style,
+                    OptionsState.set_style),
+        ),
+        rx.cond(
+            OptionsState.counts.length() > 1,
+            _option("Images", "option-count", OptionsState.counts, OptionsState.count,
+                    OptionsState.set_count),
+        ),
+        rx.badge(OptionsState.model_label, variant="soft", color_scheme="gray", id="model-label"),
+        wrap="wrap",
+        spacing="3",
+        align="center",
+    )  # fmt: skip
+
+
+def suggestion_buttons() -> rx.Component:
+    """Let a model (or the offline generator) write the prompt."""
+    return rx.hstack(
+        rx.button(
+            rx.icon("lightbulb", size=16),
+            "Suggest",
+            type="button",
+            variant="soft",
+            on_click=SuggestionState.suggest,
+            loading=SuggestionState.suggesting,
+            id="suggest-button",
+            title="Fill the prompt box with a suggested prompt",
+        ),
+        rx.button(
+            rx.icon("dices", size=16),
+            "Use suggestion",
+            type="button",
+            variant="soft",
+            on_click=SuggestionState.use_suggestion,
+            loading=SuggestionState.suggesting,
+            id="use-suggestion-button",
+            title="Generate straight from a suggested prompt",
+        ),
+        spacing="2",
+    )
 
 
 def _counter() -> rx.Component:
@@ -38,9 +110,11 @@ def prompt_form() -> rx.Component:
                 width="100%",
                 aria_label="Prompt",
             ),
+            options_bar(),
             rx.hstack(
                 _counter(),
                 rx.spacer(),
+                suggestion_buttons(),
                 rx.button(
                     rx.icon("wand-sparkles", size=18),
                     "Generate",

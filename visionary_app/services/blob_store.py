@@ -98,6 +98,10 @@ class BlobStore(Protocol):
         """A read-only URL for this one blob that expires after the configured lifetime."""
         ...
 
+    async def close(self) -> None:
+        """Release network resources."""
+        ...
+
 
 def extension_for(content_type: str) -> str:
     """File extension for an image content type; raises ValueError for anything else."""
@@ -298,6 +302,9 @@ class LocalBlobStore:
                     )
                 )
         return found
+
+    async def close(self) -> None:
+        """Nothing to release."""
 
     async def signed_url(self, name: str) -> SignedUrl:
         """A root-relative URL with an HMAC signature and expiry in its query string."""

@@ -19,8 +19,16 @@ from visionary_app.services.blob_store import (
 )
 from visionary_app.services.catalog import Catalog, CatalogError
 from visionary_app.services.providers import ImageProvider, ProviderError
+from visionary_app.services.providers.base import GeneratedImage, ImageOptions
+from visionary_app.services.providers.capabilities import ModelCapabilities, capabilities_for
 
-__all__ = ["GenerationFailed", "GenerationPipeline", "InvalidPrompt", "validate_prompt"]
+__all__ = [
+    "GenerationFailed",
+    "GenerationPipeline",
+    "InvalidOptions",
+    "InvalidPrompt",
+    "validate_prompt",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +41,22 @@ class GenerationFailed(Exception):
 
 class InvalidPrompt(GenerationFailed):
     """The prompt cannot be used as typed."""
+
+
+class InvalidOptions(GenerationFailed):
+    """The chosen size, quality, style or count is not one the model supports."""
+
+
+def validate_options(options: ImageOptions, capabilities: ModelCapabilities, model: str) -> None:
+    """Raise InvalidOptions unless every option is one the model's capabilities list."""
+    if not 1 <= options.n <= capabilities.max_n:
+        raise InvalidOptions(f"{model} makes 1 to {capabilities.max_n} images at a time.")
+    if options.size not in capabilities.sizes:
+        raise InvalidOptions(f"{model} does not offer the size {options.size}.")
+    if options.quality is not None and options.quality not in capabilities.qualities:
+        raise InvalidOptions(f"{model} does not offer the quality {options.quality!r}.")
+    if options.style is not None and options.style not in capabilities.styles:
+        raise InvalidOptions(f"{model} does not offer the style {options.style!r}.")
 
 
 def validate_prompt(raw: str, max_length: int) -> str:
@@ -76,18 +100,17 @@ class GenerationPipeline:
         store: BlobStore,
         catalog: Catalog,
         *,
-        width: int,
-        height: int,
         max_prompt_length: int,
+        default_size: str | None = None,
         cleanup_timeout_s: float = 5.0,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         self.provider = provider
         self.store = store
         self.catalog = catalog
-        self.width = width
-        self.height = height
+        self.capabilities = capabilities_for(provider.model, provider=provider.name)
         self.max_prompt_length = max_prompt_length
+        self.default_size = default_size
         self.cleanup_timeout_s = cleanup_timeout_s
         self._clock = clock
 
@@ -95,14 +118,46 @@ class GenerationPipeline:
         """The prompt as it will be used, or InvalidPrompt."""
         return validate_prompt(raw_prompt, self.max_prompt_length)
 
-    async def generate(self, raw_prompt: str) -> Image:
-        """Run the whole pipeline for one image; raises GenerationFailed with a user message."""
+    def default_options(self) -> ImageOptions:
+        """One image at the configured size (if the model offers it), default quality/style."""
+        caps = self.capabilities
+        size = self.default_size if self.default_size in caps.sizes else caps.default_size
+        return ImageOptions(size=size, quality=caps.default_quality, style=caps.default_style)
+
+    async def generate(self, raw_prompt: str, options: ImageOptions | None = None) -> Image:
+        """Generate, store and index one image; raises GenerationFailed with a user message."""
+        options = options or self.default_options()
+        if options.n != 1:
+            raise InvalidOptions("generate() makes one image; use generate_batch() for more.")
+        (result,) = await self.generate_batch(raw_prompt, options)
+        if isinstance(result, GenerationFailed):
+            raise result
+        return result
+
+    async def generate_batch(
+        self, raw_prompt: str, options: ImageOptions
+    ) -> list[Image | GenerationFailed]:
+        """One provider call for `options.n` images; each is stored and indexed on its own.
+
+        Raises GenerationFailed when nothing could be made (bad input, provider failure);
+        otherwise returns, per image, the indexed row or the reason it was not kept.
+        """
         prompt = self.validate(raw_prompt)
+        validate_options(options, self.capabilities, self.provider.model)
         try:
-            generated = await self.provider.generate(prompt, width=self.width, height=self.height)
+            generated = await self.provider.generate(prompt, options)
         except ProviderError as exc:
             raise GenerationFailed(str(exc)) from exc
+        results: list[Image | GenerationFailed] = []
+        for image in generated[: options.n]:
+            try:
+                results.append(await self._keep(prompt, image))
+            except GenerationFailed as exc:
+                results.append(exc)
+        return results
 
+    async def _keep(self, prompt: str, generated: GeneratedImage) -> Image:
+        """Store then index one generated image, or raise GenerationFailed leaving nothing."""
         image_id = uuid.uuid4()
         created_at = self._clock()
         blob_name = make_blob_name(image_id, created_at, generated.content_type)

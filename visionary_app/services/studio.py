@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import openai
 
 from visionary_app.services.azure_blob_store import AzureBlobStore
 from visionary_app.services.blob_store import (
@@ -16,6 +19,9 @@ from visionary_app.services.catalog import Catalog
 from visionary_app.services.database import make_engine
 from visionary_app.services.generation import GenerationPipeline
 from visionary_app.services.providers import ImageProvider, OfflineProvider
+from visionary_app.services.providers.capabilities import ModelCapabilities, capabilities_for
+from visionary_app.services.providers.openai_images import OpenAIImageProvider
+from visionary_app.services.suggestions import ChatSuggester, OfflineSuggester, PromptSuggester
 from visionary_app.settings import Settings, get_settings
 
 __all__ = ["Studio", "build_studio", "get_studio"]
@@ -27,15 +33,15 @@ class Studio:
 
     settings: Settings
     provider: ImageProvider
+    capabilities: ModelCapabilities
+    suggester: PromptSuggester
     store: BlobStore
     catalog: Catalog
     pipeline: GenerationPipeline
 
     async def aclose(self) -> None:
         """Release network clients (the Azure store's HTTP session)."""
-        close = getattr(self.store, "close", None)
-        if close is not None:
-            await close()
+        await self.store.close()
         self.catalog.dispose()
 
     @property
@@ -44,12 +50,74 @@ class Studio:
         return self.provider.name == "offline"
 
 
-def build_provider(settings: Settings) -> ImageProvider:
-    """The image provider named by the settings."""
-    if settings.provider == "offline":
-        return OfflineProvider(model=settings.image_model, latency_ms=settings.offline_latency_ms)
-    msg = f"unknown image provider {settings.provider!r}; supported: offline"
-    raise ValueError(msg)
+def _openai_client(settings: Settings) -> tuple[openai.AsyncOpenAI, str]:
+    """The SDK client for the configured provider, and the provider's name for users."""
+    common = {
+        "timeout": settings.provider_timeout_seconds,
+        "max_retries": settings.provider_max_retries,
+    }
+    provider = settings.resolved_provider
+    if provider == "azure-openai":
+        if not settings.azure_openai_endpoint:
+            msg = "the azure-openai provider needs AZURE_OPENAI_ENDPOINT"
+            raise ValueError(msg)
+        key = settings.azure_openai_api_key
+        client = openai.AsyncAzureOpenAI(
+            azure_endpoint=settings.azure_openai_endpoint,
+            api_key=key.get_secret_value() if key else None,
+            api_version=settings.openai_api_version,
+            **common,
+        )
+        return client, "Azure OpenAI"
+    key = settings.openai_api_key
+    if provider == "openai-compatible":
+        if not settings.openai_base_url:
+            msg = "the openai-compatible provider needs OPENAI_BASE_URL"
+            raise ValueError(msg)
+        client = openai.AsyncOpenAI(
+            base_url=settings.openai_base_url,
+            # Many self-hosted servers need no key; the SDK insists on one.
+            api_key=key.get_secret_value() if key else "not-needed",
+            **common,
+        )
+        return client, urlsplit(settings.openai_base_url).netloc or "the image server"
+    if key is None:
+        msg = "the openai provider needs OPENAI_API_KEY"
+        raise ValueError(msg)
+    client = openai.AsyncOpenAI(
+        api_key=key.get_secret_value(), base_url=settings.openai_base_url, **common
+    )
+    return client, "OpenAI"
+
+
+def build_provider(settings: Settings) -> tuple[ImageProvider, PromptSuggester]:
+    """The image provider and prompt suggester named by the settings."""
+    provider = settings.resolved_provider
+    model = settings.resolved_image_model
+    if provider == "offline":
+        return (
+            OfflineProvider(model=model, latency_ms=settings.offline_latency_ms),
+            OfflineSuggester(),
+        )
+    client, label = _openai_client(settings)
+    azure = provider == "azure-openai"
+    image_provider = OpenAIImageProvider(
+        client,
+        name=provider,
+        label=label,
+        model=model,
+        capabilities=capabilities_for(model, provider=provider),
+        deployment=settings.azure_openai_image_deployment if azure else None,
+    )
+    chat_model = (
+        (settings.azure_openai_chat_deployment or settings.chat_model)
+        if azure
+        else settings.chat_model
+    )
+    suggester = ChatSuggester(
+        client, model=chat_model, label=label, timeout_s=settings.provider_timeout_seconds
+    )
+    return image_provider, suggester
 
 
 def build_store(settings: Settings) -> BlobStore:
@@ -81,20 +149,19 @@ def build_store(settings: Settings) -> BlobStore:
 
 def build_studio(settings: Settings) -> Studio:
     """Wire every service for `settings` (no network calls happen here)."""
-    provider = build_provider(settings)
+    provider, suggester = build_provider(settings)
+    capabilities = capabilities_for(provider.model, provider=provider.name)
     store = build_store(settings)
     catalog = Catalog(make_engine(settings.resolved_database_url))
-    width, height = settings.image_dimensions
     pipeline = GenerationPipeline(
         provider,
         store,
         catalog,
-        width=width,
-        height=height,
-        max_prompt_length=settings.max_prompt_length,
+        max_prompt_length=min(settings.max_prompt_length, capabilities.max_prompt_length),
+        default_size=settings.image_size,
         cleanup_timeout_s=settings.storage_timeout_seconds,
     )
-    return Studio(settings, provider, store, catalog, pipeline)
+    return Studio(settings, provider, capabilities, suggester, store, catalog, pipeline)
 
 
 _studio: Studio | None = None

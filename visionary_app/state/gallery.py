@@ -33,6 +33,7 @@ class GalleryTile:
     height: int
     created_at: str
     model: str
+    revised_prompt: str = ""
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ async def sign_tile(image: Image) -> SignedTile:
         height=image.height,
         created_at=image.created_at.isoformat(),
         model=image.model,
+        revised_prompt=image.revised_prompt or "",
     )
     return SignedTile(tile=tile, blob_name=image.blob_name, expires_at=signed.expires_at)
 

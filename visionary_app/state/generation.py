@@ -12,10 +12,10 @@ from typing import Any
 
 import reflex as rx
 
-from visionary_app.services.generation import GenerationFailed, InvalidPrompt
+from visionary_app.services.generation import GenerationFailed
 from visionary_app.services.studio import get_studio
-from visionary_app.settings import get_settings
 from visionary_app.state.gallery import GalleryState, sign_tile
+from visionary_app.state.options import OptionsState
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ _TOAST_PROMPT_CHARS = 60
 
 @dataclass
 class JobCard:
-    """A generation in progress, shown as a placeholder card in the gallery."""
+    """One image on its way, shown as a placeholder card in the gallery."""
 
     id: str
     prompt: str
@@ -40,20 +40,20 @@ def _short(prompt: str) -> str:
 
 
 class GenerationState(rx.State):
-    """Prompt input and running jobs; each job is its own background event."""
+    """Prompt input and running jobs; each submission is its own background event."""
 
     prompt: str = ""
     jobs: list[JobCard] = []
 
     @rx.var(cache=True)
     def prompt_limit(self) -> int:
-        """Longest prompt accepted, in characters."""
-        return get_settings().max_prompt_length
+        """Longest prompt accepted, in characters (the setting, or the model's limit)."""
+        return get_studio().pipeline.max_prompt_length
 
     @rx.var(cache=True)
     def is_offline(self) -> bool:
         """Whether the built-in offline provider draws the images."""
-        return get_settings().provider == "offline"
+        return get_studio().is_offline
 
     @rx.var
     def prompt_length(self) -> int:
@@ -65,46 +65,48 @@ class GenerationState(rx.State):
         """Keep the typed prompt (for the counter and the Generate button)."""
         self.prompt = value
 
-    def _set_elapsed(self, job_id: str, seconds: float) -> None:
+    def _set_elapsed(self, job_ids: set[str], seconds: float) -> None:
         self.jobs = [
-            dataclasses.replace(job, elapsed=f"{seconds:.1f} s") if job.id == job_id else job
+            dataclasses.replace(job, elapsed=f"{seconds:.1f} s") if job.id in job_ids else job
             for job in self.jobs
         ]
 
-    def _drop_job(self, job_id: str) -> None:
-        self.jobs = [job for job in self.jobs if job.id != job_id]
+    def _drop_jobs(self, job_ids: set[str]) -> None:
+        self.jobs = [job for job in self.jobs if job.id not in job_ids]
 
     @rx.event(background=True)
     async def generate(self, form_data: dict[str, Any]):
-        """Generate one image from the submitted prompt without blocking the page."""
+        """Generate the chosen number of images without blocking the page."""
         studio = get_studio()
         try:
             prompt = studio.pipeline.validate(str(form_data.get("prompt", "")))
-        except InvalidPrompt as exc:
+        except GenerationFailed as exc:
             yield rx.toast.error(str(exc), id="prompt-invalid")
             return
 
-        job = JobCard(id=uuid.uuid4().hex, prompt=prompt)
         async with self:
-            self.jobs = [job, *self.jobs]
+            options = (await self.get_state(OptionsState)).current()
+            cards = [JobCard(id=uuid.uuid4().hex, prompt=prompt) for _ in range(options.n)]
+            self.jobs = [*cards, *self.jobs]
+        job_ids = {card.id for card in cards}
         started = time.monotonic()
-        task = asyncio.create_task(studio.pipeline.generate(prompt))
+        task = asyncio.create_task(studio.pipeline.generate_batch(prompt, options))
         try:
             while not task.done():
                 await asyncio.wait({task}, timeout=_PROGRESS_INTERVAL_S)
                 async with self:
-                    self._set_elapsed(job.id, time.monotonic() - started)
-            image = task.result()
-            tile = await sign_tile(image)
+                    self._set_elapsed(job_ids, time.monotonic() - started)
+            results = task.result()
+            kept = [await sign_tile(r) for r in results if not isinstance(r, GenerationFailed)]
         except GenerationFailed as exc:
             async with self:
-                self._drop_job(job.id)
+                self._drop_jobs(job_ids)
             yield rx.toast.error(str(exc), duration=10_000)
             return
         except Exception:
-            logger.exception("generation job %s failed unexpectedly", job.id)
+            logger.exception("generation failed unexpectedly")
             async with self:
-                self._drop_job(job.id)
+                self._drop_jobs(job_ids)
             yield rx.toast.error(
                 "Generation failed unexpectedly. The details are in the server log.",
                 duration=10_000,
@@ -113,7 +115,13 @@ class GenerationState(rx.State):
 
         seconds = time.monotonic() - started
         async with self:
-            self._drop_job(job.id)
+            self._drop_jobs(job_ids)
             gallery = await self.get_state(GalleryState)
-            gallery._show_new(tile)
-        yield rx.toast.success(f"Image ready in {seconds:.1f} s: “{_short(prompt)}”")
+            for signed in reversed(kept):
+                gallery._show_new(signed)
+        failures = {str(r) for r in results if isinstance(r, GenerationFailed)}
+        for message in failures:
+            yield rx.toast.error(message, duration=10_000)
+        if kept:
+            what = "Image ready" if len(kept) == 1 else f"{len(kept)} images ready"
+            yield rx.toast.success(f"{what} in {seconds:.1f} s: “{_short(prompt)}”")

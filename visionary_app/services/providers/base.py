@@ -7,6 +7,16 @@ from typing import Protocol
 
 
 @dataclass(frozen=True)
+class ImageOptions:
+    """What the user chose besides the prompt; values come from the model's capabilities."""
+
+    size: str = "1024x1024"
+    quality: str | None = None
+    style: str | None = None
+    n: int = 1
+
+
+@dataclass(frozen=True)
 class GeneratedImage:
     """Image bytes as a provider returned them, with what it said about them."""
 
@@ -22,11 +32,11 @@ class ProviderError(Exception):
 
 
 class ImageProvider(Protocol):
-    """Turns a validated prompt into one image."""
+    """Turns a validated prompt into images."""
 
     name: str
     model: str
 
-    async def generate(self, prompt: str, *, width: int, height: int) -> GeneratedImage:
-        """Produce one image for `prompt` at the requested size."""
+    async def generate(self, prompt: str, options: ImageOptions) -> list[GeneratedImage]:
+        """Produce `options.n` images for `prompt`."""
         ...

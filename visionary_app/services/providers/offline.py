@@ -10,7 +10,7 @@ import random
 
 from PIL import Image, ImageDraw, ImageFilter
 
-from visionary_app.services.providers.base import GeneratedImage
+from visionary_app.services.providers.base import GeneratedImage, ImageOptions
 
 _SUPERSAMPLE = 2
 
@@ -24,12 +24,27 @@ class OfflineProvider:
         self.model = model
         self.latency_ms = latency_ms
 
-    async def generate(self, prompt: str, *, width: int, height: int) -> GeneratedImage:
-        """Draw the picture in a worker thread, after the configured artificial latency."""
+    async def generate(self, prompt: str, options: ImageOptions) -> list[GeneratedImage]:
+        """Draw `n` pictures in worker threads, after the configured artificial latency."""
         if self.latency_ms:
             await asyncio.sleep(self.latency_ms / 1000)
-        data = await asyncio.to_thread(render_png, prompt, width, height)
-        return GeneratedImage(data=data, content_type="image/png", width=width, height=height)
+        width, height = _dimensions(options.size)
+        # The first picture depends on the prompt alone; the others on the prompt and position.
+        seeds = [prompt] + [f"{prompt}\x00{index}" for index in range(1, options.n)]
+        pictures = await asyncio.gather(
+            *(asyncio.to_thread(render_png, seed, width, height) for seed in seeds)
+        )
+        return [
+            GeneratedImage(data=data, content_type="image/png", width=width, height=height)
+            for data in pictures
+        ]
+
+
+def _dimensions(size: str) -> tuple[int, int]:
+    if size == "auto":
+        return 1024, 1024
+    width, _, height = size.partition("x")
+    return int(width), int(height)
 
 
 def _palette(rng: random.Random) -> list[tuple[int, int, int]]:

@@ -1,0 +1,202 @@
+"""A fake OpenAI / Azure OpenAI server on loopback that speaks the real wire format.
+
+The real `openai` SDK talks to it over HTTP. Markers in the prompt choose a behaviour:
+`[refuse]` (moderation_blocked), `[policy]` (content_policy_violation), `[429]` (always rate
+limited), `[429-once]` (rate limited once, then fine), `[500]`, `[401]`, `[slow]` (answers after
+SLOW_S seconds), `[revise]` (adds a revised_prompt), `[not-an-image]`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from visionary_app.services.providers.offline import render_png
+
+SLOW_S = 10.0
+SUGGESTION = "a paper boat sailing through a neon-lit canal, watercolour on textured paper"
+GPT_IMAGE_SIZES = {"1024x1024", "1536x1024", "1024x1536", "auto"}
+
+
+@dataclass
+class Recorded:
+    """One request as the server saw it."""
+
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: dict
+
+
+@dataclass
+class FakeOpenAI:
+    """The fake server's state: accepted keys, what it received, per-prompt counters."""
+
+    api_key: str = "sk-test-fake-openai-key-0123456789"
+    azure_key: str = "azure-test-fake-key-0123456789"
+    image_px: int = 256
+    requests: list[Recorded] = field(default_factory=list)
+    seen: Counter = field(default_factory=Counter)
+    port: int = 0
+    _server: uvicorn.Server | None = None
+
+    @property
+    def base_url(self) -> str:
+        """OpenAI-style base URL (what OPENAI_BASE_URL takes)."""
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    @property
+    def azure_endpoint(self) -> str:
+        """Azure-style endpoint (what AZURE_OPENAI_ENDPOINT takes)."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def _error(self, status: int, code: str | None, message: str, **headers: str):
+        body = {"error": {"message": message, "type": "invalid_request_error", "param": None,
+                          "code": code}}  # fmt: skip
+        return JSONResponse(body, status_code=status, headers=headers)
+
+    def _authorised(self, request: Request, azure: bool) -> bool:
+        if azure:
+            return request.headers.get("api-key") == self.azure_key
+        return request.headers.get("authorization") == f"Bearer {self.api_key}"
+
+    async def _record(self, request: Request) -> dict:
+        body = await request.json()
+        self.requests.append(
+            Recorded(
+                path=request.url.path,
+                query=dict(request.query_params),
+                headers={k: v for k, v in request.headers.items() if k in ("api-key",)},
+                body=body,
+            )
+        )
+        return body
+
+    async def images(self, request: Request):
+        azure = request.url.path.startswith("/openai/")
+        body = await self._record(request)
+        if azure and not request.query_params.get("api-version"):
+            return self._error(400, "missing_api_version", "api-version is required")
+        if not self._authorised(request, azure):
+            return self._error(401, "invalid_api_key", "Incorrect API key provided.")
+        prompt = body.get("prompt", "")
+        model = body.get("model", "")
+        self.seen[prompt] += 1
+        if not prompt:
+            return self._error(400, "invalid_prompt", "prompt is required")
+        if model.startswith("gpt-image") and "response_format" in body:
+            return self._error(400, "unknown_parameter", "Unknown parameter: 'response_format'.")
+        if model.startswith("gpt-image") and body.get("size", "auto") not in GPT_IMAGE_SIZES:
+            return self._error(400, "invalid_value", f"Invalid size '{body.get('size')}'.")
+        n = body.get("n", 1)
+        if not isinstance(n, int) or not 1 <= n <= 10:
+            return self._error(400, "invalid_value", "n must be between 1 and 10")
+        if "[401]" in prompt:
+            return self._error(401, "invalid_api_key", "Incorrect API key provided.")
+        if "[refuse]" in prompt:
+            return self._error(
+                400, "moderation_blocked", "Your request was rejected by the safety system."
+            )
+        if "[policy]" in prompt:
+            return self._error(
+                400, "content_policy_violation", "Your prompt may contain disallowed content."
+            )
+        if "[429]" in prompt:
+            return self._error(429, "rate_limit_exceeded", "Rate limit reached.", **{
+                "retry-after": "2"})  # fmt: skip
+        if "[429-once]" in prompt and self.seen[prompt] == 1:
+            return self._error(429, "rate_limit_exceeded", "Rate limit reached.", **{
+                "retry-after": "1"})  # fmt: skip
+        if "[500]" in prompt:
+            return self._error(500, "server_error", "The server had an error.")
+        if "[slow]" in prompt:
+            await asyncio.sleep(SLOW_S)
+        data = []
+        for index in range(n):
+            if "[not-an-image]" in prompt:
+                b64 = base64.b64encode(b"<html>not an image</html>").decode()
+            else:
+                png = await asyncio.to_thread(
+                    render_png, f"{prompt}#{index}", self.image_px, self.image_px
+                )
+                b64 = base64.b64encode(png).decode()
+            item = {"b64_json": b64}
+            if "[revise]" in prompt:
+                item["revised_prompt"] = f"REVISED: {prompt} with dramatic lighting"
+            data.append(item)
+        return JSONResponse(
+            {
+                "created": int(time.time()),
+                "data": data,
+                "background": "opaque",
+                "output_format": "png",
+                "quality": "medium",
+                "size": body.get("size", "1024x1024"),
+                "usage": {"input_tokens": 10, "output_tokens": 100, "total_tokens": 110,
+                          "input_tokens_details": {"image_tokens": 0, "text_tokens": 10}},
+            }
+        )  # fmt: skip
+
+    async def chat(self, request: Request):
+        azure = request.url.path.startswith("/openai/")
+        body = await self._record(request)
+        if not self._authorised(request, azure):
+            return self._error(401, "invalid_api_key", "Incorrect API key provided.")
+        return JSONResponse(
+            {
+                "id": "chatcmpl-fake",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": body.get("model", ""),
+                "choices": [
+                    {
+                        "index": 0,
+                        "finish_reason": "stop",
+                        "message": {"role": "assistant", "content": f'"{SUGGESTION}"\n'},
+                    }
+                ],
+                "usage": {"prompt_tokens": 20, "completion_tokens": 20, "total_tokens": 40},
+            }
+        )
+
+    def asgi(self) -> Starlette:
+        """The ASGI app with OpenAI's and Azure OpenAI's routes."""
+        return Starlette(
+            routes=[
+                Route("/v1/images/generations", self.images, methods=["POST"]),
+                Route("/v1/chat/completions", self.chat, methods=["POST"]),
+                Route("/openai/deployments/{name}/images/generations", self.images,
+                      methods=["POST"]),
+                Route("/openai/deployments/{name}/chat/completions", self.chat, methods=["POST"]),
+            ]
+        )  # fmt: skip
+
+    def start(self) -> FakeOpenAI:
+        """Serve on a free loopback port from a background thread."""
+        config = uvicorn.Config(self.asgi(), host="127.0.0.1", port=0, log_level="warning")
+        self._server = uvicorn.Server(config)
+        thread = threading.Thread(target=self._server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline:
+                msg = "fake OpenAI server did not start"
+                raise RuntimeError(msg)
+            time.sleep(0.02)
+        self.port = self._server.servers[0].sockets[0].getsockname()[1]
+        return self
+
+    def stop(self) -> None:
+        """Shut the server down."""
+        if self._server is not None:
+            self._server.should_exit = True
