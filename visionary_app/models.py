@@ -36,7 +36,11 @@ class Image(SQLModel, table=True):
 
     __tablename__ = "image"
     # Serves "newest first" keyset pagination: ORDER BY created_at DESC, id DESC.
-    __table_args__ = (sa.Index("ix_image_created_at_id", "created_at", "id"),)
+    __table_args__ = (
+        sa.Index("ix_image_created_at_id", "created_at", "id"),
+        # Serves the favourites filter with the same keyset order.
+        sa.Index("ix_image_favourite_created_at_id", "favourite", "created_at", "id"),
+    )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     blob_name: str = Field(sa_column=sa.Column(sa.String(255), nullable=False, unique=True))
@@ -49,3 +53,14 @@ class Image(SQLModel, table=True):
     content_type: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
     byte_size: int
     revised_prompt: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
+    thumbnail_blob_name: str | None = Field(
+        default=None, sa_column=sa.Column(sa.String(255), nullable=True)
+    )
+    thumbnail_width: int | None = None
+    thumbnail_height: int | None = None
+    quality: str | None = Field(default=None, sa_column=sa.Column(sa.String(32), nullable=True))
+    style: str | None = Field(default=None, sa_column=sa.Column(sa.String(32), nullable=True))
+    favourite: bool = Field(
+        default=False,
+        sa_column=sa.Column(sa.Boolean, nullable=False, server_default=sa.false()),
+    )

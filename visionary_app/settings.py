@@ -82,7 +82,10 @@ class Settings(BaseSettings):
         default=None,
         description="Key for signing local image URLs; generated into data_dir if unset.",
     )
-    gallery_page_size: int = Field(default=50, ge=1, le=500)
+    gallery_page_size: int = Field(default=24, ge=1, le=500)
+    thumbnail_size: int = Field(
+        default=512, ge=64, le=2048, description="Longest side of gallery thumbnails, in pixels."
+    )
 
     # Azure Blob Storage; the variable names are the ones Azure's own tools use.
     azure_storage_connection_string: SecretStr | None = Field(

@@ -50,7 +50,7 @@ def test_prompt_appears_on_keyboard_focus_and_hover(page: Page):
     caption = tile.locator(".tile-caption")
     expect(tile).to_be_visible()
     expect(caption).to_have_css("opacity", "0")
-    tile.focus()
+    tile.locator(".tile-open").focus()
     expect(caption).to_have_css("opacity", "1")
     page.locator("#prompt-input").focus()
     expect(caption).to_have_css("opacity", "0")

@@ -45,13 +45,27 @@ def test_prompt_to_gallery_and_back_after_reload(page: Page, app: RunningApp):
         "img => img.complete && img.naturalWidth === 512", arg=image.element_handle()
     )
 
-    src = image.evaluate("img => img.currentSrc")
+    thumbnail = page.request.get(image.evaluate("img => img.currentSrc"))
+    assert thumbnail.status == 200
+    assert thumbnail.headers["content-type"] == "image/webp"
+    assert thumbnail.body()[8:12] == b"WEBP"
+
+    # The full image loads only when the tile is opened.
+    first.locator(".tile-open").click()
+    expect(page.locator("#lightbox-prompt")).to_have_text(prompt)
+    full = page.locator("#lightbox-image")
+    page.wait_for_function(
+        "img => img.complete && img.naturalWidth === 512", arg=full.element_handle()
+    )
+    src = full.evaluate("img => img.currentSrc")
     response = page.request.get(src)
     assert response.status == 200
     assert response.headers["content-type"] == "image/png"
     assert response.body().startswith(b"\x89PNG\r\n\x1a\n")
     if app.store_kind == "azure":
         assert src.startswith("http://127.0.0.1:") and "sp=r&" in src
+    page.keyboard.press("Escape")
+    expect(page.locator("#lightbox")).to_have_count(0)
 
     page.reload()
     expect(page.locator(ITEM).first.locator(".tile-prompt")).to_have_text(prompt)

@@ -9,7 +9,7 @@ import pytest
 from tests.conftest import small_pipeline
 from visionary_app.bench.azurite import Azurite
 from visionary_app.services.azure_blob_store import AzureBlobStore
-from visionary_app.services.blob_store import StorageError, make_blob_name
+from visionary_app.services.blob_store import StorageError, is_image_blob_name, make_blob_name
 from visionary_app.services.catalog import Catalog
 from visionary_app.services.database import make_engine
 from visionary_app.services.generation import GenerationFailed, GenerationPipeline
@@ -52,8 +52,9 @@ async def test_stopped_storage_fails_fast_and_stores_nothing(store, own_azurite,
     assert time.monotonic() - started < BOUND_S
     assert await catalog.count() == 1
 
-    own_azurite.start()  # same location and port: the earlier blob is still there
-    assert len(await _all_blobs(store)) == 1
+    own_azurite.start()  # same location and port: the earlier blobs are still there
+    images = [name for name in await _all_blobs(store) if is_image_blob_name(name)]
+    assert len(images) == 1
 
 
 async def test_frozen_storage_answers_within_the_configured_bound(store, own_azurite, catalog):
@@ -87,7 +88,7 @@ async def test_long_prompt_text_blob_is_removed_when_the_image_upload_fails(
     class ImageUploadFails(AzureBlobStore):
         async def put(self, name, data, content_type, metadata):
             uploaded.append(content_type)
-            if content_type.startswith("image/"):
+            if content_type == "image/png":
                 raise StorageError("simulated failure of the second upload")
             await super().put(name, data, content_type, metadata)
 
@@ -99,6 +100,7 @@ async def test_long_prompt_text_blob_is_removed_when_the_image_upload_fails(
             await _pipeline(failing, catalog).generate("🦊" * 3000)
     finally:
         await failing.close()
-    assert uploaded == ["application/json", "image/png"]  # the text blob went up first...
+    # The thumbnail and text blob went up first...
+    assert uploaded == ["image/webp", "application/json", "image/png"]
     assert await _all_blobs(store) == []  # ...and was removed with the failed image
     assert await catalog.count() == 0

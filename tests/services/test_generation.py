@@ -77,13 +77,13 @@ async def test_success_stores_the_blob_then_indexes_it(store, catalog):
 
     class RecordingStore(LocalBlobStore):
         async def put(self, name, data, content_type, metadata):
-            order.append(f"put rows={await catalog.count()}")
+            order.append(f"put {content_type} rows={await catalog.count()}")
             await super().put(name, data, content_type, metadata)
 
     recording = RecordingStore(store.root, store.signer)
     image = await _pipeline(recording, catalog).generate("  a fox 🦊 in ../snow  ")
 
-    assert order == ["put rows=0"]
+    assert order == ["put image/webp rows=0", "put image/png rows=0"]
     assert image.prompt == "a fox 🦊 in ../snow"
     assert "fox" not in image.blob_name and ".." not in image.blob_name
     assert (image.width, image.height, image.content_type) == (256, 256, "image/png")
@@ -92,6 +92,9 @@ async def test_success_stores_the_blob_then_indexes_it(store, catalog):
     assert len(stored) == image.byte_size and stored.startswith(b"\x89PNG")
     row = await catalog.get(image.id)
     assert row is not None and row.blob_name == image.blob_name
+    thumbnail = store.path_for(row.thumbnail_blob_name).read_bytes()
+    assert thumbnail[8:12] == b"WEBP"
+    assert (row.thumbnail_width, row.thumbnail_height) == (256, 256)
     assert row.prompt == "a fox 🦊 in ../snow"
 
 
@@ -126,7 +129,7 @@ async def test_index_failure_removes_the_blob(store, tmp_path):
     watched = WatchedStore(store.root, store.signer)
     with pytest.raises(GenerationFailed, match="discarded"):
         await _pipeline(watched, Catalog(engine)).generate("a cat")
-    assert len(puts) == 1  # the blob was written...
+    assert len(puts) == 2  # the thumbnail and image were written...
     assert _blob_files(store) == []  # ...and removed again
     with engine.connect() as connection:
         assert not sa.inspect(connection).has_table("image")

@@ -4,7 +4,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from tests.conftest import small_pipeline
-from visionary_app.services.blob_store import text_blob_name
+from visionary_app.services.blob_store import companion_blob_names
 from visionary_app.services.catalog import Catalog
 from visionary_app.services.database import make_engine, upgrade_to_head
 from visionary_app.services.generation import GenerationPipeline
@@ -32,12 +32,8 @@ def _fresh_catalog(tmp_path: Path, name: str) -> Catalog:
     return Catalog(make_engine(url))
 
 
-def _snapshot(images) -> list[tuple]:
-    return [
-        (i.id, i.blob_name, i.prompt, i.created_at, i.provider, i.model, i.width, i.height,
-         i.content_type, i.byte_size, i.revised_prompt)
-        for i in images
-    ]  # fmt: skip
+def _snapshot(images) -> list[dict]:
+    return [image.model_dump() for image in images]
 
 
 async def test_rebuild_from_an_empty_index_gives_the_same_gallery(blob_store, tmp_path):
@@ -100,14 +96,16 @@ async def test_undecodable_blobs_are_skipped_with_a_reason(blob_store, catalog, 
     assert await catalog.count() == 0
 
 
-async def test_orphan_text_blobs_are_deleted(blob_store, catalog):
+async def test_orphan_thumbnails_and_text_blobs_are_deleted(blob_store, catalog):
     image = await _pipeline(blob_store, catalog).generate("🦊" * 3000)
-    text_name = text_blob_name(image.blob_name)
-    assert await blob_store.exists(text_name)
+    companions = sorted(companion_blob_names(image.blob_name))
+    for name in companions:
+        assert await blob_store.exists(name)
     await blob_store.delete(image.blob_name)
     report = await reconcile(blob_store, catalog, grace=NOW)
-    assert report.removed_text_blobs == [text_name]
-    assert not await blob_store.exists(text_name)
+    assert report.removed_companions == companions
+    for name in companions:
+        assert not await blob_store.exists(name)
 
 
 async def test_sync_racing_the_pipeline_never_loses_the_row(blob_store, catalog):

@@ -14,7 +14,12 @@ from visionary_app.services.blob_store import BlobStore, LocalBlobStore, is_vali
 
 __all__ = ["media_api"]
 
-_CONTENT_TYPES = {"png": "image/png", "jpg": "image/jpeg", "webp": "image/webp"}
+_CONTENT_TYPES = {
+    "png": "image/png",
+    "jpg": "image/jpeg",
+    "webp": "image/webp",
+    "json": "application/json",
+}
 
 
 def media_api(get_store: Callable[[], BlobStore]) -> Starlette:
@@ -27,19 +32,21 @@ def media_api(get_store: Callable[[], BlobStore]) -> Starlette:
             return PlainTextResponse("Not found", status_code=404)
         expires = request.query_params.get("expires", "")
         signature = request.query_params.get("sig", "")
-        if not store.signer.verify(name, expires, signature):
+        download_as = request.query_params.get("download", "")
+        if not store.signer.verify(name, expires, signature, download_as=download_as):
             return PlainTextResponse("Forbidden: missing, invalid or expired signature", 403)
         path = store.path_for(name)
         if not path.is_file():
             return PlainTextResponse("Not found", status_code=404)
         max_age = max(0, int(expires) - int(time.time()))
+        headers = {
+            "Cache-Control": f"private, max-age={max_age}, immutable",
+            "X-Content-Type-Options": "nosniff",
+        }
+        if download_as:
+            headers["Content-Disposition"] = f'attachment; filename="{download_as}"'
         return FileResponse(
-            path,
-            media_type=_CONTENT_TYPES[name.rsplit(".", 1)[1]],
-            headers={
-                "Cache-Control": f"private, max-age={max_age}, immutable",
-                "X-Content-Type-Options": "nosniff",
-            },
+            path, media_type=_CONTENT_TYPES[name.rsplit(".", 1)[1]], headers=headers
         )
 
     return Starlette(routes=[Route("/media/{name:path}", serve, methods=["GET", "HEAD"])])

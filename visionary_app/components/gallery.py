@@ -7,7 +7,12 @@ import reflex as rx
 from visionary_app.components.media import backend_resolved, renewable_image
 from visionary_app.state.gallery import GalleryState, GalleryTile
 from visionary_app.state.generation import GenerationState, JobCard
+from visionary_app.state.lightbox import LightboxState
 
+_OBSERVE_END = (
+    "new IntersectionObserver(e=>{if(e[0].isIntersecting)document.getElementById('load-more')"
+    "?.click()},{rootMargin:'800px'}).observe(document.getElementById('gallery-end'))"
+)
 _COLUMNS = rx.breakpoints(initial="1", xs="2", md="3", lg="4", xl="5")
 
 
@@ -45,40 +50,64 @@ def _clamp(lines: int) -> dict:
     }
 
 
+def _star(tile: GalleryTile) -> rx.Component:
+    return rx.icon_button(
+        rx.icon("star", size=16, fill=rx.cond(tile.favourite, "currentColor", "none")),
+        on_click=[GalleryState.toggle_favourite(tile.id), rx.stop_propagation],
+        variant=rx.cond(tile.favourite, "solid", "soft"),
+        color_scheme="amber",
+        size="1",
+        class_name="tile-star",
+        aria_label=rx.cond(tile.favourite, "Remove from favourites", "Add to favourites"),
+        aria_pressed=tile.favourite,
+        custom_attrs={"data-favourite": rx.cond(tile.favourite, "true", "false")},
+    )
+
+
 def gallery_tile(tile: GalleryTile, index: rx.Var[int]) -> rx.Component:
-    """One image; its prompt shows on hover or keyboard focus."""
+    """One thumbnail; its prompt shows on hover or focus; click or Enter opens the lightbox."""
     return rx.box(
-        renewable_image(
-            src=backend_resolved(tile.url),
-            on_error=GalleryState.image_failed(tile.id),
-            alt=tile.prompt,
-            width=tile.width.to_string(),
-            height=tile.height.to_string(),
-            loading="lazy",
-            decoding="async",
-            style={"width": "100%", "height": "100%", "object_fit": "cover", "display": "block"},
-        ),
-        rx.box(
-            rx.text(tile.prompt, size="2", class_name="tile-prompt", style=_clamp(4)),
-            rx.cond(
-                tile.revised_prompt != "",
-                rx.text(
-                    rx.text.em("Revised by the model: "),
-                    rx.text.span(tile.revised_prompt, class_name="tile-revised-prompt"),
-                    size="1",
-                    style=_clamp(3),
-                ),
+        rx.el.button(
+            renewable_image(
+                src=backend_resolved(tile.url),
+                on_error=GalleryState.image_failed(tile.id),
+                alt=tile.prompt,
+                width=tile.width.to_string(),
+                height=tile.height.to_string(),
+                loading="lazy",
+                decoding="async",
+                style={
+                    "width": "100%",
+                    "height": "100%",
+                    "object_fit": "cover",
+                    "display": "block",
+                },
             ),
-            class_name="tile-caption",
+            rx.box(
+                rx.text(tile.prompt, size="2", class_name="tile-prompt", style=_clamp(4)),
+                rx.cond(
+                    tile.revised_prompt != "",
+                    rx.text(
+                        rx.text.em("Revised by the model: "),
+                        rx.text.span(tile.revised_prompt, class_name="tile-revised-prompt"),
+                        size="1",
+                        style=_clamp(3),
+                    ),
+                ),
+                class_name="tile-caption",
+            ),
+            type="button",
+            on_click=LightboxState.open_image(tile.id),
+            class_name="tile-open",
+            aria_label=tile.prompt,
         ),
+        _star(tile),
         key=tile.id,
-        tab_index=0,
         custom_attrs={
             "data-testid": "gallery-item",
             "data-image-id": tile.id,
             "data-featured": rx.cond(index == 0, "true", "false"),
         },
-        aria_label=tile.prompt,
         class_name="gallery-item",
     )
 
@@ -104,6 +133,14 @@ _GRID_STYLE = {
     ".gallery-item:hover .tile-caption, .gallery-item:focus-within .tile-caption": {
         "opacity": "1",
     },
+    ".tile-open": {
+        "all": "unset",
+        "display": "block",
+        "width": "100%",
+        "height": "100%",
+        "cursor": "zoom-in",
+    },
+    ".tile-star": {"position": "absolute", "top": "0.5em", "right": "0.5em", "cursor": "pointer"},
     "@media (min-width: 520px)": {
         "[data-featured='true']": {"grid_column": "span 2", "grid_row": "span 2"},
     },
@@ -116,6 +153,12 @@ def gallery() -> rx.Component:
         rx.hstack(
             rx.heading("Gallery", size="5", as_="h2"),
             rx.spacer(),
+            rx.text("Favourites only", size="2", as_="label", html_for="favourites-only"),
+            rx.switch(
+                id="favourites-only",
+                checked=GalleryState.favourites_only,
+                on_change=GalleryState.set_favourites_only,
+            ),
             rx.icon_button(
                 rx.icon("refresh-cw", size=18),
                 on_click=GalleryState.load,
@@ -143,6 +186,23 @@ def gallery() -> rx.Component:
             id="gallery",
             style=_GRID_STYLE,
             custom_attrs={"data-loaded": rx.cond(GalleryState.loaded, "true", "false")},
+        ),
+        rx.cond(
+            GalleryState.has_more,
+            rx.button(
+                "Load more",
+                on_click=GalleryState.load_more,
+                loading=GalleryState.loading,
+                variant="soft",
+                id="load-more",
+                width="100%",
+            ),
+        ),
+        # Near the bottom the observer presses "Load more" (Reflex has no scroll-into-view API).
+        rx.box(
+            id="gallery-end",
+            height="1px",
+            on_mount=rx.call_script(_OBSERVE_END),
         ),
         rx.cond(
             (GalleryState.images.length() == 0)

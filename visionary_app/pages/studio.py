@@ -6,6 +6,7 @@ import reflex as rx
 
 from visionary_app.components.gallery import gallery
 from visionary_app.components.header import header, offline_notice
+from visionary_app.components.lightbox import lightbox
 from visionary_app.components.prompt_form import prompt_form
 from visionary_app.state.gallery import GalleryState
 
@@ -21,6 +22,7 @@ def studio_page() -> rx.Component:
             offline_notice(),
             prompt_form(),
             gallery(),
+            lightbox(),
             spacing="5",
             width="100%",
             padding_bottom="3em",

@@ -176,7 +176,11 @@ class AzureBlobStore:
         except AzureError as exc:
             raise StorageError(f"blob storage could not be listed: {_describe(exc)}") from exc
 
-    async def signed_url(self, name: str) -> SignedUrl:
+    async def download_url(self, name: str, filename: str) -> SignedUrl:
+        """A read-only SAS URL whose response is an attachment named `filename`."""
+        return await self.signed_url(name, download_as=filename)
+
+    async def signed_url(self, name: str, download_as: str | None = None) -> SignedUrl:
         """A read-only SAS URL for this one blob, valid from a little before now for the TTL."""
         _check(name)
         now = datetime.now(UTC)
@@ -193,6 +197,9 @@ class AzureBlobStore:
             permission=BlobSasPermissions(read=True),
             start=now - SAS_START_SKEW,
             expiry=expiry,
+            content_disposition=(
+                f'attachment; filename="{download_as}"' if download_as is not None else None
+            ),
             **credential,
         )
         url = f"{self._container.url}/{quote(name)}?{token}"

@@ -70,6 +70,10 @@ def encode_image(image: Image) -> EncodedImage:
         "width": str(image.width),
         "height": str(image.height),
     }
+    for option in ("quality", "style"):
+        value = getattr(image, option)
+        if value is not None:
+            metadata[option] = value  # from the capability table: short ASCII words
     text = {"prompt_b64": _b64(image.prompt)}
     if image.revised_prompt is not None:
         text["revised_prompt_b64"] = _b64(image.revised_prompt)
@@ -125,6 +129,8 @@ def decode_image(
             content_type=content_type,
             byte_size=byte_size,
             revised_prompt=revised,
+            quality=metadata.get("quality"),
+            style=metadata.get("style"),
         )
     except (KeyError, ValueError, TypeError, UnicodeError) as exc:
         if isinstance(exc, MetadataError):

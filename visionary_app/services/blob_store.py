@@ -27,19 +27,22 @@ __all__ = [
     "SignedUrl",
     "StorageError",
     "UrlSigner",
+    "companion_blob_names",
     "extension_for",
     "is_image_blob_name",
     "is_valid_blob_name",
     "make_blob_name",
     "text_blob_name",
+    "thumbnail_blob_name",
 ]
 
 _EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
 _TEXT_SUFFIX = "text.json"
+_THUMBNAIL_SUFFIX = "thumb.webp"
 # The only shapes a blob name may have; built below, checked before any file or URL use.
 _STEM = r"^images/\d{4}/\d{2}/\d{2}/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 _IMAGE_NAME = re.compile(_STEM + r"\.(png|jpg|webp)$")
-_ANY_NAME = re.compile(_STEM + r"\.(png|jpg|webp|text\.json)$")
+_ANY_NAME = re.compile(_STEM + r"\.(png|jpg|webp|text\.json|thumb\.webp)$")
 
 
 class StorageError(Exception):
@@ -98,6 +101,10 @@ class BlobStore(Protocol):
         """A read-only URL for this one blob that expires after the configured lifetime."""
         ...
 
+    async def download_url(self, name: str, filename: str) -> SignedUrl:
+        """Like `signed_url`, but the browser saves the blob as `filename` (ASCII)."""
+        ...
+
     async def close(self) -> None:
         """Release network resources."""
         ...
@@ -126,6 +133,19 @@ def text_blob_name(image_blob_name: str) -> str:
     return f"{image_blob_name.rsplit('.', 1)[0]}.{_TEXT_SUFFIX}"
 
 
+def thumbnail_blob_name(image_blob_name: str) -> str:
+    """Name of the WebP thumbnail stored beside an image."""
+    if not is_image_blob_name(image_blob_name):
+        msg = f"not an image blob name: {image_blob_name!r}"
+        raise ValueError(msg)
+    return f"{image_blob_name.rsplit('.', 1)[0]}.{_THUMBNAIL_SUFFIX}"
+
+
+def companion_blob_names(image_blob_name: str) -> tuple[str, str]:
+    """The blobs that belong to an image: its text blob and its thumbnail."""
+    return text_blob_name(image_blob_name), thumbnail_blob_name(image_blob_name)
+
+
 def is_image_blob_name(name: str) -> bool:
     """Whether `name` has exactly the shape `make_blob_name` produces."""
     return bool(_IMAGE_NAME.fullmatch(name))
@@ -146,22 +166,34 @@ class UrlSigner:
         self._key = key
         self.ttl_seconds = ttl_seconds
 
-    def _signature(self, name: str, expires_at: int) -> str:
-        digest = hmac.new(self._key, f"{name}\n{expires_at}".encode(), hashlib.sha256).digest()
+    def _signature(self, name: str, expires_at: int, download_as: str) -> str:
+        message = f"{name}\n{expires_at}\n{download_as}".encode()
+        digest = hmac.new(self._key, message, hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
-    def sign(self, name: str, now: float | None = None) -> tuple[int, str]:
-        """Return (expires_at, signature) for a URL to `name` issued at `now`."""
-        expires_at = int(now if now is not None else time.time()) + self.ttl_seconds
-        return expires_at, self._signature(name, expires_at)
+    def sign(self, name: str, now: float | None = None, download_as: str = "") -> tuple[int, str]:
+        """Return (expires_at, signature) for a URL to `name` issued at `now`.
 
-    def verify(self, name: str, expires_at: str, signature: str, now: float | None = None) -> bool:
+        `download_as`, when given, is a file name the URL serves the blob as an attachment under;
+        it is covered by the signature so nobody can change it.
+        """
+        expires_at = int(now if now is not None else time.time()) + self.ttl_seconds
+        return expires_at, self._signature(name, expires_at, download_as)
+
+    def verify(
+        self,
+        name: str,
+        expires_at: str,
+        signature: str,
+        now: float | None = None,
+        download_as: str = "",
+    ) -> bool:
         """Whether the signature is genuine and not yet expired (constant-time compare)."""
         try:
             expiry = int(expires_at)
         except (TypeError, ValueError):
             return False
-        expected = self._signature(name, expiry)
+        expected = self._signature(name, expiry, download_as)
         if not hmac.compare_digest(expected.encode(), (signature or "").encode()):
             return False
         return (now if now is not None else time.time()) < expiry
@@ -305,6 +337,13 @@ class LocalBlobStore:
 
     async def close(self) -> None:
         """Nothing to release."""
+
+    async def download_url(self, name: str, filename: str) -> SignedUrl:
+        """A signed URL that makes the media route answer with an attachment."""
+        self.path_for(name)
+        expires_at, signature = self.signer.sign(name, download_as=filename)
+        query = urlencode({"expires": expires_at, "sig": signature, "download": filename})
+        return SignedUrl(url=f"{self.url_prefix}/{quote(name)}?{query}", expires_at=expires_at)
 
     async def signed_url(self, name: str) -> SignedUrl:
         """A root-relative URL with an HMAC signature and expiry in its query string."""

@@ -72,9 +72,13 @@ class Catalog:
 
         await self._run(work, "store new rows")
 
-    async def newest(self, limit: int, before: PageCursor | None = None) -> list[Image]:
+    async def newest(
+        self, limit: int, before: PageCursor | None = None, *, favourites_only: bool = False
+    ) -> list[Image]:
         """Up to `limit` images, newest first, strictly older than `before` when given."""
         query = select(Image)
+        if favourites_only:
+            query = query.where(col(Image.favourite).is_(True))
         if before is not None:
             created = col(Image.created_at)
             query = query.where(
@@ -89,6 +93,30 @@ class Catalog:
     async def get(self, image_id: uuid.UUID) -> Image | None:
         """One image by id, or None."""
         return await self._run(lambda session: session.get(Image, image_id), "be read")
+
+    async def set_favourite(self, image_id: uuid.UUID, favourite: bool) -> bool:
+        """Star or unstar an image; False if there is no such image."""
+
+        def work(session: Session) -> bool:
+            image = session.get(Image, image_id)
+            if image is None:
+                return False
+            image.favourite = favourite
+            session.add(image)
+            session.commit()
+            return True
+
+        return await self._run(work, "update a row")
+
+    async def remove(self, image_id: uuid.UUID) -> bool:
+        """Delete one row; False if it was not there."""
+
+        def work(session: Session) -> bool:
+            result = session.exec(sa.delete(Image).where(col(Image.id) == image_id))
+            session.commit()
+            return bool(result.rowcount)
+
+        return await self._run(work, "remove a row")
 
     async def count(self) -> int:
         """How many images are indexed."""

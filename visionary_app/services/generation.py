@@ -14,13 +14,16 @@ from visionary_app.services.blob_metadata import encode_image
 from visionary_app.services.blob_store import (
     BlobStore,
     StorageError,
+    companion_blob_names,
     make_blob_name,
     text_blob_name,
+    thumbnail_blob_name,
 )
 from visionary_app.services.catalog import Catalog, CatalogError
 from visionary_app.services.providers import ImageProvider, ProviderError
 from visionary_app.services.providers.base import GeneratedImage, ImageOptions
 from visionary_app.services.providers.capabilities import ModelCapabilities, capabilities_for
+from visionary_app.services.thumbnails import THUMBNAIL_CONTENT_TYPE, make_thumbnail
 
 __all__ = [
     "GenerationFailed",
@@ -102,6 +105,7 @@ class GenerationPipeline:
         *,
         max_prompt_length: int,
         default_size: str | None = None,
+        thumbnail_size: int = 512,
         cleanup_timeout_s: float = 5.0,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
@@ -111,6 +115,7 @@ class GenerationPipeline:
         self.capabilities = capabilities_for(provider.model, provider=provider.name)
         self.max_prompt_length = max_prompt_length
         self.default_size = default_size
+        self.thumbnail_size = thumbnail_size
         self.cleanup_timeout_s = cleanup_timeout_s
         self._clock = clock
 
@@ -151,12 +156,12 @@ class GenerationPipeline:
         results: list[Image | GenerationFailed] = []
         for image in generated[: options.n]:
             try:
-                results.append(await self._keep(prompt, image))
+                results.append(await self._keep(prompt, image, options))
             except GenerationFailed as exc:
                 results.append(exc)
         return results
 
-    async def _keep(self, prompt: str, generated: GeneratedImage) -> Image:
+    async def _keep(self, prompt: str, generated: GeneratedImage, options: ImageOptions) -> Image:
         """Store then index one generated image, or raise GenerationFailed leaving nothing."""
         image_id = uuid.uuid4()
         created_at = self._clock()
@@ -173,6 +178,8 @@ class GenerationPipeline:
             content_type=generated.content_type,
             byte_size=len(generated.data),
             revised_prompt=generated.revised_prompt,
+            quality=options.quality,
+            style=options.style,
         )
         await self._store(record, generated.data)
         try:
@@ -190,9 +197,27 @@ class GenerationPipeline:
         return record
 
     async def _store(self, record: Image, data: bytes) -> None:
-        """Upload the text blob (if the prompt needs one), then the image; all or nothing."""
+        """Upload the text blob (if needed) and thumbnail, then the image; all or nothing.
+
+        The image goes last, so an image blob in the store always has its companions.
+        """
+        try:
+            thumbnail = await asyncio.to_thread(make_thumbnail, data, self.thumbnail_size)
+        except OSError as exc:
+            raise GenerationFailed(
+                "The provider's image could not be read; nothing was stored."
+            ) from exc
+        record.thumbnail_blob_name = thumbnail_blob_name(record.blob_name)
+        record.thumbnail_width, record.thumbnail_height = thumbnail.width, thumbnail.height
         encoded = encode_image(record)
         try:
+            await self.store.put(
+                record.thumbnail_blob_name,
+                thumbnail.data,
+                THUMBNAIL_CONTENT_TYPE,
+                {"image_id": str(record.id), "width": str(thumbnail.width),
+                 "height": str(thumbnail.height)},
+            )  # fmt: skip
             if encoded.text_blob is not None:
                 await self.store.put(
                     text_blob_name(record.blob_name),
@@ -222,7 +247,7 @@ class GenerationPipeline:
         A put that timed out may still have landed, so both names are deleted even after a
         failure. If storage is down the deletes fail too; `sync` deals with leftovers later.
         """
-        names = (record.blob_name, text_blob_name(record.blob_name))
+        names = (record.blob_name, *companion_blob_names(record.blob_name))
         results = await asyncio.gather(
             *(asyncio.wait_for(self.store.delete(name), self.cleanup_timeout_s) for name in names),
             return_exceptions=True,

@@ -12,8 +12,10 @@ from visionary_app.services.blob_store import (
     BlobInfo,
     BlobNotFoundError,
     BlobStore,
+    companion_blob_names,
     is_image_blob_name,
     text_blob_name,
+    thumbnail_blob_name,
 )
 from visionary_app.services.catalog import Catalog, CatalogError
 
@@ -35,7 +37,7 @@ class SyncReport:
     rows_seen: int = 0
     indexed: list[str] = field(default_factory=list)
     removed_rows: list[str] = field(default_factory=list)
-    removed_text_blobs: list[str] = field(default_factory=list)
+    removed_companions: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     in_flight: list[str] = field(default_factory=list)
 
@@ -44,14 +46,15 @@ class SyncReport:
         verb = "would " if self.dry_run else ""
         out = [f"{verb}index {name}" for name in self.indexed]
         out += [f"{verb}remove row of {name} (blob is gone)" for name in self.removed_rows]
-        out += [f"{verb}delete orphan text blob {name}" for name in self.removed_text_blobs]
+        out += [f"{verb}delete orphan {name}" for name in self.removed_companions]
         out += [f"skip {name}: {reason}" for name, reason in self.skipped]
         out += [f"leave {name} for now: uploaded moments ago" for name in self.in_flight]
         out.append(
             f"sync{' (dry run, nothing changed)' if self.dry_run else ''}: "
             f"{self.blobs_seen} image blobs, {self.rows_seen} rows; "
             f"{len(self.indexed)} indexed, {len(self.removed_rows)} rows removed, "
-            f"{len(self.removed_text_blobs)} text blobs deleted, {len(self.skipped)} skipped, "
+            f"{len(self.removed_companions)} orphan thumbnails/text blobs deleted, "
+            f"{len(self.skipped)} skipped, "
             f"{len(self.in_flight)} in flight"
         )
         return out
@@ -70,9 +73,9 @@ async def reconcile(
     # listing will include that blob unless it really is gone.
     indexed = await catalog.blob_names()
     images: dict[str, BlobInfo] = {}
-    text_blobs: dict[str, BlobInfo] = {}
+    companions: dict[str, BlobInfo] = {}
     async for blob in store.list_blobs():
-        (images if is_image_blob_name(blob.name) else text_blobs)[blob.name] = blob
+        (images if is_image_blob_name(blob.name) else companions)[blob.name] = blob
     report.blobs_seen, report.rows_seen = len(images), len(indexed)
     cutoff = datetime.now(UTC) - grace
 
@@ -87,36 +90,45 @@ async def reconcile(
             report.in_flight.append(name)
             continue
         try:
-            new_rows.append(await _decode(store, blob))
+            new_rows.append(await _decode(store, blob, companions))
         except MetadataError as exc:
             report.skipped.append((name, str(exc)))
     report.indexed = [row.blob_name for row in new_rows]
     if not dry_run:
         await _insert(catalog, new_rows)
 
-    wanted_text = {text_blob_name(name) for name in images}
-    for name, blob in sorted(text_blobs.items()):
-        if name not in wanted_text and blob.last_modified <= cutoff:
-            report.removed_text_blobs.append(name)
+    wanted = {companion for name in images for companion in companion_blob_names(name)}
+    for name, blob in sorted(companions.items()):
+        if name not in wanted and blob.last_modified <= cutoff:
+            report.removed_companions.append(name)
             if not dry_run:
                 await store.delete(name)
     return report
 
 
-async def _decode(store: BlobStore, blob: BlobInfo) -> Image:
+async def _decode(store: BlobStore, blob: BlobInfo, companions: dict[str, BlobInfo]) -> Image:
     text = None
     if has_text_blob({k.lower(): v for k, v in blob.metadata.items()}):
         try:
             text = await store.read(text_blob_name(blob.name))
         except BlobNotFoundError:
             text = None  # decode_image says what is missing
-    return decode_image(
+    image = decode_image(
         blob.name,
         blob.metadata,
         byte_size=blob.size,
         content_type=blob.content_type,
         text_blob=text,
     )
+    thumbnail = companions.get(thumbnail_blob_name(blob.name))
+    if thumbnail is not None:
+        try:
+            image.thumbnail_width = int(thumbnail.metadata["width"])
+            image.thumbnail_height = int(thumbnail.metadata["height"])
+            image.thumbnail_blob_name = thumbnail.name
+        except (KeyError, ValueError):
+            pass  # no usable size: the gallery shows the full image instead
+    return image
 
 
 async def _insert(catalog: Catalog, rows: list[Image]) -> None:

@@ -159,6 +159,7 @@ def build_studio(settings: Settings) -> Studio:
         catalog,
         max_prompt_length=min(settings.max_prompt_length, capabilities.max_prompt_length),
         default_size=settings.image_size,
+        thumbnail_size=settings.thumbnail_size,
         cleanup_timeout_s=settings.storage_timeout_seconds,
     )
     return Studio(settings, provider, capabilities, suggester, store, catalog, pipeline)

@@ -1,0 +1,139 @@
+"""The lightbox dialog: full image, details, and actions; Esc closes, arrows move."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from visionary_app.components.media import backend_resolved
+from visionary_app.state.lightbox import LightboxState
+
+
+def _detail(label: str, value: rx.Var, element_id: str) -> rx.Component:
+    return rx.hstack(
+        rx.text(label, size="1", color_scheme="gray", width="6em"),
+        rx.text(value, size="2", id=element_id),
+        align="baseline",
+    )
+
+
+def _delete_controls() -> rx.Component:
+    return rx.cond(
+        LightboxState.confirming_delete,
+        rx.hstack(
+            rx.text("Delete this image for good?", size="2", color_scheme="red"),
+            rx.button(
+                "Delete", color_scheme="red", on_click=LightboxState.delete, id="confirm-delete"
+            ),
+            rx.button("Keep", variant="soft", on_click=LightboxState.ask_delete(False)),
+            align="center",
+        ),
+        rx.button(
+            rx.icon("trash-2", size=16),
+            "Delete…",
+            color_scheme="red",
+            variant="soft",
+            on_click=LightboxState.ask_delete(True),
+            id="delete-image",
+        ),
+    )
+
+
+def lightbox() -> rx.Component:
+    """The dialog, opened from a gallery tile."""
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.vstack(
+                rx.hstack(
+                    rx.dialog.title("Image", size="4"),
+                    rx.spacer(),
+                    rx.icon_button(
+                        rx.icon("chevron-left"),
+                        on_click=LightboxState.step(-1),
+                        variant="soft",
+                        aria_label="Previous image",
+                        id="lightbox-previous",
+                    ),
+                    rx.icon_button(
+                        rx.icon("chevron-right"),
+                        on_click=LightboxState.step(1),
+                        variant="soft",
+                        aria_label="Next image",
+                        id="lightbox-next",
+                    ),
+                    rx.dialog.close(
+                        rx.icon_button(rx.icon("x"), variant="ghost", aria_label="Close")
+                    ),
+                    width="100%",
+                    align="center",
+                ),
+                rx.image(
+                    src=backend_resolved(LightboxState.full_url),
+                    alt=LightboxState.prompt,
+                    id="lightbox-image",
+                    style={
+                        "max_height": "70vh",
+                        "max_width": "100%",
+                        "object_fit": "contain",
+                        "margin": "0 auto",
+                        "display": "block",
+                    },
+                ),
+                rx.text(
+                    LightboxState.prompt,
+                    id="lightbox-prompt",
+                    white_space="pre-wrap",
+                    style={"overflow_wrap": "anywhere"},
+                ),
+                rx.cond(
+                    LightboxState.revised_prompt != "",
+                    _detail("Revised", LightboxState.revised_prompt, "lightbox-revised"),
+                ),
+                _detail("Model", LightboxState.model, "lightbox-model"),
+                _detail("Size", LightboxState.size, "lightbox-size"),
+                _detail("Created", LightboxState.created_at, "lightbox-created"),
+                rx.hstack(
+                    rx.button(
+                        rx.icon("copy", size=16),
+                        "Copy prompt",
+                        variant="soft",
+                        on_click=LightboxState.copy_prompt,
+                        id="copy-prompt",
+                    ),
+                    rx.button(
+                        rx.icon("text-cursor-input", size=16),
+                        "Use this prompt",
+                        variant="soft",
+                        on_click=LightboxState.use_prompt,
+                        id="use-prompt",
+                    ),
+                    rx.button(
+                        rx.icon("refresh-ccw", size=16),
+                        "Regenerate",
+                        variant="soft",
+                        on_click=LightboxState.regenerate,
+                        id="regenerate",
+                    ),
+                    rx.el.a(
+                        rx.button(
+                            rx.icon("download", size=16), "Download", variant="soft", tab_index=-1
+                        ),
+                        href=backend_resolved(LightboxState.download_url),
+                        download=LightboxState.download_name,
+                        id="download-image",
+                    ),
+                    _delete_controls(),
+                    wrap="wrap",
+                    spacing="2",
+                ),
+                spacing="3",
+                width="100%",
+            ),
+            # Mounted only while the dialog is open: arrows move between neighbours.
+            rx.window_event_listener(on_key_down=LightboxState.handle_key),
+            max_width="min(1100px, 95vw)",
+            id="lightbox",
+            aria_describedby=None,
+        ),
+        open=LightboxState.is_open,
+        on_open_change=LightboxState.set_open,
+    )

@@ -1,0 +1,35 @@
+"""Small WebP previews for the gallery grid; the full image loads only when opened."""
+
+from __future__ import annotations
+
+import io
+
+from PIL import Image as PILImage
+from PIL import ImageOps
+
+__all__ = ["Thumbnail", "make_thumbnail"]
+
+THUMBNAIL_CONTENT_TYPE = "image/webp"
+
+
+class Thumbnail:
+    """Encoded thumbnail bytes and their pixel size."""
+
+    __slots__ = ("data", "height", "width")
+
+    def __init__(self, data: bytes, width: int, height: int) -> None:
+        self.data = data
+        self.width = width
+        self.height = height
+
+
+def make_thumbnail(image_bytes: bytes, longest_side: int, quality: int = 80) -> Thumbnail:
+    """Scale so the longer side is at most `longest_side` (never up), encode as WebP."""
+    with PILImage.open(io.BytesIO(image_bytes)) as picture:
+        picture = ImageOps.exif_transpose(picture)
+        picture.thumbnail((longest_side, longest_side), PILImage.LANCZOS)
+        if picture.mode not in ("RGB", "RGBA"):
+            picture = picture.convert("RGBA" if "A" in picture.getbands() else "RGB")
+        buffer = io.BytesIO()
+        picture.save(buffer, format="WEBP", quality=quality, method=4)
+        return Thumbnail(buffer.getvalue(), picture.width, picture.height)

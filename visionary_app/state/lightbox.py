@@ -1,0 +1,142 @@
+"""The lightbox: one image at full size, its details, and what can be done with it."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+import reflex as rx
+
+from visionary_app.services.blob_store import StorageError
+from visionary_app.services.catalog import CatalogError
+from visionary_app.services.curation import DeleteFailed, delete_image, download_filename
+from visionary_app.services.studio import get_studio
+from visionary_app.state.gallery import GalleryState
+from visionary_app.state.generation import GenerationState
+from visionary_app.state.options import OptionsState
+
+logger = logging.getLogger(__name__)
+
+
+class LightboxState(rx.State):
+    """Which image is open and what the dialog shows about it."""
+
+    is_open: bool = False
+    image_id: str = ""
+    full_url: str = ""
+    download_url: str = ""
+    download_name: str = ""
+    prompt: str = ""
+    revised_prompt: str = ""
+    model: str = ""
+    size: str = ""
+    created_at: str = ""
+    confirming_delete: bool = False
+
+    async def _show(self, image_id: str) -> bool:
+        studio = get_studio()
+        try:
+            image = await studio.catalog.get(uuid.UUID(image_id))
+            if image is None:
+                return False
+            self.full_url = (await studio.store.signed_url(image.blob_name)).url
+            self.download_name = download_filename(image)
+            signed = await studio.store.download_url(image.blob_name, self.download_name)
+        except (CatalogError, StorageError, ValueError) as exc:
+            logger.error("opening %s failed: %s", image_id, exc)
+            return False
+        self.download_url = signed.url
+        self.image_id = image_id
+        self.prompt = image.prompt
+        self.revised_prompt = image.revised_prompt or ""
+        self.model = image.model
+        self.size = f"{image.width}×{image.height}"
+        self.created_at = f"{image.created_at:%Y-%m-%d %H:%M} UTC"
+        self.confirming_delete = False
+        return True
+
+    @rx.event
+    async def open_image(self, image_id: str):
+        """Open the lightbox on one image."""
+        if await self._show(image_id):
+            self.is_open = True
+        else:
+            yield rx.toast.error("That image could not be opened; refresh the gallery.")
+
+    @rx.event
+    def set_open(self, value: bool) -> None:
+        """Follow the dialog (Esc and the close button close it)."""
+        self.is_open = value
+        if not value:
+            self.confirming_delete = False
+
+    @rx.event
+    async def step(self, delta: int):
+        """Move to the previous (-1) or next (+1) image of the gallery."""
+        gallery = await self.get_state(GalleryState)
+        ids = [tile.id for tile in gallery.images]
+        if self.image_id not in ids:
+            return
+        index = ids.index(self.image_id) + delta
+        if 0 <= index < len(ids):
+            await self._show(ids[index])
+
+    @rx.event
+    async def handle_key(self, key: str, _info: dict | None = None):
+        """Arrow keys move between neighbours (Esc is handled by the dialog)."""
+        if key == "ArrowRight":
+            yield LightboxState.step(1)
+        elif key == "ArrowLeft":
+            yield LightboxState.step(-1)
+
+    @rx.event
+    def copy_prompt(self):
+        """Put the prompt on the clipboard."""
+        return [rx.set_clipboard(self.prompt), rx.toast.info("Prompt copied to the clipboard.")]
+
+    @rx.event
+    async def use_prompt(self):
+        """Fill the prompt box with this prompt, without generating."""
+        generation = await self.get_state(GenerationState)
+        generation.prompt = self.prompt
+        self.is_open = False
+        return rx.toast.info("Prompt placed in the prompt box.")
+
+    @rx.event
+    async def regenerate(self):
+        """Generate again from this prompt with the same size, quality and style."""
+        studio = get_studio()
+        image = await studio.catalog.get(uuid.UUID(self.image_id))
+        if image is None:
+            return rx.toast.error("That image is gone; refresh the gallery.")
+        options = await self.get_state(OptionsState)
+        size = f"{image.width}x{image.height}"
+        options.size = size if size in studio.capabilities.sizes else ""
+        options.quality = image.quality or ""
+        options.style = image.style or ""
+        options.count = "1"
+        self.is_open = False
+        return GenerationState.generate({"prompt": image.prompt})
+
+    @rx.event
+    def ask_delete(self, value: bool = True) -> None:
+        """Show (or hide) the delete confirmation."""
+        self.confirming_delete = value
+
+    @rx.event
+    async def delete(self):
+        """Delete the image, its thumbnail and its row, after the confirmation."""
+        studio = get_studio()
+        image = await studio.catalog.get(uuid.UUID(self.image_id))
+        self.confirming_delete = False
+        if image is None:
+            self.is_open = False
+            return rx.toast.error("That image was already deleted.")
+        try:
+            await delete_image(studio.store, studio.catalog, image)
+        except DeleteFailed as exc:
+            return rx.toast.error(str(exc))
+        gallery = await self.get_state(GalleryState)
+        gallery._forget(self.image_id)
+        self.is_open = False
+        return rx.toast.success("Image deleted.")
