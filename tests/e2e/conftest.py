@@ -201,3 +201,47 @@ def page(browser: Browser, app: RunningApp) -> Iterator[Page]:
     """The studio page of the app under test (each store in turn)."""
     with studio_page(browser, app.url) as studio:
         yield studio
+
+
+def seed_images(app: RunningApp, prompts: list[str]) -> None:
+    """Generate images straight into the app's store and index (offline, small), in a thread.
+
+    Playwright's sync API owns this thread's event loop, so the async pipeline runs in another.
+    """
+    import asyncio
+    import threading
+
+    from visionary_app.services.studio import build_studio
+    from visionary_app.settings import Settings
+
+    settings_env = {k: v for k, v in app.env.items() if k.startswith(("VISIONARY_", "AZURE_"))}
+    failure: list[BaseException] = []
+
+    async def seed() -> None:
+        saved = {key: os.environ.get(key) for key in settings_env}
+        os.environ.update(settings_env)
+        try:
+            studio = build_studio(Settings(_env_file=None, offline_latency_ms=0))
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+        try:
+            for prompt in prompts:
+                await studio.pipeline.generate(prompt)
+        finally:
+            await studio.aclose()
+
+    def run() -> None:
+        try:
+            asyncio.run(seed())
+        except BaseException as exc:
+            failure.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    if failure:
+        raise failure[0]

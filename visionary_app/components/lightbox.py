@@ -113,13 +113,18 @@ def lightbox() -> rx.Component:
                         on_click=LightboxState.regenerate,
                         id="regenerate",
                     ),
+                    # A real link, so the browser downloads natively; Radix's classes make it
+                    # look like the buttons beside it.
                     rx.el.a(
-                        rx.button(
-                            rx.icon("download", size=16), "Download", variant="soft", tab_index=-1
-                        ),
+                        rx.icon("download", size=16),
+                        "Download",
                         href=backend_resolved(LightboxState.download_url),
                         download=LightboxState.download_name,
+                        # Without a target the client-side router takes the click as navigation.
+                        target="_blank",
+                        rel="noopener",
                         id="download-image",
+                        class_name="rt-reset rt-BaseButton rt-r-size-2 rt-variant-soft rt-Button",
                     ),
                     _delete_controls(),
                     wrap="wrap",

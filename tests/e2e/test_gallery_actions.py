@@ -1,0 +1,149 @@
+"""Browsing and acting on images in a real browser: scrolling, lightbox, download, delete, stars."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import ROOT, RunningApp, seed_images
+
+ITEM = '[data-testid="gallery-item"]'
+PAGE_SIZE = 24
+
+
+@pytest.fixture(scope="module")
+def many_images(app: RunningApp) -> list[str]:
+    """More than two pages of images, oldest first."""
+    run = uuid.uuid4().hex[:6]
+    prompts = [f"scroll sample {index:02d} {run}" for index in range(2 * PAGE_SIZE + 5)]
+    seed_images(app, prompts)
+    return prompts
+
+
+def _ids(page: Page) -> list[str]:
+    return page.locator(ITEM).evaluate_all("els => els.map(e => e.dataset.imageId)")
+
+
+def test_scrolling_loads_more_without_repeats(page: Page, many_images: list[str]):
+    page.reload()
+    page.wait_for_selector("#gallery[data-loaded='true']", state="attached")
+    expect(page.locator(ITEM)).to_have_count(PAGE_SIZE)
+    expect(page.locator(ITEM).first.locator(".tile-prompt")).to_have_text(many_images[-1])
+    page.locator("#gallery-end").scroll_into_view_if_needed()
+    expect(page.locator(ITEM)).to_have_count(2 * PAGE_SIZE)
+    page.locator("#gallery-end").scroll_into_view_if_needed()
+    expect(page.locator(ITEM)).not_to_have_count(2 * PAGE_SIZE)
+    ids = _ids(page)
+    assert len(ids) == len(set(ids))
+    shown = page.locator(f"{ITEM} .tile-prompt").all_inner_texts()
+    newest_first = list(reversed(many_images))
+    assert [p for p in shown if p in many_images] == newest_first[: len(shown)]
+
+
+def test_load_more_button_reaches_the_end_from_the_keyboard(
+    page: Page, app: RunningApp, many_images: list[str]
+):
+    expect(page.locator(ITEM)).to_have_count(PAGE_SIZE)
+    for _ in range(10):
+        button = page.locator("#load-more")
+        if button.count() == 0:
+            break
+        before = page.locator(ITEM).count()
+        button.focus()
+        page.keyboard.press("Enter")
+        page.wait_for_function(
+            f"() => document.querySelectorAll('{ITEM}').length > {before} "
+            "|| !document.querySelector('#load-more')"
+        )
+    expect(page.locator("#load-more")).to_have_count(0)
+    ids = _ids(page)
+    assert len(ids) == len(set(ids)) == len(app.image_rows())
+
+
+def test_lightbox_keyboard(page: Page, many_images: list[str]):
+    tiles = page.locator(ITEM)
+    first, second = (tiles.nth(i).locator(".tile-prompt").inner_text() for i in (0, 1))
+    tiles.first.locator(".tile-open").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#lightbox-prompt")).to_have_text(first)
+    page.keyboard.press("ArrowRight")
+    expect(page.locator("#lightbox-prompt")).to_have_text(second)
+    page.keyboard.press("ArrowLeft")
+    expect(page.locator("#lightbox-prompt")).to_have_text(first)
+    expect(page.locator("#lightbox-model")).to_have_text("offline-preview")
+    page.keyboard.press("Escape")
+    expect(page.locator("#lightbox")).to_have_count(0)
+
+
+def test_download_saves_the_full_image_under_a_readable_name(page: Page, app: RunningApp):
+    prompt = f"Download Me {uuid.uuid4().hex[:6]}"
+    seed_images(app, [prompt])
+    page.click("#refresh-gallery")
+    page.locator(ITEM).first.locator(".tile-open").click()
+    expect(page.locator("#lightbox-prompt")).to_have_text(prompt)
+    with page.expect_download() as info:
+        page.click("#download-image")
+    download = info.value
+    assert download.suggested_filename.startswith("download-me-")
+    assert download.suggested_filename.endswith(".png")
+    with open(download.path(), "rb") as handle:
+        assert handle.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_use_prompt_and_copy_prompt(page: Page, app: RunningApp):
+    prompt = f"reuse me {uuid.uuid4().hex[:6]}"
+    seed_images(app, [prompt])
+    page.click("#refresh-gallery")
+    page.locator(ITEM).first.locator(".tile-open").click()
+    page.click("#use-prompt")
+    expect(page.locator("#lightbox")).to_have_count(0)
+    expect(page.locator("#prompt-input")).to_have_value(prompt)
+    expect(page.locator('[data-testid="job-card"]')).to_have_count(0)  # nothing generated
+
+
+def test_delete_removes_every_part_and_sync_does_not_bring_it_back(page: Page, app: RunningApp):
+    prompt = f"delete me {uuid.uuid4().hex[:6]}"
+    seed_images(app, [prompt])
+    page.click("#refresh-gallery")
+    tile = page.locator(ITEM).filter(has_text=prompt)
+    expect(tile).to_have_count(1)
+    image_id = tile.get_attribute("data-image-id")
+    tile.locator(".tile-open").click()
+    page.click("#delete-image")
+    page.click("#confirm-delete")
+    expect(tile).to_have_count(0)
+    assert not [name for name in app.blob_names() if image_id in name]
+    assert prompt not in [p for p, _ in app.image_rows()]
+
+    env = {**os.environ, **app.env}
+    out = subprocess.run(
+        [sys.executable, "-m", "visionary_app", "sync", "--grace-seconds", "0"],
+        cwd=ROOT, env=env, capture_output=True, text=True, check=True, timeout=120,
+    ).stdout  # fmt: skip
+    assert "0 indexed" in out
+    page.reload()
+    page.wait_for_selector("#gallery[data-loaded='true']", state="attached")
+    expect(page.locator(ITEM).filter(has_text=prompt)).to_have_count(0)
+
+
+def test_favourites_survive_reload_and_filter_the_gallery(page: Page, app: RunningApp):
+    prompt = f"star me {uuid.uuid4().hex[:6]}"
+    seed_images(app, [prompt])
+    page.click("#refresh-gallery")
+    tile = page.locator(ITEM).filter(has_text=prompt)
+    tile.locator(".tile-star").click()
+    expect(tile.locator(".tile-star")).to_have_attribute("data-favourite", "true")
+    page.reload()
+    page.wait_for_selector("#gallery[data-loaded='true']", state="attached")
+    expect(tile.locator(".tile-star")).to_have_attribute("data-favourite", "true")
+    page.click("#favourites-only")
+    expect(page.locator(ITEM).filter(has_text=prompt)).to_have_count(1)
+    stars = page.locator(f"{ITEM} .tile-star").evaluate_all(
+        "els => els.map(e => e.dataset.favourite)"
+    )
+    assert stars and set(stars) == {"true"}

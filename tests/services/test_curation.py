@@ -1,0 +1,123 @@
+"""Deleting, starring, paging and downloading stored images."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from starlette.testclient import TestClient
+
+from tests.conftest import small_pipeline
+from visionary_app.api.media import media_api
+from visionary_app.models import Image
+from visionary_app.services.blob_store import LocalBlobStore, StorageError, companion_blob_names
+from visionary_app.services.catalog import PageCursor
+from visionary_app.services.curation import DeleteFailed, delete_image, download_filename
+from visionary_app.services.mirror import reconcile
+
+
+async def _names(store) -> set[str]:
+    return {blob.name async for blob in store.list_blobs()}
+
+
+async def test_delete_removes_image_thumbnail_text_and_row_and_sync_keeps_it_gone(
+    blob_store, catalog
+):
+    kept = await small_pipeline(blob_store, catalog).generate("kept")
+    doomed = await small_pipeline(blob_store, catalog).generate("🦊" * 3000)  # has a text blob
+    parts = {doomed.blob_name, *companion_blob_names(doomed.blob_name)}
+    assert parts <= await _names(blob_store)
+
+    await delete_image(blob_store, catalog, doomed)
+
+    assert not parts & await _names(blob_store)
+    assert await catalog.get(doomed.id) is None
+    report = await reconcile(blob_store, catalog, grace=timedelta(0))
+    assert report.indexed == [] and report.removed_rows == []
+    assert [image.id for image in await catalog.newest(10)] == [kept.id]
+
+
+async def test_delete_with_storage_down_changes_nothing(store, catalog):
+    image = await small_pipeline(store, catalog).generate("stays")
+
+    class Unavailable(LocalBlobStore):
+        async def delete(self, name):
+            raise StorageError("down")
+
+    with pytest.raises(DeleteFailed, match="Nothing was changed"):
+        await delete_image(Unavailable(store.root, store.signer), catalog, image)
+    assert await catalog.get(image.id) is not None
+    assert image.blob_name in await _names(store)
+
+
+async def test_favourites_survive_and_filter(catalog, store):
+    first = await small_pipeline(store, catalog).generate("one")
+    second = await small_pipeline(store, catalog).generate("two")
+    assert await catalog.set_favourite(first.id, True)
+    assert not await catalog.set_favourite(uuid.uuid4(), True)
+    assert [i.id for i in await catalog.newest(10, favourites_only=True)] == [first.id]
+    assert {i.id: i.favourite for i in await catalog.newest(10)} == {
+        first.id: True,
+        second.id: False,
+    }
+
+
+def _row(created_at: datetime) -> Image:
+    image_id = uuid.uuid4()
+    return Image(
+        id=image_id, blob_name=f"images/2026/11/25/{image_id}.png", prompt=str(created_at),
+        created_at=created_at, provider="offline", model="m", width=1, height=1,
+        content_type="image/png", byte_size=1,
+    )  # fmt: skip
+
+
+async def test_paging_while_new_images_arrive_never_repeats_or_skips(catalog):
+    start = datetime(2026, 11, 25, tzinfo=UTC)
+    original = [_row(start + timedelta(seconds=i // 3)) for i in range(40)]
+    await catalog.add_many(original)
+    seen, cursor, newer = [], None, 0
+    while True:
+        page = await catalog.newest(7, before=cursor)
+        if not page:
+            break
+        seen += [image.id for image in page]
+        cursor = PageCursor.after(page[-1])
+        newer += 1  # someone generates while the user scrolls
+        await catalog.add(_row(start + timedelta(days=1, seconds=newer)))
+    assert len(seen) == len(set(seen)) == 40
+    assert set(seen) == {image.id for image in original}
+
+
+@pytest.mark.parametrize(
+    ("prompt", "expected"),
+    [
+        ("A Fox in the Snow!", "a-fox-in-the-snow-2026-11-25.png"),
+        ("Crème brûlée ../../etc/passwd", "creme-brulee-etc-passwd-2026-11-25.png"),
+        ("東京の夜景", "image-2026-11-25.png"),
+        (
+            "word " * 40,
+            "word-word-word-word-word-word-word-word-word-word-word-word-2026-11-25.png",
+        ),
+    ],
+)
+def test_download_file_names(prompt, expected):
+    image = _row(datetime(2026, 11, 25, 10, tzinfo=UTC))
+    image.prompt = prompt
+    assert download_filename(image) == expected
+
+
+async def test_download_urls_name_the_file_and_cannot_be_renamed(blob_store, catalog):
+    image = await small_pipeline(blob_store, catalog).generate("a download")
+    name = download_filename(image)
+    url = (await blob_store.download_url(image.blob_name, name)).url
+    if url.startswith("/"):
+        client = TestClient(media_api(lambda: blob_store))
+        response = client.get(url)
+        renamed = client.get(url.replace(name, "evil.html"))
+        assert renamed.status_code == 403
+    else:
+        async with httpx.AsyncClient() as client:
+            response = await client.get(url)
+    assert response.status_code == 200
+    assert response.headers["content-disposition"] == f'attachment; filename="{name}"'
+    assert response.content.startswith(b"\x89PNG")
