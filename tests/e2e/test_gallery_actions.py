@@ -147,3 +147,23 @@ def test_favourites_survive_reload_and_filter_the_gallery(page: Page, app: Runni
         "els => els.map(e => e.dataset.favourite)"
     )
     assert stars and set(stars) == {"true"}
+
+
+def test_search_as_you_type_in_any_script(page: Page, app: RunningApp):
+    run = uuid.uuid4().hex[:6]
+    prompts = [f"夜景の東京 {run}", f"лиса в лесу {run}", f"a quiet harbour {run}"]
+    seed_images(app, prompts)
+    page.click("#refresh-gallery")
+    search = page.locator("#gallery-search")
+    for query, expected in [
+        (f"東京 {run}", prompts[0]),
+        (f"лиса {run}", prompts[1]),
+        (f"harbour {run}", prompts[2]),
+    ]:
+        search.fill(query)
+        expect(page.locator(f"{ITEM} .tile-prompt")).to_have_text([expected])
+    search.fill(f"no such thing {run}")
+    expect(page.locator(ITEM)).to_have_count(0)
+    expect(page.locator("#gallery-empty")).to_have_text("No image matches that search.")
+    search.fill("")
+    expect(page.locator(ITEM)).to_have_count(PAGE_SIZE)

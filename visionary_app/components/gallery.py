@@ -153,6 +153,17 @@ def gallery() -> rx.Component:
         rx.hstack(
             rx.heading("Gallery", size="5", as_="h2"),
             rx.spacer(),
+            rx.input(
+                rx.input.slot(rx.icon("search", size=16)),
+                placeholder="Search prompts",
+                value=GalleryState.search,
+                on_change=GalleryState.set_search,
+                debounce_timeout=300,
+                type="search",
+                id="gallery-search",
+                aria_label="Search prompts",
+                max_width="18em",
+            ),
             rx.text("Favourites only", size="2", as_="label", html_for="favourites-only"),
             rx.switch(
                 id="favourites-only",
@@ -209,7 +220,15 @@ def gallery() -> rx.Component:
             & (GenerationState.jobs.length() == 0)
             & ~GalleryState.loading,
             rx.text(
-                "No images yet. Type a prompt above and press Enter.",
+                rx.cond(
+                    GalleryState.search.strip() != "",
+                    "No image matches that search.",
+                    rx.cond(
+                        GalleryState.favourites_only,
+                        "No favourites yet: star an image to keep it here.",
+                        "No images yet. Type a prompt above and press Enter.",
+                    ),
+                ),
                 color_scheme="gray",
                 id="gallery-empty",
             ),

@@ -13,10 +13,20 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from visionary_app.models import Image
+from visionary_app.services.search_index import (
+    MIN_TRIGRAM_CHARS,
+    fts_phrase,
+    like_pattern,
+    search_terms,
+)
 
 __all__ = ["Catalog", "CatalogError", "PageCursor"]
 
 T = TypeVar("T")
+
+# Above this many FTS matches a term is common: scanning newest-first with LIKE finds a page
+# sooner than collecting every match. Below it, the FTS match set is small and quick to use.
+_DENSE_MATCHES = 2000
 
 
 class CatalogError(Exception):
@@ -41,6 +51,13 @@ class Catalog:
 
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
+        url = engine.url
+        self._has_fts = url.get_backend_name() == "sqlite" and url.database not in (
+            None,
+            "",
+            ":memory:",
+        )
+        self._fts_checked = False
 
     def dispose(self) -> None:
         """Close pooled database connections."""
@@ -73,12 +90,24 @@ class Catalog:
         await self._run(work, "store new rows")
 
     async def newest(
-        self, limit: int, before: PageCursor | None = None, *, favourites_only: bool = False
+        self,
+        limit: int,
+        before: PageCursor | None = None,
+        *,
+        favourites_only: bool = False,
+        search: str = "",
     ) -> list[Image]:
-        """Up to `limit` images, newest first, strictly older than `before` when given."""
+        """Up to `limit` images, newest first, strictly older than `before` when given.
+
+        `search` keeps images whose prompt contains every word of it (any script, any case
+        for letters that have one).
+        """
         query = select(Image)
         if favourites_only:
             query = query.where(col(Image.favourite).is_(True))
+        terms = search_terms(search)
+        if terms:
+            query = await self._run(lambda session: self._filtered(session, query, terms), "search")
         if before is not None:
             created = col(Image.created_at)
             query = query.where(
@@ -89,6 +118,53 @@ class Catalog:
             )
         query = query.order_by(col(Image.created_at).desc(), col(Image.id).desc()).limit(limit)
         return await self._run(lambda session: list(session.exec(query)), "be read")
+
+    def _filtered(self, session: Session, query, terms: list[str]):
+        """Add the search conditions: FTS for rare words, a newest-first LIKE scan otherwise."""
+        like_terms = list(terms)
+        if self._has_fts:
+            self._ensure_search_index(session)
+            long_terms = [t for t in terms if len(t) >= MIN_TRIGRAM_CHARS]
+            if long_terms:
+                match = " AND ".join(fts_phrase(term) for term in long_terms)
+                matches = (
+                    session.connection()
+                    .exec_driver_sql(
+                        "SELECT count(*) FROM (SELECT 1 FROM search.image_fts "
+                        "WHERE image_fts MATCH ? LIMIT ?)",
+                        (match, _DENSE_MATCHES),
+                    )
+                    .scalar_one()
+                )
+                if matches < _DENSE_MATCHES:
+                    ids = sa.select(sa.literal_column("image_id")).select_from(
+                        sa.text("search.image_fts")
+                    )
+                    ids = ids.where(sa.text("image_fts MATCH :match").bindparams(match=match))
+                    query = query.where(col(Image.id).in_(ids))
+                    like_terms = [t for t in terms if len(t) < MIN_TRIGRAM_CHARS]
+        for term in like_terms:
+            pattern = like_pattern(term)
+            if self._engine.dialect.name == "sqlite":
+                query = query.where(col(Image.prompt).like(pattern, escape="\\"))
+            else:
+                query = query.where(col(Image.prompt).ilike(pattern, escape="\\"))
+        return query
+
+    def _ensure_search_index(self, session: Session) -> None:
+        """Rebuild the derived FTS table once if it disagrees with the index (e.g. an upgrade)."""
+        if self._fts_checked:
+            return
+        connection = session.connection()
+        images = connection.exec_driver_sql("SELECT count(*) FROM main.image").scalar_one()
+        indexed = connection.exec_driver_sql("SELECT count(*) FROM search.image_fts").scalar_one()
+        if images != indexed:
+            connection.exec_driver_sql("DELETE FROM search.image_fts")
+            connection.exec_driver_sql(
+                "INSERT INTO search.image_fts(prompt, image_id) SELECT prompt, id FROM main.image"
+            )
+            session.commit()
+        self._fts_checked = True
 
     async def get(self, image_id: uuid.UUID) -> Image | None:
         """One image by id, or None."""

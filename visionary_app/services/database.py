@@ -9,6 +9,7 @@ from alembic.config import Config
 from sqlalchemy.engine import make_url
 
 from alembic import command
+from visionary_app.services.search_index import install_sqlite_search
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 ALEMBIC_INI = PROJECT_ROOT / "alembic.ini"
@@ -25,6 +26,7 @@ def make_engine(url: str) -> sa.Engine:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(url, **kwargs)
     if is_sqlite:
+        index_path = parsed.database if parsed.database not in (None, "", ":memory:") else None
 
         @sa.event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -33,6 +35,8 @@ def make_engine(url: str) -> sa.Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
+            if index_path is not None:
+                install_sqlite_search(dbapi_connection, index_path)
 
     return engine
 

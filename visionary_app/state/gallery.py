@@ -79,6 +79,7 @@ class GalleryState(rx.State):
     loaded: bool = False
     has_more: bool = False
     favourites_only: bool = False
+    search: str = ""
     load_error: str = ""
 
     _shown_blobs: dict[str, str] = {}
@@ -108,7 +109,7 @@ class GalleryState(rx.State):
         studio = get_studio()
         size = studio.settings.gallery_page_size
         records = await studio.catalog.newest(
-            size + 1, before=cursor, favourites_only=self.favourites_only
+            size + 1, before=cursor, favourites_only=self.favourites_only, search=self.search
         )
         self.has_more = len(records) > size
         records = records[:size]
@@ -161,6 +162,14 @@ class GalleryState(rx.State):
             self.loading = False
 
     @rx.event
+    def set_search(self, value: str):
+        """Search prompts as the user types (the input debounces); empty shows everything."""
+        if value == self.search:
+            return None
+        self.search = value
+        return GalleryState.load
+
+    @rx.event
     def set_favourites_only(self, value: bool):
         """Show only starred images, or everything."""
         self.favourites_only = value
@@ -202,7 +211,8 @@ class GalleryState(rx.State):
 
     def _show_new(self, signed: SignedTile) -> None:
         """Put a just-generated image at the top (unless a refresh already brought it)."""
-        if self.favourites_only or any(t.id == signed.tile.id for t in self.images):
+        filtered = self.favourites_only or self.search.strip()
+        if filtered or any(t.id == signed.tile.id for t in self.images):
             return
         self.images = [signed.tile, *self.images]
         self._remember([signed])

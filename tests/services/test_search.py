@@ -1,0 +1,120 @@
+"""Search by prompt: any word, any script, newest first, paged like the gallery."""
+
+import os
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from visionary_app.models import Image
+from visionary_app.services import catalog as catalog_module
+from visionary_app.services.catalog import Catalog, PageCursor
+from visionary_app.services.database import make_engine, upgrade_to_head
+
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://root@127.0.0.1:5432/test")
+T0 = datetime(2026, 11, 25, tzinfo=UTC)
+PROMPTS = [
+    "A red FOX in the snow",
+    "東京の夜景、ネオン、雨",
+    "лиса в лесу, акварель",
+    "🦊 emoji fox on a skateboard",
+    "100% pure_cotton texture",
+    "a lighthouse at dusk",
+]
+
+
+def _row(prompt: str, seconds: int) -> Image:
+    image_id = uuid.uuid4()
+    return Image(
+        id=image_id, blob_name=f"images/2026/11/25/{image_id}.png", prompt=prompt,
+        created_at=T0 + timedelta(seconds=seconds), provider="offline", model="m", width=1,
+        height=1, content_type="image/png", byte_size=1,
+    )  # fmt: skip
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_catalog(request, catalog):
+    if request.param == "sqlite":
+        yield catalog
+        return
+    engine = make_engine(POSTGRES_URL)
+    try:
+        engine.connect().close()
+    except sa.exc.OperationalError as exc:
+        if os.environ.get("CI") == "true":
+            raise
+        pytest.skip(f"PostgreSQL not reachable: {exc}")
+    schema = f"search_{uuid.uuid4().hex[:8]}"
+    with engine.begin() as connection:
+        connection.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    url = f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+    upgrade_to_head(url)
+    scoped = make_engine(url)
+    yield Catalog(scoped)
+    scoped.dispose()
+    with engine.begin() as connection:
+        connection.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+    engine.dispose()
+
+
+async def _found(catalog: Catalog, query: str) -> list[str]:
+    return [image.prompt for image in await catalog.newest(50, search=query)]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("fox", ["🦊 emoji fox on a skateboard", "A red FOX in the snow"]),
+        ("FOX snow", ["A red FOX in the snow"]),
+        ("東京", ["東京の夜景、ネオン、雨"]),
+        ("夜景", ["東京の夜景、ネオン、雨"]),
+        ("ネオン", ["東京の夜景、ネオン、雨"]),
+        ("лиса", ["лиса в лесу, акварель"]),
+        ("🦊", ["🦊 emoji fox on a skateboard"]),
+        ("100%", ["100% pure_cotton texture"]),
+        ("pure_cotton", ["100% pure_cotton texture"]),
+        ("%", ["100% pure_cotton texture"]),
+        ("lighthouse dusk", ["a lighthouse at dusk"]),
+        ("zebra", []),
+        ("   ", list(reversed(PROMPTS))),
+    ],
+)
+async def test_search_finds_any_word(any_catalog, query, expected):
+    await any_catalog.add_many([_row(p, i) for i, p in enumerate(PROMPTS)])
+    assert await _found(any_catalog, query) == expected
+
+
+async def test_common_and_rare_words_take_different_paths_with_the_same_answers(
+    catalog, monkeypatch
+):
+    await catalog.add_many([_row(f"common word {i} {'rare' if i % 7 == 0 else ''}", i)
+                            for i in range(60)])  # fmt: skip
+    by_fts = await _found(catalog, "common rare")
+    monkeypatch.setattr(catalog_module, "_DENSE_MATCHES", 1)  # everything counts as common
+    by_scan = await _found(catalog, "common rare")
+    assert by_fts == by_scan and len(by_fts) == 9
+
+
+async def test_search_pages_never_repeat_or_skip(catalog):
+    await catalog.add_many([_row(f"harbour {i}", i // 2) for i in range(23)])
+    await catalog.add_many([_row(f"other {i}", i) for i in range(10)])
+    seen, cursor = [], None
+    while page := await catalog.newest(5, before=cursor, search="harbour"):
+        seen += [image.id for image in page]
+        cursor = PageCursor.after(page[-1])
+    assert len(seen) == len(set(seen)) == 23
+
+
+async def test_search_index_is_rebuilt_when_missing(database_url, tmp_path: Path):
+    first = Catalog(make_engine(database_url))
+    await first.add_many([_row("before the search index", 1)])
+    first.dispose()
+    for path in tmp_path.glob("*.search.db*"):
+        path.unlink()
+    again = Catalog(make_engine(database_url))
+    assert await _found(again, "search index") == ["before the search index"]
+    await again.remove((await again.newest(1))[0].id)
+    assert await _found(again, "search index") == []
+    again.dispose()
