@@ -27,9 +27,19 @@ def main(argv: list[str] | None = None) -> int:
         default="1000,100000",
         help="comma-separated index sizes for the flatness check",
     )
+    gallery = benchmarks.add_parser(
+        "gallery", help="server-side time of gallery pages and searches (SQLite)"
+    )
+    gallery.add_argument("--images", type=int, default=100_000)
+    gallery.add_argument("--baseline", type=int, default=1000, help="the small index to compare")
+    gallery.add_argument("--repeats", type=int, default=200)
     args = parser.parse_args(argv)
 
-    if args.benchmark == "gallery-vs-listing":
+    if args.benchmark == "gallery":
+        from visionary_app.bench.gallery import run as run_gallery
+
+        result = asyncio.run(run_gallery(args.images, args.baseline, args.repeats, _log))
+    elif args.benchmark == "gallery-vs-listing":
         from visionary_app.bench.gallery_vs_listing import run
 
         sizes = [int(size) for size in args.index_sizes.split(",") if size]

@@ -12,7 +12,7 @@ from typing import TypeVar
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from visionary_app.models import Image
+from visionary_app.models import Image, UTCDateTime
 from visionary_app.services.search_index import (
     MIN_TRIGRAM_CHARS,
     fts_phrase,
@@ -105,19 +105,23 @@ class Catalog:
         query = select(Image)
         if favourites_only:
             query = query.where(col(Image.favourite).is_(True))
-        terms = search_terms(search)
-        if terms:
-            query = await self._run(lambda session: self._filtered(session, query, terms), "search")
         if before is not None:
-            created = col(Image.created_at)
+            # A row-value comparison lets both SQLite and Postgres seek in the index.
             query = query.where(
-                sa.or_(
-                    created < before.created_at,
-                    sa.and_(created == before.created_at, col(Image.id) < before.image_id),
+                sa.tuple_(col(Image.created_at), col(Image.id))
+                < sa.tuple_(
+                    sa.literal(before.created_at, UTCDateTime()),
+                    sa.literal(before.image_id, sa.Uuid()),
                 )
             )
         query = query.order_by(col(Image.created_at).desc(), col(Image.id).desc()).limit(limit)
-        return await self._run(lambda session: list(session.exec(query)), "be read")
+        terms = search_terms(search)
+
+        def work(session: Session) -> list[Image]:
+            final = self._filtered(session, query, terms) if terms else query
+            return list(session.exec(final))
+
+        return await self._run(work, "be read")
 
     def _filtered(self, session: Session, query, terms: list[str]):
         """Add the search conditions: FTS for rare words, a newest-first LIKE scan otherwise."""

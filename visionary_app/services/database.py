@@ -19,7 +19,8 @@ def make_engine(url: str) -> sa.Engine:
     """Create an engine; SQLite gets its directory created, WAL and a busy timeout."""
     parsed = make_url(url)
     is_sqlite = parsed.get_backend_name() == "sqlite"
-    kwargs: dict = {"pool_pre_ping": True}
+    # A local SQLite file has no connection to lose; a server does.
+    kwargs: dict = {"pool_pre_ping": not is_sqlite}
     if is_sqlite:
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
         if parsed.database and parsed.database != ":memory:":

@@ -1,0 +1,159 @@
+"""Server-side time of gallery pages and searches on SQLite, at a large and a small index.
+
+What one request costs the server: the indexed query for a page of 24 (+1 to know whether
+there is more) and a signed URL for each thumbnail. Measured for the first page, a deep page
+reached by cursor, and searches for a rare word, a common word and a CJK word.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from visionary_app.models import Image
+from visionary_app.services.blob_store import (
+    LocalBlobStore,
+    UrlSigner,
+    make_blob_name,
+    thumbnail_blob_name,
+)
+from visionary_app.services.catalog import Catalog, PageCursor
+from visionary_app.services.database import make_engine, upgrade_to_head
+from visionary_app.services.providers.offline import render_png
+from visionary_app.services.thumbnails import make_thumbnail
+
+PAGE = 24
+SEEDED_THUMBNAILS = 2 * PAGE
+COMMON = "lighthouse"  # in about a third of the prompts
+RARE = "zanzibar"  # in about one prompt in a thousand
+CJK = "夜景"  # two characters: below the trigram length, so a newest-first scan
+
+
+def _vocabulary(rng: random.Random) -> list[str]:
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    return ["".join(rng.choice(letters) for _ in range(rng.randint(3, 9))) for _ in range(3000)]
+
+
+def _prompt(rng: random.Random, words: list[str]) -> str:
+    chosen = [rng.choice(words) for _ in range(rng.randint(8, 25))]
+    if rng.random() < 0.33:
+        chosen.insert(rng.randrange(len(chosen)), COMMON)
+    if rng.random() < 0.001:
+        chosen.append(RARE)
+    if rng.random() < 0.01:
+        chosen.append("東京の" + CJK)
+    return " ".join(chosen)
+
+
+def _rows(count: int, seed: int) -> list[dict]:
+    rng = random.Random(seed)  # noqa: S311 (reproducible test data)
+    words = _vocabulary(rng)
+    start = datetime(2025, 1, 1, tzinfo=UTC)
+    rows = []
+    for index in range(count):
+        created = start + timedelta(seconds=index * 300 + rng.randint(0, 299))
+        image_id = uuid.UUID(int=rng.getrandbits(128), version=4)
+        name = make_blob_name(image_id, created, "image/png")
+        rows.append(
+            {
+                "id": image_id, "blob_name": name, "prompt": _prompt(rng, words),
+                "created_at": created, "provider": "offline", "model": "offline-preview",
+                "width": 1024, "height": 1024, "content_type": "image/png",
+                "byte_size": 1_500_000, "revised_prompt": None,
+                "thumbnail_blob_name": thumbnail_blob_name(name), "thumbnail_width": 512,
+                "thumbnail_height": 512, "quality": None, "style": None, "favourite": False,
+            }
+        )  # fmt: skip
+    return rows
+
+
+def _seed(url: str, rows: list[dict]) -> Catalog:
+    upgrade_to_head(url)
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        for start in range(0, len(rows), 10_000):
+            connection.execute(sa.insert(Image), rows[start : start + 10_000])
+    return Catalog(engine)
+
+
+async def _seed_thumbnails(store: LocalBlobStore, rows: list[dict]) -> None:
+    newest = sorted(rows, key=lambda r: (r["created_at"], r["id"]), reverse=True)
+    for row in newest[:SEEDED_THUMBNAILS]:
+        png = await asyncio.to_thread(render_png, row["prompt"], 256, 256)
+        thumbnail = await asyncio.to_thread(make_thumbnail, png, 512)
+        await store.put(row["thumbnail_blob_name"], thumbnail.data, "image/webp", {})
+
+
+async def _p50_ms(work: Callable[[], Awaitable[object]], repeats: int) -> float:
+    for _ in range(5):
+        await work()
+    samples = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        await work()
+        samples.append((time.perf_counter() - started) * 1000)
+    return statistics.median(samples)
+
+
+async def _page(catalog: Catalog, store: LocalBlobStore, **query) -> list[str]:
+    rows = (await catalog.newest(PAGE + 1, **query))[:PAGE]
+    return [(await store.signed_url(r.thumbnail_blob_name or r.blob_name)).url for r in rows]
+
+
+async def measure(size: int, repeats: int, work_dir: Path, log) -> dict[str, float]:
+    """Seed an index of `size` rows and time each kind of request."""
+    rows = _rows(size, seed=size)
+    started = time.perf_counter()
+    catalog = _seed(f"sqlite:///{work_dir / f'index-{size}.db'}", rows)
+    store = LocalBlobStore(
+        work_dir / f"blobs-{size}", UrlSigner(b"bench-key-0123456789abcdef", 1800)
+    )
+    await _seed_thumbnails(store, rows)
+    seconds = time.perf_counter() - started
+    log(f"seeded {size:,} rows (+{SEEDED_THUMBNAILS} thumbnails) in {seconds:.1f} s")
+    ordered = sorted(rows, key=lambda r: (r["created_at"], r["id"]), reverse=True)
+    middle = ordered[len(ordered) // 2]
+    deep = PageCursor(middle["created_at"], middle["id"])
+    await _page(catalog, store, search=RARE)  # builds nothing, but warms the FTS attachment
+    figures = {
+        "first_page_ms_p50": await _p50_ms(lambda: _page(catalog, store), repeats),
+        "deep_page_ms_p50": await _p50_ms(lambda: _page(catalog, store, before=deep), repeats),
+        "search_rare_ms_p50": await _p50_ms(lambda: _page(catalog, store, search=RARE), repeats),
+        "search_common_ms_p50": await _p50_ms(
+            lambda: _page(catalog, store, search=COMMON), repeats
+        ),
+        "search_cjk_ms_p50": await _p50_ms(lambda: _page(catalog, store, search=CJK), repeats),
+    }
+    figures["search_ms_p50"] = max(
+        figures["search_rare_ms_p50"], figures["search_common_ms_p50"], figures["search_cjk_ms_p50"]
+    )
+    for key, value in figures.items():
+        log(f"  {size:>7,} rows  {key:<24} {value:7.3f} ms")
+    catalog.dispose()
+    return figures
+
+
+async def run(images: int, baseline: int, repeats: int, log) -> dict:
+    """Both sizes, side by side, with the targets."""
+    work = Path(tempfile.mkdtemp(prefix="bench-gallery-"))
+    large = await measure(images, repeats, work, log)
+    small = await measure(baseline, repeats, work, log)
+    keys = ("first_page_ms_p50", "deep_page_ms_p50", "search_ms_p50")
+    result: dict = {"benchmark": "gallery", "images": images, "page_size": PAGE}
+    result.update({key: round(value, 3) for key, value in large.items()})
+    result.update({f"{key}_at_{baseline}": round(small[key], 3) for key in large})
+    result["target_ms"] = 5.0
+    result["target_met"] = all(large[k] <= 5.0 for k in keys) and all(
+        large[k] <= 2 * max(small[k], 0.001) for k in keys
+    )
+    result["ratios_vs_baseline"] = {k: round(large[k] / small[k], 2) for k in keys}
+    return result
