@@ -203,7 +203,7 @@ def page(browser: Browser, app: RunningApp) -> Iterator[Page]:
         yield studio
 
 
-def seed_images(app: RunningApp, prompts: list[str]) -> None:
+def seed_images(app: RunningApp, prompts: list[str], size: str | None = None) -> None:
     """Generate images straight into the app's store and index (offline, small), in a thread.
 
     Playwright's sync API owns this thread's event loop, so the async pipeline runs in another.
@@ -221,7 +221,8 @@ def seed_images(app: RunningApp, prompts: list[str]) -> None:
         saved = {key: os.environ.get(key) for key in settings_env}
         os.environ.update(settings_env)
         try:
-            studio = build_studio(Settings(_env_file=None, offline_latency_ms=0))
+            overrides = {"image_size": size} if size else {}
+            studio = build_studio(Settings(_env_file=None, offline_latency_ms=0, **overrides))
         finally:
             for key, value in saved.items():
                 if value is None:

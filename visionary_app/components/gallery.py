@@ -72,15 +72,17 @@ def gallery_tile(tile: GalleryTile, index: rx.Var[int]) -> rx.Component:
                 src=backend_resolved(tile.url),
                 on_error=GalleryState.image_failed(tile.id),
                 alt=tile.prompt,
-                width=tile.width.to_string(),
-                height=tile.height.to_string(),
+                # HTML attributes (not CSS) so the browser reserves the box before loading.
+                custom_attrs={"width": tile.width, "height": tile.height},
                 loading="lazy",
                 decoding="async",
+                # Absolute, so the picture fills the square tile whatever its own size.
                 style={
+                    "position": "absolute",
+                    "inset": "0",
                     "width": "100%",
                     "height": "100%",
                     "object_fit": "cover",
-                    "display": "block",
                 },
             ),
             rx.box(

@@ -1,0 +1,86 @@
+"""What the first screen of the gallery costs the browser, and a screenshot for the README."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+from playwright.sync_api import Browser, expect
+
+from tests.e2e.conftest import ROOT, RunningApp, open_studio, seed_images
+
+ITEM = '[data-testid="gallery-item"]'
+TILES = 24
+BUDGET_BYTES = 1_500_000
+
+
+def test_first_screen_of_24_tiles_fits_the_budget(browser: Browser, app: RunningApp, tmp_path):
+    run = uuid.uuid4().hex[:6]
+    seed_images(app, [f"full size sample {i} {run}" for i in range(TILES)], size="1024x1024")
+    context = browser.new_context(viewport={"width": 1400, "height": 5000})
+    page = context.new_page()
+    sizes: dict[str, int] = {}
+    kinds: dict[str, str] = {}
+
+    def on_response(response) -> None:
+        try:
+            body = response.body()
+        except Exception:
+            return
+        sizes[response.url] = len(body)
+        kinds[response.url] = response.request.resource_type
+
+    page.on("response", on_response)
+    # Bytes on the wire (compressed, headers included), as Chromium's network panel counts them.
+    wire: list[float] = []
+    cdp = context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.on("Network.loadingFinished", lambda event: wire.append(event["encodedDataLength"]))
+    open_studio(page, app.url)
+    tiles = page.locator(ITEM)
+    expect(tiles).to_have_count(TILES)
+    page.wait_for_function(
+        f"() => [...document.querySelectorAll('{ITEM} img')].every(i => i.complete "
+        "&& i.naturalWidth > 0)"
+    )
+    page.wait_for_timeout(500)  # let the last loadingFinished events arrive
+    image_bytes = sum(size for url, size in sizes.items() if kinds[url] == "image")
+    wire_bytes = sum(wire)
+    full_size = sum(row_size for prompt, row_size in _byte_sizes(app) if prompt.endswith(run))
+    print(
+        f"\nfirst screen of {TILES} tiles: thumbnails {image_bytes / 1e6:.2f} MB, "
+        f"everything on the wire (page, scripts, styles, thumbnails) {wire_bytes / 1e6:.2f} MB "
+        f"(full-size images alone would be "
+        f"{full_size / 1e6:.1f} MB); budget {BUDGET_BYTES / 1e6:.1f} MB"
+    )
+    assert wire_bytes <= BUDGET_BYTES
+    assert image_bytes <= wire_bytes
+    assert full_size > 5 * image_bytes
+
+    if app.store_kind == "local":
+        shot = tmp_path / "gallery.png"
+        page.set_viewport_size({"width": 1280, "height": 860})
+        page.evaluate("window.scrollTo(0, 0)")
+        page.screenshot(path=str(shot))
+        if os.environ.get("VISIONARY_UPDATE_SCREENSHOT") == "1":
+            _save_small(shot, ROOT / "docs" / "gallery.png")
+    context.close()
+
+
+def _save_small(source: Path, target: Path) -> None:
+    """960 px wide, 256 colours: a README picture of ~60 KB rather than ~350 KB."""
+    from PIL import Image
+
+    with Image.open(source) as shot:
+        picture = shot.convert("RGB")
+    picture = picture.resize((960, round(960 * picture.height / picture.width)), Image.LANCZOS)
+    picture.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(target, optimize=True)
+
+
+def _byte_sizes(app: RunningApp) -> list[tuple[str, int]]:
+    import contextlib
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(Path(app.data_dir) / "visionary.db")) as db:
+        return db.execute("SELECT prompt, byte_size FROM image").fetchall()
