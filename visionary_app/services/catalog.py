@@ -26,7 +26,7 @@ T = TypeVar("T")
 
 # Above this many FTS matches a term is common: scanning newest-first with LIKE finds a page
 # sooner than collecting every match. Below it, the FTS match set is small and quick to use.
-_DENSE_MATCHES = 2000
+_DENSE_MATCHES = 300
 
 
 class CatalogError(Exception):
@@ -131,20 +131,17 @@ class Catalog:
             long_terms = [t for t in terms if len(t) >= MIN_TRIGRAM_CHARS]
             if long_terms:
                 match = " AND ".join(fts_phrase(term) for term in long_terms)
-                matches = (
+                found = (
                     session.connection()
                     .exec_driver_sql(
-                        "SELECT count(*) FROM (SELECT 1 FROM search.image_fts "
-                        "WHERE image_fts MATCH ? LIMIT ?)",
-                        (match, _DENSE_MATCHES),
+                        "SELECT image_id FROM search.image_fts WHERE image_fts MATCH ? LIMIT ?",
+                        (match, _DENSE_MATCHES + 1),
                     )
-                    .scalar_one()
+                    .all()
                 )
-                if matches < _DENSE_MATCHES:
-                    ids = sa.select(sa.literal_column("image_id")).select_from(
-                        sa.text("search.image_fts")
-                    )
-                    ids = ids.where(sa.text("image_fts MATCH :match").bindparams(match=match))
+                if len(found) <= _DENSE_MATCHES:
+                    # Few matches: look them up by primary key and sort just those.
+                    ids = [uuid.UUID(hex=row[0]) for row in found]
                     query = query.where(col(Image.id).in_(ids))
                     like_terms = [t for t in terms if len(t) < MIN_TRIGRAM_CHARS]
         for term in like_terms:
