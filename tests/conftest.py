@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -120,3 +121,30 @@ def small_pipeline(store, catalog, provider=None, max_prompt_length: int = 4000)
         max_prompt_length=max_prompt_length,
         default_size="256x256",
     )
+
+
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://root@127.0.0.1:5432/test")
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A migrated index in a fresh Postgres schema (skips if Postgres is unreachable, not in CI)."""
+    server = make_engine(POSTGRES_URL)
+    try:
+        server.connect().close()
+    except sa.exc.OperationalError as exc:
+        server.dispose()
+        if os.environ.get("CI") == "true":
+            raise
+        pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL}: {exc}")
+    schema = f"visionary_test_{uuid.uuid4().hex[:8]}"
+    with server.begin() as connection:
+        connection.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    url = f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+    try:
+        upgrade_to_head(url)
+        yield url
+    finally:
+        with server.begin() as connection:
+            connection.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        server.dispose()

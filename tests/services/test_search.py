@@ -1,19 +1,16 @@
 """Search by prompt: any word, any script, newest first, paged like the gallery."""
 
-import os
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from visionary_app.models import Image
 from visionary_app.services import catalog as catalog_module
 from visionary_app.services.catalog import Catalog, PageCursor
-from visionary_app.services.database import make_engine, upgrade_to_head
+from visionary_app.services.database import make_engine
 
-POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://root@127.0.0.1:5432/test")
 T0 = datetime(2026, 11, 25, tzinfo=UTC)
 PROMPTS = [
     "A red FOX in the snow",
@@ -39,23 +36,8 @@ def any_catalog(request, catalog):
     if request.param == "sqlite":
         yield catalog
         return
-    engine = make_engine(POSTGRES_URL)
-    try:
-        engine.connect().close()
-    except sa.exc.OperationalError as exc:
-        if os.environ.get("CI") == "true":
-            raise
-        pytest.skip(f"PostgreSQL not reachable: {exc}")
-    schema = f"search_{uuid.uuid4().hex[:8]}"
-    with engine.begin() as connection:
-        connection.execute(sa.text(f"CREATE SCHEMA {schema}"))
-    url = f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-    upgrade_to_head(url)
-    scoped = make_engine(url)
-    yield Catalog(scoped)
-    scoped.dispose()
-    with engine.begin() as connection:
-        connection.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+    engine = make_engine(request.getfixturevalue("postgres_url"))
+    yield Catalog(engine)
     engine.dispose()
 
 

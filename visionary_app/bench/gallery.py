@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import random
-import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
 
+from visionary_app.bench.timing import p50_ms
 from visionary_app.models import Image
 from visionary_app.services.blob_store import (
     LocalBlobStore,
@@ -93,17 +92,6 @@ async def _seed_thumbnails(store: LocalBlobStore, rows: list[dict]) -> None:
         await store.put(row["thumbnail_blob_name"], thumbnail.data, "image/webp", {})
 
 
-async def _p50_ms(work: Callable[[], Awaitable[object]], repeats: int) -> float:
-    for _ in range(5):
-        await work()
-    samples = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        await work()
-        samples.append((time.perf_counter() - started) * 1000)
-    return statistics.median(samples)
-
-
 async def _page(catalog: Catalog, store: LocalBlobStore, **query) -> list[str]:
     rows = (await catalog.newest(PAGE + 1, **query))[:PAGE]
     return [(await store.signed_url(r.thumbnail_blob_name or r.blob_name)).url for r in rows]
@@ -125,13 +113,17 @@ async def measure(size: int, repeats: int, work_dir: Path, log) -> dict[str, flo
     deep = PageCursor(middle["created_at"], middle["id"])
     await _page(catalog, store, search=RARE)  # builds nothing, but warms the FTS attachment
     figures = {
-        "first_page_ms_p50": await _p50_ms(lambda: _page(catalog, store), repeats),
-        "deep_page_ms_p50": await _p50_ms(lambda: _page(catalog, store, before=deep), repeats),
-        "search_rare_ms_p50": await _p50_ms(lambda: _page(catalog, store, search=RARE), repeats),
-        "search_common_ms_p50": await _p50_ms(
-            lambda: _page(catalog, store, search=COMMON), repeats
+        "first_page_ms_p50": await p50_ms(lambda: _page(catalog, store), repeats),
+        "deep_page_ms_p50": await p50_ms(
+            lambda: _page(catalog, store, before=deep), repeats, warmup=5
         ),
-        "search_cjk_ms_p50": await _p50_ms(lambda: _page(catalog, store, search=CJK), repeats),
+        "search_rare_ms_p50": await p50_ms(
+            lambda: _page(catalog, store, search=RARE), repeats, warmup=5
+        ),
+        "search_common_ms_p50": await p50_ms(lambda: _page(catalog, store, search=COMMON), repeats),
+        "search_cjk_ms_p50": await p50_ms(
+            lambda: _page(catalog, store, search=CJK), repeats, warmup=5
+        ),
     }
     figures["search_ms_p50"] = max(
         figures["search_rare_ms_p50"], figures["search_common_ms_p50"], figures["search_cjk_ms_p50"]

@@ -9,17 +9,16 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
 
 from visionary_app.bench.azurite import Azurite
+from visionary_app.bench.timing import p50_ms
 from visionary_app.models import Image
 from visionary_app.services.azure_blob_store import AzureBlobStore
 from visionary_app.services.blob_metadata import decode_image, encode_image
@@ -80,16 +79,6 @@ async def _upload(store: AzureBlobStore, images: list[Image]) -> None:
     await asyncio.gather(*(one(image) for image in images))
 
 
-async def _p50_ms(work: Callable[[], Awaitable[object]], repeats: int) -> float:
-    await work()  # warm caches and connections
-    samples = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        await work()
-        samples.append((time.perf_counter() - started) * 1000)
-    return statistics.median(samples)
-
-
 async def listing_page(store: AzureBlobStore) -> list[str]:
     """The baseline: every blob listed with metadata and signed, then sorted newest first."""
     tiles = []
@@ -131,11 +120,11 @@ async def run(images: int, repeats: int, index_sizes: list[int], log) -> dict:
             ours = await index_page(store, catalog)
             assert [u.split("?")[0] for u in baseline] == [u.split("?")[0] for u in ours]
 
-            listing_ms = await _p50_ms(lambda: listing_page(store), repeats)
+            listing_ms = await p50_ms(lambda: listing_page(store), repeats, warmup=1)
             log(f"listing + sign + sort of {images}: p50 {listing_ms:.1f} ms")
-            list_only_ms = await _p50_ms(lambda: list_only(store), 3)
+            list_only_ms = await p50_ms(lambda: list_only(store), 3, warmup=1)
             log(f"  of which listing alone: p50 {list_only_ms:.1f} ms")
-            index_ms = await _p50_ms(lambda: index_page(store, catalog), repeats * 20)
+            index_ms = await p50_ms(lambda: index_page(store, catalog), repeats * 20)
             log(f"index page of {PAGE} + {PAGE} SAS: p50 {index_ms:.3f} ms")
             catalog.dispose()
 
@@ -144,7 +133,7 @@ async def run(images: int, repeats: int, index_sizes: list[int], log) -> dict:
                 url = f"sqlite:///{work / f'index-{size}.db'}"
                 seeded = random.Random(size)  # noqa: S311 (reproducible test data)
                 sized = _index(url, _records(size, seeded))
-                by_size[size] = await _p50_ms(lambda c=sized: index_page(store, c), 200)
+                by_size[size] = await p50_ms(lambda c=sized: index_page(store, c), 200)
                 log(f"index page at {size:,} rows: p50 {by_size[size]:.3f} ms")
                 sized.dispose()
         finally:

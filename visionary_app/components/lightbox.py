@@ -16,6 +16,10 @@ def _detail(label: str, value: rx.Var, element_id: str) -> rx.Component:
     )
 
 
+def _action(icon: str, label: str, handler, element_id: str) -> rx.Component:
+    return rx.button(rx.icon(icon, size=16), label, variant="soft", on_click=handler, id=element_id)
+
+
 def _delete_controls() -> rx.Component:
     return rx.cond(
         LightboxState.confirming_delete,
@@ -92,27 +96,14 @@ def lightbox() -> rx.Component:
                 _detail("Size", LightboxState.size, "lightbox-size"),
                 _detail("Created", LightboxState.created_at, "lightbox-created"),
                 rx.hstack(
-                    rx.button(
-                        rx.icon("copy", size=16),
-                        "Copy prompt",
-                        variant="soft",
-                        on_click=LightboxState.copy_prompt,
-                        id="copy-prompt",
-                    ),
-                    rx.button(
-                        rx.icon("text-cursor-input", size=16),
+                    _action("copy", "Copy prompt", LightboxState.copy_prompt, "copy-prompt"),
+                    _action(
+                        "text-cursor-input",
                         "Use this prompt",
-                        variant="soft",
-                        on_click=LightboxState.use_prompt,
-                        id="use-prompt",
+                        LightboxState.use_prompt,
+                        "use-prompt",
                     ),
-                    rx.button(
-                        rx.icon("refresh-ccw", size=16),
-                        "Regenerate",
-                        variant="soft",
-                        on_click=LightboxState.regenerate,
-                        id="regenerate",
-                    ),
+                    _action("refresh-ccw", "Regenerate", LightboxState.regenerate, "regenerate"),
                     # A real link, so the browser downloads natively; Radix's classes make it
                     # look like the buttons beside it.
                     rx.el.a(
