@@ -84,7 +84,8 @@ def test_download_saves_the_full_image_under_a_readable_name(page: Page, app: Ru
     prompt = f"Download Me {uuid.uuid4().hex[:6]}"
     seed_images(app, [prompt])
     page.click("#refresh-gallery")
-    page.locator(ITEM).first.locator(".tile-open").click()
+    # Wait for the refreshed gallery to show it, not the tile that was first before.
+    page.locator(ITEM).filter(has_text=prompt).locator(".tile-open").click()
     expect(page.locator("#lightbox-prompt")).to_have_text(prompt)
     with page.expect_download() as info:
         page.click("#download-image")
@@ -99,7 +100,8 @@ def test_use_prompt_and_copy_prompt(page: Page, app: RunningApp):
     prompt = f"reuse me {uuid.uuid4().hex[:6]}"
     seed_images(app, [prompt])
     page.click("#refresh-gallery")
-    page.locator(ITEM).first.locator(".tile-open").click()
+    # Wait for the refreshed gallery to show it, not the tile that was first before.
+    page.locator(ITEM).filter(has_text=prompt).locator(".tile-open").click()
     page.click("#use-prompt")
     expect(page.locator("#lightbox")).to_have_count(0)
     expect(page.locator("#prompt-input")).to_have_value(prompt)
