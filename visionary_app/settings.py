@@ -144,11 +144,6 @@ class Settings(BaseSettings):
         return "offline-preview" if self.resolved_provider == "offline" else "gpt-image-2"
 
     @property
-    def uses_azure(self) -> bool:
-        """Whether images live in Azure Blob Storage rather than the local directory."""
-        return bool(self.azure_storage_connection_string or self.azure_storage_account_url)
-
-    @property
     def images_dir(self) -> Path:
         """Root directory of the local-directory blob store."""
         return self.data_dir / "blobs"

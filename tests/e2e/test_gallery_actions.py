@@ -25,6 +25,15 @@ def many_images(app: RunningApp) -> list[str]:
     return prompts
 
 
+def _seed_and_show(page: Page, app: RunningApp, prompt: str):
+    """Store one image behind the app's back, refresh, and return its tile once it is shown."""
+    seed_images(app, [prompt])
+    page.click("#refresh-gallery")
+    tile = page.locator(ITEM).filter(has_text=prompt)
+    expect(tile).to_have_count(1)
+    return tile
+
+
 def _ids(page: Page) -> list[str]:
     return page.locator(ITEM).evaluate_all("els => els.map(e => e.dataset.imageId)")
 
@@ -82,10 +91,7 @@ def test_lightbox_keyboard(page: Page, many_images: list[str]):
 
 def test_download_saves_the_full_image_under_a_readable_name(page: Page, app: RunningApp):
     prompt = f"Download Me {uuid.uuid4().hex[:6]}"
-    seed_images(app, [prompt])
-    page.click("#refresh-gallery")
-    # Wait for the refreshed gallery to show it, not the tile that was first before.
-    page.locator(ITEM).filter(has_text=prompt).locator(".tile-open").click()
+    _seed_and_show(page, app, prompt).locator(".tile-open").click()
     expect(page.locator("#lightbox-prompt")).to_have_text(prompt)
     with page.expect_download() as info:
         page.click("#download-image")
@@ -98,10 +104,7 @@ def test_download_saves_the_full_image_under_a_readable_name(page: Page, app: Ru
 
 def test_use_prompt_and_copy_prompt(page: Page, app: RunningApp):
     prompt = f"reuse me {uuid.uuid4().hex[:6]}"
-    seed_images(app, [prompt])
-    page.click("#refresh-gallery")
-    # Wait for the refreshed gallery to show it, not the tile that was first before.
-    page.locator(ITEM).filter(has_text=prompt).locator(".tile-open").click()
+    _seed_and_show(page, app, prompt).locator(".tile-open").click()
     page.click("#use-prompt")
     expect(page.locator("#lightbox")).to_have_count(0)
     expect(page.locator("#prompt-input")).to_have_value(prompt)
@@ -110,10 +113,7 @@ def test_use_prompt_and_copy_prompt(page: Page, app: RunningApp):
 
 def test_delete_removes_every_part_and_sync_does_not_bring_it_back(page: Page, app: RunningApp):
     prompt = f"delete me {uuid.uuid4().hex[:6]}"
-    seed_images(app, [prompt])
-    page.click("#refresh-gallery")
-    tile = page.locator(ITEM).filter(has_text=prompt)
-    expect(tile).to_have_count(1)
+    tile = _seed_and_show(page, app, prompt)
     image_id = tile.get_attribute("data-image-id")
     tile.locator(".tile-open").click()
     page.click("#delete-image")
@@ -135,9 +135,7 @@ def test_delete_removes_every_part_and_sync_does_not_bring_it_back(page: Page, a
 
 def test_favourites_survive_reload_and_filter_the_gallery(page: Page, app: RunningApp):
     prompt = f"star me {uuid.uuid4().hex[:6]}"
-    seed_images(app, [prompt])
-    page.click("#refresh-gallery")
-    tile = page.locator(ITEM).filter(has_text=prompt)
+    tile = _seed_and_show(page, app, prompt)
     tile.locator(".tile-star").click()
     expect(tile.locator(".tile-star")).to_have_attribute("data-favourite", "true")
     page.reload()
@@ -173,9 +171,7 @@ def test_search_as_you_type_in_any_script(page: Page, app: RunningApp):
 
 def test_regenerate_makes_a_new_image_from_the_same_prompt(page: Page, app: RunningApp):
     prompt = f"again please {uuid.uuid4().hex[:6]}"
-    seed_images(app, [prompt])
-    page.click("#refresh-gallery")
-    page.locator(ITEM).filter(has_text=prompt).locator(".tile-open").click()
+    _seed_and_show(page, app, prompt).locator(".tile-open").click()
     page.click("#regenerate")
     expect(page.locator("#lightbox")).to_have_count(0)
     expect(page.locator(ITEM).filter(has_text=prompt)).to_have_count(2, timeout=30_000)

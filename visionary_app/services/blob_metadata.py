@@ -87,8 +87,8 @@ def encode_image(image: Image) -> EncodedImage:
 
 
 def has_text_blob(metadata: dict[str, str]) -> bool:
-    """Whether the prompt of this image lives in a separate text blob."""
-    return metadata.get("text") == "blob"
+    """Whether the prompt of this image lives in a separate text blob (keys in any case)."""
+    return any(key.lower() == "text" and value == "blob" for key, value in metadata.items())
 
 
 def decode_image(

@@ -244,8 +244,9 @@ class GenerationPipeline:
     async def _remove_blobs(self, record: Image) -> None:
         """Delete what may have been uploaded, within a bound so the user hears back in time.
 
-        A put that timed out may still have landed, so both names are deleted even after a
-        failure. If storage is down the deletes fail too; `sync` deals with leftovers later.
+        A put that timed out may still have landed, so the image and both companions are
+        deleted even after a failure. If storage is down the deletes fail too; `sync` deals
+        with leftovers later.
         """
         names = (record.blob_name, *companion_blob_names(record.blob_name))
         results = await asyncio.gather(

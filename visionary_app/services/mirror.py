@@ -108,7 +108,7 @@ async def reconcile(
 
 async def _decode(store: BlobStore, blob: BlobInfo, companions: dict[str, BlobInfo]) -> Image:
     text = None
-    if has_text_blob({k.lower(): v for k, v in blob.metadata.items()}):
+    if has_text_blob(blob.metadata):
         try:
             text = await store.read(text_blob_name(blob.name))
         except BlobNotFoundError:

@@ -43,10 +43,9 @@ class GalleryTile:
 
 @dataclass(frozen=True)
 class SignedTile:
-    """A tile with what the server keeps to itself: blob names and the URL's expiry."""
+    """A tile with what the server keeps to itself: the blob shown and the URL's expiry."""
 
     tile: GalleryTile
-    blob_name: str
     shown_blob_name: str
     expires_at: int
 
@@ -68,7 +67,7 @@ async def sign_tile(image: Image) -> SignedTile:
         quality=image.quality or "",
         style=image.style or "",
     )
-    return SignedTile(tile, image.blob_name, shown, signed.expires_at)
+    return SignedTile(tile, shown, signed.expires_at)
 
 
 class GalleryState(rx.State):
@@ -83,7 +82,6 @@ class GalleryState(rx.State):
     load_error: str = ""
 
     _shown_blobs: dict[str, str] = {}
-    _image_blobs: dict[str, str] = {}
     _renew_after: float = 0.0
     _retried: set[str] = set()
     _cursor: tuple[str, str] | None = None
@@ -97,7 +95,6 @@ class GalleryState(rx.State):
     def _remember(self, signed: list[SignedTile]) -> None:
         for item in signed:
             self._shown_blobs[item.tile.id] = item.shown_blob_name
-            self._image_blobs[item.tile.id] = item.blob_name
         if signed:
             ttl = get_settings().url_ttl_seconds
             renew_after = min(item.expires_at for item in signed) - ttl * _RENEW_WHEN_LEFT
@@ -131,7 +128,7 @@ class GalleryState(rx.State):
             yield rx.toast.error(self.load_error)
         else:
             self.images = [item.tile for item in signed]
-            self._shown_blobs, self._image_blobs = {}, {}
+            self._shown_blobs = {}
             self._renew_after, self._retried = 0.0, set()
             self._remember(signed)
             self.load_error = ""
@@ -220,7 +217,6 @@ class GalleryState(rx.State):
     def _forget(self, image_id: str) -> None:
         self.images = [tile for tile in self.images if tile.id != image_id]
         self._shown_blobs.pop(image_id, None)
-        self._image_blobs.pop(image_id, None)
 
     def _replace(self, image_id: str, **changes) -> None:
         self.images = [
