@@ -18,6 +18,7 @@ from visionary_app.services.azure_blob_store import AzureBlobStore
 from visionary_app.services.blob_store import LocalBlobStore, UrlSigner
 from visionary_app.services.catalog import Catalog
 from visionary_app.services.database import make_engine, upgrade_to_head
+from visionary_app.services.search_index import postgres_search_schema
 
 SIGNING_KEY = b"test-signing-key-0123456789abcdef"
 
@@ -147,4 +148,6 @@ def postgres_url() -> Iterator[str]:
     finally:
         with server.begin() as connection:
             connection.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            search = postgres_search_schema(schema)
+            connection.execute(sa.text(f"DROP SCHEMA IF EXISTS {search} CASCADE"))
         server.dispose()

@@ -5,11 +5,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from visionary_app.models import Image
 from visionary_app.services import catalog as catalog_module
 from visionary_app.services.catalog import Catalog, PageCursor
 from visionary_app.services.database import make_engine
+from visionary_app.services.search_index import postgres_search_schema
 
 T0 = datetime(2026, 11, 25, tzinfo=UTC)
 PROMPTS = [
@@ -69,14 +71,40 @@ async def test_search_finds_any_word(any_catalog, query, expected):
 
 
 async def test_common_and_rare_words_take_different_paths_with_the_same_answers(
-    catalog, monkeypatch
+    any_catalog, monkeypatch
 ):
-    await catalog.add_many([_row(f"common word {i} {'rare' if i % 7 == 0 else ''}", i)
-                            for i in range(60)])  # fmt: skip
-    by_fts = await _found(catalog, "common rare")
+    await any_catalog.add_many([_row(f"common word {i} {'rare' if i % 7 == 0 else ''}", i)
+                                for i in range(60)])  # fmt: skip
+    by_index = await _found(any_catalog, "common rare")
     monkeypatch.setattr(catalog_module, "_DENSE_MATCHES", 1)  # everything counts as common
-    by_scan = await _found(catalog, "common rare")
-    assert by_fts == by_scan and len(by_fts) == 9
+    by_scan = await _found(any_catalog, "common rare")
+    assert by_index == by_scan and len(by_index) == 9
+
+
+async def test_postgres_trigram_table_follows_the_index_and_serves_ilike(postgres_url):
+    engine = make_engine(postgres_url)
+    catalog = Catalog(engine)
+    kept, changed, dropped = _row("kept 夜景", 1), _row("before", 2), _row("dropped", 3)
+    await catalog.add_many([kept, changed, dropped])
+    await catalog.remove(dropped.id)
+    with engine.begin() as connection:
+        connection.execute(
+            sa.update(Image).where(Image.id == changed.id).values(prompt="after edit")
+        )
+        schema = connection.exec_driver_sql("SELECT current_schema()").scalar_one()
+        table = f'"{postgres_search_schema(schema)}".image_prompt'
+        copied = dict(connection.exec_driver_sql(f"SELECT image_id, prompt FROM {table}").all())
+        connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        plan = "\n".join(
+            row[0]
+            for row in connection.exec_driver_sql(
+                f"EXPLAIN SELECT image_id FROM {table} WHERE prompt ILIKE '%%夜景%%'"
+            )
+        )
+    assert copied == {kept.id: "kept 夜景", changed.id: "after edit"}
+    assert "ix_image_prompt_trgm" in plan
+    assert await _found(catalog, "edit") == ["after edit"]
+    engine.dispose()
 
 
 async def test_search_pages_never_repeat_or_skip(catalog):

@@ -17,6 +17,7 @@ from visionary_app.services.search_index import (
     MIN_TRIGRAM_CHARS,
     fts_phrase,
     like_pattern,
+    postgres_search_schema,
     search_terms,
 )
 
@@ -58,6 +59,7 @@ class Catalog:
             ":memory:",
         )
         self._fts_checked = False
+        self._pg_search_table: str | None = None  # "" once known to be missing
 
     def dispose(self) -> None:
         """Close pooled database connections."""
@@ -124,26 +126,14 @@ class Catalog:
         return await self._run(work, "be read")
 
     def _filtered(self, session: Session, query, terms: list[str]):
-        """Add the search conditions: FTS for rare words, a newest-first LIKE scan otherwise."""
+        """Add the search conditions: the trigram index for rare words, a newest-first scan else."""
         like_terms = list(terms)
-        if self._has_fts:
-            self._ensure_search_index(session)
-            long_terms = [t for t in terms if len(t) >= MIN_TRIGRAM_CHARS]
-            if long_terms:
-                match = " AND ".join(fts_phrase(term) for term in long_terms)
-                found = (
-                    session.connection()
-                    .exec_driver_sql(
-                        "SELECT image_id FROM search.image_fts WHERE image_fts MATCH ? LIMIT ?",
-                        (match, _DENSE_MATCHES + 1),
-                    )
-                    .all()
-                )
-                if len(found) <= _DENSE_MATCHES:
-                    # Few matches: look them up by primary key and sort just those.
-                    ids = [uuid.UUID(hex=row[0]) for row in found]
-                    query = query.where(col(Image.id).in_(ids))
-                    like_terms = [t for t in terms if len(t) < MIN_TRIGRAM_CHARS]
+        long_terms = [t for t in terms if len(t) >= MIN_TRIGRAM_CHARS]
+        found = self._trigram_matches(session, long_terms) if long_terms else None
+        if found is not None and len(found) <= _DENSE_MATCHES:
+            # Few matches: look them up by primary key and sort just those.
+            query = query.where(col(Image.id).in_(found))
+            like_terms = [t for t in terms if len(t) < MIN_TRIGRAM_CHARS]
         for term in like_terms:
             pattern = like_pattern(term)
             if self._engine.dialect.name == "sqlite":
@@ -151,6 +141,45 @@ class Catalog:
             else:
                 query = query.where(col(Image.prompt).ilike(pattern, escape="\\"))
         return query
+
+    def _trigram_matches(self, session: Session, terms: list[str]) -> list[uuid.UUID] | None:
+        """Up to _DENSE_MATCHES + 1 ids of images matching every term; None without an index."""
+        limit = _DENSE_MATCHES + 1
+        if self._has_fts:
+            self._ensure_search_index(session)  # may commit, so take the connection after
+            match = " AND ".join(fts_phrase(term) for term in terms)
+            rows = (
+                session.connection()
+                .exec_driver_sql(
+                    "SELECT image_id FROM search.image_fts WHERE image_fts MATCH ? LIMIT ?",
+                    (match, limit),
+                )
+                .all()
+            )
+            return [uuid.UUID(hex=row[0]) for row in rows]
+        connection = session.connection()
+        table = self._postgres_search_table(connection)
+        if table is None:
+            return None
+        conditions = " AND ".join(f"prompt ILIKE :p{i} ESCAPE '\\'" for i in range(len(terms)))
+        params: dict = {f"p{i}": like_pattern(term) for i, term in enumerate(terms)}
+        # The table name comes from the schema, never from input; the terms are bound.
+        statement = f"SELECT image_id FROM {table} WHERE {conditions} LIMIT :limit"  # noqa: S608
+        rows = connection.execute(sa.text(statement), {**params, "limit": limit}).all()
+        return [row[0] for row in rows]
+
+    def _postgres_search_table(self, connection: sa.Connection) -> str | None:
+        """The trigram-indexed prompt table migration 0003 made, if it could (PostgreSQL)."""
+        if self._engine.dialect.name != "postgresql":
+            return None
+        if self._pg_search_table is None:
+            schema = connection.exec_driver_sql("SELECT current_schema()").scalar_one()
+            search = postgres_search_schema(schema)
+            exists = connection.execute(
+                sa.text("SELECT to_regclass(:name)"), {"name": f'"{search}".image_prompt'}
+            ).scalar()
+            self._pg_search_table = f'"{search}".image_prompt' if exists else ""
+        return self._pg_search_table or None
 
     def _ensure_search_index(self, session: Session) -> None:
         """Rebuild the derived FTS table once if it disagrees with the index (e.g. an upgrade)."""

@@ -1,9 +1,12 @@
-"""Full-text search over prompts: SQLite FTS5 (trigram) beside the index, ILIKE elsewhere.
+"""Full-text search over prompts: trigram indexes beside the index, on SQLite and PostgreSQL.
 
-On SQLite the FTS table lives in its own attached database file (`<index>.search.db`), kept in
+On SQLite an FTS5 table lives in its own attached database file (`<index>.search.db`), kept in
 step by temporary triggers on every connection. It is derived data: rebuilt from the `image`
 table whenever the two disagree, and invisible to Alembic, so the migrated schema stays exactly
 the models'. The trigram tokenizer matches any script, including ones written without spaces.
+
+On PostgreSQL, migration 0003 keeps a copy of each prompt in `<schema>_image_search`, indexed
+by pg_trgm for `ILIKE`, for the same reasons.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ __all__ = [
     "fts_phrase",
     "install_sqlite_search",
     "like_pattern",
+    "postgres_search_schema",
     "search_terms",
 ]
 
@@ -55,6 +59,11 @@ def install_sqlite_search(connection: sqlite3.Connection, index_path: str) -> No
                 cursor.execute(trigger)
     finally:
         cursor.close()
+
+
+def postgres_search_schema(schema: str) -> str:
+    """The schema holding the trigram-indexed prompts of the app's `schema` (fixed by 0003)."""
+    return f"{schema}_image_search"
 
 
 def search_terms(query: str) -> list[str]:
