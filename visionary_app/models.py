@@ -1,14 +1,15 @@
-"""SQLModel tables of the image index and their indexes."""
+"""SQLModel tables of the image index and the generation jobs, and their indexes."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from enum import StrEnum
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-__all__ = ["Image", "UTCDateTime"]
+__all__ = ["GenerationJob", "Image", "JobStatus", "UTCDateTime"]
 
 
 class UTCDateTime(sa.TypeDecorator):
@@ -63,4 +64,60 @@ class Image(SQLModel, table=True):
     favourite: bool = Field(
         default=False,
         sa_column=sa.Column(sa.Boolean, nullable=False, server_default=sa.false()),
+    )
+
+
+class JobStatus(StrEnum):
+    """Where a generation job is in its life; the last three are final."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class GenerationJob(SQLModel, table=True):
+    """One submission of a prompt: queued, run under the caps, and its outcome kept.
+
+    `images` is what the job counts against the cost limits: the images requested while it is
+    queued or running, the images actually kept once it has ended.
+    """
+
+    __tablename__ = "generation_job"
+    __table_args__ = (
+        # The queue: what is waiting or running, oldest first.
+        sa.Index("ix_generation_job_status_created_at", "status", "created_at"),
+        # One user's jobs and their images in a time window.
+        sa.Index("ix_generation_job_owner_created_at", "owner", "created_at"),
+        # The whole app's images in a time window.
+        sa.Index("ix_generation_job_created_at", "created_at"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    owner: str = Field(sa_column=sa.Column(sa.String(128), nullable=False))
+    prompt: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    size: str = Field(sa_column=sa.Column(sa.String(32), nullable=False))
+    quality: str | None = Field(default=None, sa_column=sa.Column(sa.String(32), nullable=True))
+    style: str | None = Field(default=None, sa_column=sa.Column(sa.String(32), nullable=True))
+    n: int = 1
+    status: str = Field(sa_column=sa.Column(sa.String(16), nullable=False))
+    images: int = 0
+    image_ids: str = Field(
+        default="", sa_column=sa.Column(sa.Text, nullable=False, server_default="")
+    )
+    error: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
+    created_at: datetime = Field(sa_column=sa.Column(UTCDateTime(), nullable=False))
+    started_at: datetime | None = Field(
+        default=None, sa_column=sa.Column(UTCDateTime(), nullable=True)
+    )
+    finished_at: datetime | None = Field(
+        default=None, sa_column=sa.Column(UTCDateTime(), nullable=True)
+    )
+    heartbeat_at: datetime | None = Field(
+        default=None, sa_column=sa.Column(UTCDateTime(), nullable=True)
+    )
+    worker: str | None = Field(default=None, sa_column=sa.Column(sa.String(128), nullable=True))
+    seen: bool = Field(
+        default=False, sa_column=sa.Column(sa.Boolean, nullable=False, server_default=sa.false())
     )

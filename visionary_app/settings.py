@@ -108,6 +108,23 @@ class Settings(BaseSettings):
     )
     storage_retries: int = Field(default=1, ge=0, le=10)
 
+    # Jobs, caps and cost limits (0 = no limit for the two cost limits).
+    max_concurrent_generations: int = Field(
+        default=4, ge=1, le=1000, description="Provider calls in flight at once, app-wide."
+    )
+    max_running_jobs_per_user: int = Field(
+        default=2, ge=1, le=1000, description="Jobs one user may have running; more wait."
+    )
+    images_per_user_per_hour: int = Field(
+        default=60, ge=0, description="Images one user may request in any hour (0: no limit)."
+    )
+    images_per_day: int = Field(
+        default=1000, ge=0, description="Images the whole app may make in any 24 h (0: no limit)."
+    )
+    job_stale_seconds: int = Field(
+        default=60, ge=10, le=3600, description="A job silent this long has lost its worker."
+    )
+
     @field_validator("image_size")
     @classmethod
     def _check_size(cls, value: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 import reflex as rx
 
@@ -22,6 +23,13 @@ def apply_migrations() -> None:
     logger.info("image index is at the latest migration")
 
 
+async def watch_jobs() -> None:
+    """Fail jobs whose worker is gone (a restart, a crash): at start-up, then periodically."""
+    stale_after = timedelta(seconds=get_settings().job_stale_seconds)
+    await get_studio().jobs.watch(stale_after)
+
+
 app = rx.App(api_transformer=media_api(lambda: get_studio().store))
 app.register_lifespan_task(apply_migrations)
+app.register_lifespan_task(watch_jobs)
 studio.register(app)

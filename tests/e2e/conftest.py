@@ -121,6 +121,9 @@ def launch_app(
             "VISIONARY_DATA_DIR": str(data_dir),
             "VISIONARY_OFFLINE_LATENCY_MS": str(OFFLINE_LATENCY_MS),
             "VISIONARY_IMAGE_SIZE": "512x512",
+            # One browser makes every test's images; limits are tested where they are set.
+            "VISIONARY_IMAGES_PER_USER_PER_HOUR": "0",
+            "VISIONARY_IMAGES_PER_DAY": "0",
             "REFLEX_TELEMETRY_ENABLED": "false",
             "REFLEX_CHECK_LATEST_VERSION": "false",
         }

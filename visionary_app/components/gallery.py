@@ -13,27 +13,39 @@ _OBSERVE_END = (
     "new IntersectionObserver(e=>{if(e[0].isIntersecting)document.getElementById('load-more')"
     "?.click()},{rootMargin:'800px'}).observe(document.getElementById('gallery-end'))"
 )
+# How often an open gallery looks for images made elsewhere and re-reads its jobs.
+_LIVE_INTERVAL_MS = 3000
 _COLUMNS = rx.breakpoints(initial="1", xs="2", md="3", lg="4", xl="5")
 
 
 def job_card(job: JobCard) -> rx.Component:
-    """Placeholder for an image on its way: the prompt and the time so far."""
+    """Placeholder for an image on its way: its place in the queue or its time so far."""
+    running = job.status == "running"
     return rx.card(
         rx.vstack(
             rx.skeleton(width="100%", height="100%", min_height="8em", loading=True),
             rx.hstack(
-                rx.spinner(size="2"),
-                rx.text("Generating…", size="2", weight="medium"),
+                rx.spinner(size="2", loading=running),
+                rx.text(rx.cond(running, "Generating…", "Queued"), size="2", weight="medium"),
                 rx.spacer(),
-                rx.text(job.elapsed, size="2", color_scheme="gray", class_name="job-elapsed"),
+                rx.text(job.detail, size="2", color_scheme="gray", class_name="job-detail"),
                 width="100%",
                 align="center",
             ),
             rx.text(job.prompt, size="2", class_name="job-prompt", trim="both", style=_clamp(3)),
+            rx.button(
+                "Cancel",
+                on_click=GenerationState.cancel_job(job.job_id),
+                loading=job.cancelling,
+                variant="soft",
+                color_scheme="gray",
+                size="1",
+                class_name="job-cancel",
+            ),
             spacing="2",
             height="100%",
         ),
-        custom_attrs={"data-testid": "job-card"},
+        custom_attrs={"data-testid": "job-card", "data-status": job.status},
         aspect_ratio="1",
         aria_busy="true",
     )
@@ -188,6 +200,11 @@ def gallery() -> rx.Component:
         rx.moment(
             interval=GalleryState.renew_check_ms,
             on_change=GalleryState.renew_urls,
+            display="none",
+        ),
+        rx.moment(
+            interval=_LIVE_INTERVAL_MS,
+            on_change=[GalleryState.check_new, GenerationState.sync_jobs],
             display="none",
         ),
         rx.grid(

@@ -9,6 +9,7 @@ from visionary_app.components.header import header, offline_notice
 from visionary_app.components.lightbox import lightbox
 from visionary_app.components.prompt_form import prompt_form
 from visionary_app.state.gallery import GalleryState
+from visionary_app.state.generation import GenerationState
 
 ROUTE = "/"
 TITLE = "VisionaryAI"
@@ -33,4 +34,9 @@ def studio_page() -> rx.Component:
 
 def register(app: rx.App) -> None:
     """Add this page to the app."""
-    app.add_page(studio_page, route=ROUTE, title=TITLE, on_load=GalleryState.load)
+    app.add_page(
+        studio_page,
+        route=ROUTE,
+        title=TITLE,
+        on_load=[GalleryState.load, GenerationState.sync_jobs],
+    )

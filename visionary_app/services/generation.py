@@ -154,12 +154,32 @@ class GenerationPipeline:
         except ProviderError as exc:
             raise GenerationFailed(str(exc)) from exc
         results: list[Image | GenerationFailed] = []
-        for image in generated[: options.n]:
-            try:
-                results.append(await self._keep(prompt, image, options))
-            except GenerationFailed as exc:
-                results.append(exc)
+        try:
+            for image in generated[: options.n]:
+                try:
+                    results.append(await self._keep(prompt, image, options))
+                except GenerationFailed as exc:
+                    results.append(exc)
+        except asyncio.CancelledError:
+            # Cancelled part-way: a cancelled job keeps nothing, not even its finished images.
+            kept = [r for r in results if isinstance(r, Image)]
+            await asyncio.shield(asyncio.gather(*(self.discard(r) for r in kept)))
+            raise
         return results
+
+    async def discard(self, record: Image) -> None:
+        """Remove a kept image: image blob, then row, then companions (as a delete does).
+
+        Used when its job was cancelled after the image was stored. Failures are logged: the
+        image blob goes first, so at worst the image stays whole in the gallery.
+        """
+        try:
+            await self.store.delete(record.blob_name)
+            await self.catalog.remove(record.id)
+        except (StorageError, CatalogError) as exc:
+            logger.error("could not discard %s of a cancelled job: %s", record.blob_name, exc)
+            return
+        await self._remove_blobs(record)
 
     async def _keep(self, prompt: str, generated: GeneratedImage, options: ImageOptions) -> Image:
         """Store then index one generated image, or raise GenerationFailed leaving nothing."""
@@ -181,9 +201,19 @@ class GenerationPipeline:
             quality=options.quality,
             style=options.style,
         )
-        await self._store(record, generated.data)
         try:
-            await self.catalog.add(record)
+            await self._store(record, generated.data)
+        except asyncio.CancelledError:
+            await asyncio.shield(self._remove_blobs(record))  # a put may have landed
+            raise
+        # The insert runs to completion even if the job is cancelled meanwhile, so that what
+        # it left behind is known and can be discarded.
+        adding = asyncio.ensure_future(self.catalog.add(record))
+        try:
+            await asyncio.shield(adding)
+        except asyncio.CancelledError:
+            await asyncio.shield(self._discard_after(adding, record))
+            raise
         except CatalogError as exc:
             # A concurrent `sync` may have indexed the blob first; then the row is right.
             if await self._indexed_elsewhere(record):
@@ -233,6 +263,14 @@ class GenerationPipeline:
                 "The image was generated but could not be saved: image storage is unavailable. "
                 "Nothing was stored; please try again."
             ) from exc
+
+    async def _discard_after(self, adding: asyncio.Future, record: Image) -> None:
+        try:
+            await adding
+        except CatalogError:
+            await self._remove_blobs(record)
+            return
+        await self.discard(record)
 
     async def _indexed_elsewhere(self, record: Image) -> bool:
         try:

@@ -18,6 +18,7 @@ from visionary_app.services.blob_store import (
 from visionary_app.services.catalog import Catalog
 from visionary_app.services.database import make_engine
 from visionary_app.services.generation import GenerationPipeline
+from visionary_app.services.jobs import JobLimits, JobQueue
 from visionary_app.services.providers import ImageProvider, OfflineProvider
 from visionary_app.services.providers.capabilities import ModelCapabilities, capabilities_for
 from visionary_app.services.providers.openai_images import OpenAIImageProvider
@@ -38,6 +39,7 @@ class Studio:
     store: BlobStore
     catalog: Catalog
     pipeline: GenerationPipeline
+    jobs: JobQueue
 
     async def aclose(self) -> None:
         """Release network clients (the Azure store's HTTP session)."""
@@ -152,7 +154,8 @@ def build_studio(settings: Settings) -> Studio:
     provider, suggester = build_provider(settings)
     capabilities = capabilities_for(provider.model, provider=provider.name)
     store = build_store(settings)
-    catalog = Catalog(make_engine(settings.resolved_database_url))
+    engine = make_engine(settings.resolved_database_url)
+    catalog = Catalog(engine)
     pipeline = GenerationPipeline(
         provider,
         store,
@@ -162,7 +165,14 @@ def build_studio(settings: Settings) -> Studio:
         thumbnail_size=settings.thumbnail_size,
         cleanup_timeout_s=settings.storage_timeout_seconds,
     )
-    return Studio(settings, provider, capabilities, suggester, store, catalog, pipeline)
+    limits = JobLimits(
+        max_concurrent=settings.max_concurrent_generations,
+        max_running_per_owner=settings.max_running_jobs_per_user,
+        images_per_owner_per_hour=settings.images_per_user_per_hour,
+        images_per_day=settings.images_per_day,
+    )
+    jobs = JobQueue(engine, limits)
+    return Studio(settings, provider, capabilities, suggester, store, catalog, pipeline, jobs)
 
 
 _studio: Studio | None = None

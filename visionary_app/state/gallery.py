@@ -159,6 +159,45 @@ class GalleryState(rx.State):
             self.loading = False
 
     @rx.event
+    async def check_new(self, _tick: str = ""):
+        """Show images anyone made since the newest one on screen (a timer calls this)."""
+        if not self.loaded or self.loading or self.load_error:
+            return None
+        studio = get_studio()
+        try:
+            records = await studio.catalog.newest(
+                studio.settings.gallery_page_size,
+                favourites_only=self.favourites_only,
+                search=self.search,
+            )
+        except CatalogError as exc:
+            logger.warning("checking for new images failed: %s", exc)
+            return None
+        known = {tile.id for tile in self.images}
+        fresh = [r for r in records if str(r.id) not in known]
+        if self.images:
+            # Older than everything loaded: "Load more" brings those in order.
+            oldest = self.images[-1]
+            oldest_key = (datetime.fromisoformat(oldest.created_at), uuid.UUID(oldest.id))
+            fresh = [r for r in fresh if (r.created_at, r.id) > oldest_key]
+        if not fresh:
+            return None
+        if self.images and len(fresh) == studio.settings.gallery_page_size:
+            return GalleryState.load  # more arrived than a page: start again from the top
+        try:
+            signed = [await sign_tile(record) for record in fresh]
+        except StorageError as exc:
+            logger.warning("signing new images failed: %s", exc)
+            return None
+        merged = [*(item.tile for item in signed), *self.images]
+        merged.sort(
+            key=lambda t: (datetime.fromisoformat(t.created_at), uuid.UUID(t.id)), reverse=True
+        )
+        self.images = merged
+        self._remember(signed)
+        return None
+
+    @rx.event
     def set_search(self, value: str):
         """Search prompts as the user types (the input debounces); empty shows everything."""
         if value == self.search:

@@ -1,0 +1,211 @@
+"""The job queue: caps, order, cost limits, cancel and abandoned jobs, on SQLite and Postgres."""
+
+import asyncio
+import os
+import socket
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from visionary_app.models import GenerationJob, JobStatus
+from visionary_app.services.database import make_engine
+from visionary_app.services.jobs import JobCancelled, JobLimits, JobQueue, LimitReached
+from visionary_app.services.providers.base import ImageOptions
+
+ONE = ImageOptions(size="256x256")
+TWO = ImageOptions(size="256x256", n=2)
+
+
+class Clock:
+    """A settable UTC clock; each reading moves on by a millisecond so rows order strictly."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(milliseconds=1)
+        return self.now
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request) -> str:
+    return request.getfixturevalue("database_url" if request.param == "sqlite" else "postgres_url")
+
+
+@pytest.fixture
+def make_queue(db_url):
+    """Queues on their own engines, as separate workers would have."""
+    engines: list[sa.Engine] = []
+
+    def make(clock=None, **limits) -> JobQueue:
+        engine = make_engine(db_url)
+        engines.append(engine)
+        kwargs = {"clock": clock} if clock else {}
+        return JobQueue(engine, JobLimits(**limits), poll_interval_s=0.02, **kwargs)
+
+    yield make
+    for engine in engines:
+        engine.dispose()
+
+
+async def test_global_cap_and_submission_order(make_queue):
+    queue = make_queue(max_concurrent=2, max_running_per_owner=5)
+    jobs = [await queue.submit(f"user{i}", f"prompt {i}", ONE) for i in range(4)]
+    turns = [await queue.try_start(job) for job in reversed(jobs)]  # the newest asks first
+    assert [t.started for t in turns] == [False, False, False, True]
+    # Only the oldest started: the others had an earlier job still waiting when they asked.
+    assert (await queue.try_start(jobs[1])).started
+    third = await queue.try_start(jobs[2])
+    fourth = await queue.try_start(jobs[3])
+    assert (third.started, third.ahead, third.status) == (False, 0, "queued")
+    assert (fourth.started, fourth.ahead) == (False, 1)
+    await queue.finish(jobs[0].id, JobStatus.SUCCEEDED)
+    assert (await queue.try_start(jobs[2])).started
+
+
+async def test_owner_at_cap_does_not_hold_up_others(make_queue):
+    queue = make_queue(max_concurrent=5, max_running_per_owner=1)
+    first = await queue.submit("alice", "one", ONE)
+    second = await queue.submit("alice", "two", ONE)
+    other = await queue.submit("bob", "three", ONE)
+    assert (await queue.try_start(first)).started
+    assert not (await queue.try_start(second)).started
+    assert (await queue.try_start(other)).started  # alice's waiting job is not eligible
+    await queue.finish(first.id, JobStatus.SUCCEEDED)
+    assert (await queue.try_start(second)).started
+
+
+async def test_hourly_limit_per_owner_says_when_to_retry(make_queue):
+    clock = Clock()
+    queue = make_queue(clock=clock, images_per_owner_per_hour=3)
+    first = await queue.submit("alice", "a", TWO)
+    clock.now += timedelta(minutes=20)
+    await queue.submit("alice", "b", ONE)
+    with pytest.raises(LimitReached) as refused:
+        await queue.submit("alice", "c", ONE)
+    assert refused.value.retry_at == first.created_at + timedelta(hours=1)
+    assert "limit of 3 images per hour" in str(refused.value)
+    assert "Try again in about 40 minutes (at 13:00 UTC)" in str(refused.value)
+    await queue.submit("bob", "d", TWO)  # another user has their own allowance
+    # A failed job gives back what it reserved.
+    await queue.finish(first.id, JobStatus.FAILED, error="provider refused")
+    await queue.submit("alice", "e", TWO)
+    clock.now += timedelta(hours=1)
+    await queue.submit("alice", "f", TWO)
+
+
+async def test_daily_limit_for_the_whole_app(make_queue):
+    queue = make_queue(images_per_day=3)
+    await queue.submit("alice", "a", TWO)
+    await queue.submit("bob", "b", ONE)
+    with pytest.raises(LimitReached, match="the studio has reached its limit of 3 images per day"):
+        await queue.submit("carol", "c", ONE)
+
+
+async def test_concurrent_submissions_from_many_workers_never_overshoot_a_limit(make_queue):
+    workers = [make_queue(images_per_day=7) for _ in range(6)]
+    outcomes = await asyncio.gather(
+        *(workers[i % 6].submit(f"user{i}", "p", ONE) for i in range(20)), return_exceptions=True
+    )
+    accepted = [o for o in outcomes if isinstance(o, GenerationJob)]
+    refused = [o for o in outcomes if isinstance(o, LimitReached)]
+    assert len(accepted) == 7 and len(refused) == 13
+
+
+async def test_concurrent_starts_from_many_workers_never_exceed_the_cap(make_queue):
+    workers = [make_queue(max_concurrent=3, max_running_per_owner=10) for _ in range(5)]
+    jobs = [await workers[0].submit(f"user{i}", "p", ONE) for i in range(12)]
+    for _ in range(5):
+        await asyncio.gather(*(workers[i % 5].try_start(job) for i, job in enumerate(jobs)))
+    statuses = await workers[0].heartbeat(job.id for job in jobs)
+    assert list(statuses.values()).count("running") == 3
+
+
+async def test_wait_turn_reports_position_and_starts_when_a_slot_frees(make_queue):
+    queue = make_queue(max_concurrent=1)
+    running = await queue.submit("alice", "first", ONE)
+    assert (await queue.try_start(running)).started
+    waiting = await queue.submit("bob", "second", ONE)
+    later = await queue.submit("carol", "third", ONE)
+    positions: list[int] = []
+
+    async def on_wait(ahead: int) -> None:
+        positions.append(ahead)
+
+    waiter = asyncio.create_task(queue.wait_turn(later, on_wait))
+    await asyncio.sleep(0.1)
+    assert positions == [1] and not waiter.done()
+    await queue.finish(running.id, JobStatus.SUCCEEDED)
+    assert (await queue.try_start(waiting)).started
+    for _ in range(250):  # the waiter polls every 20 ms; give it up to 5 s to notice
+        if positions == [1, 0]:
+            break
+        await asyncio.sleep(0.02)
+    assert positions == [1, 0] and not waiter.done()  # first in line, but the slot is taken
+    await queue.finish(waiting.id, JobStatus.SUCCEEDED)
+    await asyncio.wait_for(waiter, 5)
+    assert (await queue.get(later.id)).status == "running"
+
+
+async def test_cancel_ends_a_waiting_job_and_reaches_the_task_running_one(make_queue):
+    queue = make_queue(max_concurrent=1)
+    running = await queue.submit("alice", "first", ONE)
+    assert (await queue.try_start(running)).started
+    waiting = await queue.submit("alice", "second", ONE)
+
+    async def never_done() -> None:
+        await asyncio.sleep(3600)
+
+    async def ignore(_ahead: int) -> None:
+        return None
+
+    waiter = asyncio.create_task(queue.wait_turn(waiting, ignore))
+    await asyncio.sleep(0.05)
+    assert await queue.cancel(waiting.id, "alice")
+    with pytest.raises(JobCancelled):
+        await asyncio.wait_for(waiter, 5)
+    work = asyncio.create_task(never_done())
+    with queue.running_here(running.id, work):
+        assert not await queue.cancel(running.id, "mallory")  # not theirs
+        assert await queue.cancel(running.id, "alice")
+        with pytest.raises(asyncio.CancelledError):
+            await work
+    ended = await queue.get(running.id)
+    assert (ended.status, ended.images) == ("cancelled", 0)
+    # Finishing after a cancel changes nothing: the caller learns the job had ended.
+    assert not await queue.finish(running.id, JobStatus.SUCCEEDED)
+
+
+async def test_jobs_of_a_gone_worker_are_failed_and_their_owner_told_once(make_queue):
+    clock = Clock()
+    queue = make_queue(clock=clock)
+    stale = await queue.submit("alice", "stale heartbeat", ONE)
+    assert (await queue.try_start(stale)).started
+    fresh = await queue.submit("alice", "fresh heartbeat", ONE)
+    clock.now += timedelta(seconds=90)
+    await queue.heartbeat([fresh.id])
+    assert await queue.fail_abandoned(stale_after=timedelta(seconds=60)) == 1
+    ended = await queue.get(stale.id)
+    assert ended.status == "failed" and "server restarted" in ended.error
+    assert "while this job was running" in ended.error and ended.images == 0
+    assert [job.id for job in await queue.take_unseen("alice")] == [stale.id]
+    assert await queue.take_unseen("alice") == []
+    assert [job.id for job in await queue.active("alice")] == [fresh.id]
+
+
+async def test_a_dead_process_on_this_host_is_noticed_without_waiting(make_queue):
+    queue = make_queue()
+    job = await queue.submit("alice", "p", ONE)
+    gone = await asyncio.create_subprocess_exec("true")
+    await gone.wait()
+    previous = make_queue()
+    previous.worker = f"{socket.gethostname()}:{gone.pid}:deadbeef"
+    orphan = await previous.submit("bob", "q", ONE)
+    alive = make_queue()
+    alive.worker = f"{socket.gethostname()}:{os.getppid()}:cafe"
+    living = await alive.submit("carol", "r", ONE)
+    assert await queue.fail_abandoned(stale_after=timedelta(hours=1)) == 1
+    assert (await queue.get(orphan.id)).status == "failed"
+    assert (await queue.get(job.id)).status == "queued"
+    assert (await queue.get(living.id)).status == "queued"

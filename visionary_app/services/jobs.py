@@ -1,0 +1,488 @@
+"""The durable job queue: generation jobs as rows, started under caps, limited by cost.
+
+Every submission becomes a `GenerationJob` row before anything is spent. A job starts only
+when the app-wide cap on concurrent provider calls and its owner's cap on running jobs allow,
+and then in submission order. Cost limits (images per owner per hour, images per day for the
+whole app) are checked when the job is submitted, in the same transaction that inserts it, so
+concurrent submissions from any number of workers cannot overshoot them.
+
+Jobs heartbeat while they wait and run. A job whose worker is gone (a restart, a crash) is
+failed with a reason the owner is shown on their next visit; nothing is ever left "running".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TypeVar
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from visionary_app.models import GenerationJob, JobStatus, UTCDateTime
+from visionary_app.services.providers.base import ImageOptions
+
+__all__ = [
+    "ABANDONED_MESSAGES",
+    "JobCancelled",
+    "JobLimits",
+    "JobQueue",
+    "LimitReached",
+    "QueueUnavailable",
+    "Turn",
+    "worker_name",
+]
+
+T = TypeVar("T")
+logger = logging.getLogger(__name__)
+
+ACTIVE = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
+ABANDONED_MESSAGES = {
+    JobStatus.QUEUED.value: "The server restarted (or stopped) while this job was waiting, so "
+    "it never started and nothing was spent. Please generate it again.",
+    JobStatus.RUNNING.value: "The server restarted (or stopped) while this job was running, so "
+    "it did not finish. Any image it had already added is in the gallery; please generate the "
+    "rest again.",
+}
+_HOUR = timedelta(hours=1)
+_DAY = timedelta(days=1)
+# Any constant works: it names the one lock all workers take to submit or start jobs.
+_POSTGRES_QUEUE_LOCK = 0x56495349  # "VISI"
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def worker_name() -> str:
+    """`host:pid:nonce` of this process; the nonce tells a restarted process from its past."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+@dataclass(frozen=True)
+class JobLimits:
+    """The caps and cost limits; 0 means no limit for the two cost limits."""
+
+    max_concurrent: int = 4
+    max_running_per_owner: int = 2
+    images_per_owner_per_hour: int = 0
+    images_per_day: int = 0
+
+
+class LimitReached(Exception):
+    """A cost limit would be exceeded; the message says which and when to try again."""
+
+    def __init__(self, message: str, retry_at: datetime) -> None:
+        super().__init__(message)
+        self.retry_at = retry_at
+
+
+class QueueUnavailable(Exception):
+    """The database holding the jobs could not be reached or refused the change."""
+
+
+class JobCancelled(Exception):
+    """The job was cancelled (or ended elsewhere) while it waited for its turn."""
+
+
+@dataclass(frozen=True)
+class Turn:
+    """The answer to "may this job start now?"."""
+
+    started: bool
+    status: str
+    ahead: int = 0  # queued jobs that start before this one
+
+
+def _describe_wait(retry_at: datetime, now: datetime) -> str:
+    minutes = max(1, round((retry_at - now).total_seconds() / 60))
+    when = f"{minutes} minute{'s' if minutes != 1 else ''}"
+    return f"Try again in about {when} (at {retry_at:%H:%M} UTC)."
+
+
+class JobQueue:
+    """Submits, starts, watches and ends generation jobs in the index database."""
+
+    def __init__(
+        self,
+        engine: sa.Engine,
+        limits: JobLimits,
+        *,
+        worker: str | None = None,
+        poll_interval_s: float = 0.2,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self._engine = engine
+        self.limits = limits
+        self.worker = worker or worker_name()
+        self.poll_interval_s = poll_interval_s
+        self._clock = clock
+        self._changed = asyncio.Event()
+        self._running_here: dict[uuid.UUID, asyncio.Task] = {}
+
+    async def _run(self, work: Callable[[Session], T]) -> T:
+        def in_thread() -> T:
+            try:
+                with Session(self._engine, expire_on_commit=False) as session:
+                    return work(session)
+            except sa.exc.SQLAlchemyError as exc:
+                msg = f"the job queue is unavailable: {exc.__class__.__name__}"
+                raise QueueUnavailable(msg) from exc
+
+        return await asyncio.to_thread(in_thread)
+
+    def _lock_queue(self, session: Session) -> None:
+        """Serialise submit and start across workers (SQLite already has one writer)."""
+        if self._engine.dialect.name == "postgresql":
+            session.exec(sa.select(sa.func.pg_advisory_xact_lock(_POSTGRES_QUEUE_LOCK)))
+
+    def _notify(self) -> None:
+        """Wake this worker's waiting jobs: a slot or a place in the queue may have opened."""
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def submit(self, owner: str, prompt: str, options: ImageOptions) -> GenerationJob:
+        """Queue a job, or raise LimitReached if its images would exceed a cost limit."""
+        now = self._clock()
+        job = GenerationJob(
+            owner=owner, prompt=prompt, size=options.size, quality=options.quality,
+            style=options.style, n=options.n, status=JobStatus.QUEUED.value, images=options.n,
+            created_at=now, heartbeat_at=now, worker=self.worker,
+        )  # fmt: skip
+
+        def work(session: Session) -> GenerationJob:
+            self._lock_queue(session)
+            # Inserting first takes SQLite's write lock, so the sums below cannot go stale.
+            session.add(job)
+            session.flush()
+            refusal = self._over_limit(session, owner, now)
+            if refusal is not None:
+                session.rollback()
+                raise refusal
+            session.commit()
+            return job
+
+        return await self._run(work)
+
+    def _window(self, session: Session, since: datetime, owner: str | None) -> list[tuple]:
+        query = select(GenerationJob.created_at, GenerationJob.images).where(
+            col(GenerationJob.created_at) > since, col(GenerationJob.images) > 0
+        )
+        if owner is not None:
+            query = query.where(col(GenerationJob.owner) == owner)
+        return list(session.exec(query.order_by(col(GenerationJob.created_at))))
+
+    def _over_limit(self, session: Session, owner: str, now: datetime) -> LimitReached | None:
+        checks = (
+            (self.limits.images_per_owner_per_hour, _HOUR, owner, "you have reached your limit "
+             "of {limit} images per hour"),
+            (self.limits.images_per_day, _DAY, None, "the studio has reached its limit of "
+             "{limit} images per day"),
+        )  # fmt: skip
+        for limit, window, who, reason in checks:
+            if not limit:
+                continue
+            rows = self._window(session, now - window, who)
+            used = sum(images for _, images in rows)
+            if used <= limit:
+                continue
+            # Rows leave the window oldest first; find when enough have left.
+            excess, retry_at = used - limit, now + window
+            for created_at, images in rows:
+                excess -= images
+                if excess <= 0:
+                    retry_at = created_at + window
+                    break
+            message = (
+                f"Not generated: {reason.format(limit=limit)}. {_describe_wait(retry_at, now)}"
+            )
+            return LimitReached(message[0].upper() + message[1:], retry_at)
+        return None
+
+    async def try_start(self, job: GenerationJob) -> Turn:
+        """Start the job if the caps allow and no earlier eligible job is waiting."""
+        now = self._clock()
+        table = GenerationJob.__table__
+        # Aliases keep each subquery counting the whole table, not the row being updated.
+        running_all, running_mine, earlier, peer = (
+            table.alias(name) for name in ("running_all", "running_mine", "earlier", "peer")
+        )
+        running = JobStatus.RUNNING.value
+        all_running = sa.select(sa.func.count()).select_from(running_all)
+        mine_running = sa.select(sa.func.count()).select_from(running_mine)
+        peer_running = (
+            sa.select(sa.func.count())
+            .select_from(peer)
+            .where(peer.c.status == running, peer.c.owner == earlier.c.owner)
+            .scalar_subquery()
+        )
+        position = sa.tuple_(
+            sa.literal(job.created_at, UTCDateTime()), sa.literal(job.id, sa.Uuid())
+        )
+        # An earlier queued job whose owner may still start one goes first.
+        blocked_by_earlier = (
+            sa.select(earlier.c.id)
+            .where(
+                earlier.c.status == JobStatus.QUEUED.value,
+                sa.tuple_(earlier.c.created_at, earlier.c.id) < position,
+                peer_running < self.limits.max_running_per_owner,
+            )
+            .exists()
+        )
+        claim = (
+            sa.update(table)
+            .where(
+                table.c.id == job.id,
+                table.c.status == JobStatus.QUEUED.value,
+                all_running.where(running_all.c.status == running).scalar_subquery()
+                < self.limits.max_concurrent,
+                mine_running.where(
+                    running_mine.c.status == running, running_mine.c.owner == job.owner
+                ).scalar_subquery()
+                < self.limits.max_running_per_owner,
+                ~blocked_by_earlier,
+            )
+            .values(status=running, started_at=now, heartbeat_at=now, worker=self.worker)
+        )
+
+        def work(session: Session) -> Turn:
+            self._lock_queue(session)
+            if session.exec(claim).rowcount == 1:
+                session.commit()
+                return Turn(started=True, status=JobStatus.RUNNING.value)
+            status = session.exec(
+                select(GenerationJob.status).where(col(GenerationJob.id) == job.id)
+            ).one()
+            ahead = session.exec(
+                select(sa.func.count()).where(
+                    col(GenerationJob.status) == JobStatus.QUEUED.value,
+                    sa.tuple_(col(GenerationJob.created_at), col(GenerationJob.id)) < position,
+                )
+            ).one()
+            session.commit()
+            return Turn(started=False, status=status, ahead=ahead)
+
+        return await self._run(work)
+
+    async def wait_turn(
+        self,
+        job: GenerationJob,
+        on_wait: Callable[[int], Awaitable[None]],
+        heartbeat_s: float = 5.0,
+    ) -> None:
+        """Return once the job is running; raise JobCancelled if it ended while waiting.
+
+        `on_wait(ahead)` is called whenever the number of jobs ahead changes.
+        """
+        last_ahead, last_beat = -1, asyncio.get_running_loop().time()
+        while True:
+            changed = self._changed
+            turn = await self.try_start(job)
+            if turn.started:
+                return
+            if turn.status != JobStatus.QUEUED.value:
+                raise JobCancelled(turn.status)
+            if turn.ahead != last_ahead:
+                last_ahead = turn.ahead
+                await on_wait(turn.ahead)
+            if asyncio.get_running_loop().time() - last_beat >= heartbeat_s:
+                await self.heartbeat([job.id])
+                last_beat = asyncio.get_running_loop().time()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), self.poll_interval_s)
+
+    async def heartbeat(self, job_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
+        """Mark the jobs alive; returns each one's status (a job cancelled elsewhere shows it)."""
+        ids = list(job_ids)
+        now = self._clock()
+
+        def work(session: Session) -> dict[uuid.UUID, str]:
+            session.exec(
+                sa.update(GenerationJob)
+                .where(col(GenerationJob.id).in_(ids), col(GenerationJob.status).in_(ACTIVE))
+                .values(heartbeat_at=now)
+            )
+            session.commit()
+            rows = session.exec(
+                select(GenerationJob.id, GenerationJob.status).where(col(GenerationJob.id).in_(ids))
+            )
+            return dict(rows.all())
+
+        return await self._run(work)
+
+    async def finish(
+        self,
+        job_id: uuid.UUID,
+        status: JobStatus,
+        image_ids: Iterable[uuid.UUID] = (),
+        error: str | None = None,
+        *,
+        seen: bool = True,
+    ) -> bool:
+        """End a job that is still active; False if it had already ended (e.g. cancelled)."""
+        kept = [str(image_id) for image_id in image_ids]
+        values = {
+            "status": status.value, "images": len(kept), "image_ids": " ".join(kept),
+            "error": error, "finished_at": self._clock(), "seen": seen,
+        }  # fmt: skip
+
+        def work(session: Session) -> bool:
+            result = session.exec(
+                sa.update(GenerationJob)
+                .where(col(GenerationJob.id) == job_id, col(GenerationJob.status).in_(ACTIVE))
+                .values(**values)
+            )
+            session.commit()
+            return result.rowcount == 1
+
+        ended = await self._run(work)
+        self._notify()
+        return ended
+
+    async def cancel(self, job_id: uuid.UUID, owner: str) -> bool:
+        """Cancel the owner's job if it has not ended; its task stops and stores nothing."""
+        cancelled = await self._mark_cancelled(job_id, owner)
+        task = self._running_here.get(job_id)
+        if cancelled and task is not None:
+            task.cancel()
+        return cancelled
+
+    async def _mark_cancelled(self, job_id: uuid.UUID, owner: str) -> bool:
+
+        def work(session: Session) -> bool:
+            result = session.exec(
+                sa.update(GenerationJob)
+                .where(
+                    col(GenerationJob.id) == job_id,
+                    col(GenerationJob.owner) == owner,
+                    col(GenerationJob.status).in_(ACTIVE),
+                )
+                .values(
+                    status=JobStatus.CANCELLED.value, images=0, finished_at=self._clock(),
+                    error="Cancelled.", seen=True,
+                )
+            )  # fmt: skip
+            session.commit()
+            return result.rowcount == 1
+
+        ended = await self._run(work)
+        self._notify()
+        return ended
+
+    @contextlib.contextmanager
+    def running_here(self, job_id: uuid.UUID, task: asyncio.Task):
+        """Register the task doing a job, so a cancel arriving at this worker reaches it."""
+        self._running_here[job_id] = task
+        try:
+            yield
+        finally:
+            self._running_here.pop(job_id, None)
+
+    async def fail_abandoned(self, stale_after: timedelta) -> int:
+        """Fail active jobs whose worker is gone; returns how many.
+
+        A job is abandoned when its heartbeat is older than `stale_after`, or at once when its
+        worker ran on this host under a process that no longer exists (or is this one, restarted).
+        """
+        now = self._clock()
+        host = socket.gethostname()
+
+        def is_dead_here(worker: str | None) -> bool:
+            if not worker or worker == self.worker:
+                return False
+            worker_host, _, rest = worker.partition(":")
+            pid_text = rest.partition(":")[0]
+            if worker_host != host or not pid_text.isdigit():
+                return False
+            pid = int(pid_text)
+            if pid == os.getpid():
+                return True  # our pid, another nonce: this process's previous life
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return True
+            except PermissionError:
+                return False
+            return False
+
+        def work(session: Session) -> int:
+            active = session.exec(
+                select(GenerationJob).where(col(GenerationJob.status).in_(ACTIVE))
+            ).all()
+            ended = 0
+            for job in active:
+                stale = job.heartbeat_at is None or now - job.heartbeat_at > stale_after
+                if not (stale or is_dead_here(job.worker)):
+                    continue
+                job.error = ABANDONED_MESSAGES[job.status]
+                job.status, job.images, job.finished_at, job.seen = (
+                    JobStatus.FAILED.value,
+                    0,
+                    now,
+                    False,
+                )
+                session.add(job)
+                ended += 1
+            session.commit()
+            return ended
+
+        ended = await self._run(work)
+        if ended:
+            self._notify()
+        return ended
+
+    async def watch(self, stale_after: timedelta, every_s: float = 15.0) -> None:
+        """Fail abandoned jobs now and then every `every_s` seconds, until cancelled."""
+        while True:
+            try:
+                ended = await self.fail_abandoned(stale_after)
+            except QueueUnavailable as exc:
+                logger.warning("could not check for abandoned jobs: %s", exc)
+            else:
+                if ended:
+                    logger.warning("failed %d job(s) whose worker had gone", ended)
+            await asyncio.sleep(every_s)
+
+    async def active(self, owner: str) -> list[GenerationJob]:
+        """The owner's queued and running jobs, oldest first."""
+        query = (
+            select(GenerationJob)
+            .where(col(GenerationJob.owner) == owner, col(GenerationJob.status).in_(ACTIVE))
+            .order_by(col(GenerationJob.created_at))
+        )
+        return await self._run(lambda session: list(session.exec(query)))
+
+    async def take_unseen(self, owner: str) -> list[GenerationJob]:
+        """Ended jobs whose outcome the owner has not been told yet; marks them told."""
+
+        def work(session: Session) -> list[GenerationJob]:
+            jobs = list(
+                session.exec(
+                    select(GenerationJob)
+                    .where(
+                        col(GenerationJob.owner) == owner,
+                        col(GenerationJob.seen).is_(False),
+                        col(GenerationJob.status).not_in(ACTIVE),
+                    )
+                    .order_by(col(GenerationJob.created_at))
+                    .limit(20)
+                )
+            )
+            for job in jobs:
+                job.seen = True
+                session.add(job)
+            session.commit()
+            return jobs
+
+        return await self._run(work)
+
+    async def get(self, job_id: uuid.UUID) -> GenerationJob | None:
+        """One job by id."""
+        return await self._run(lambda session: session.get(GenerationJob, job_id))
