@@ -117,6 +117,7 @@ class GenerationJob(SQLModel, table=True):
     heartbeat_at: datetime | None = Field(
         default=None, sa_column=sa.Column(UTCDateTime(), nullable=True)
     )
+    provider_ms: int | None = None  # the provider's own share of the running time
     worker: str | None = Field(default=None, sa_column=sa.Column(sa.String(128), nullable=True))
     seen: bool = Field(
         default=False, sa_column=sa.Column(sa.Boolean, nullable=False, server_default=sa.false())

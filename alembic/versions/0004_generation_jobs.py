@@ -37,6 +37,7 @@ def upgrade() -> None:
         sa.Column("started_at", moment, nullable=True),
         sa.Column("finished_at", moment, nullable=True),
         sa.Column("heartbeat_at", moment, nullable=True),
+        sa.Column("provider_ms", sa.Integer(), nullable=True),
         sa.Column("worker", sa.String(length=128), nullable=True),
         sa.Column("seen", sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.PrimaryKeyConstraint("id"),

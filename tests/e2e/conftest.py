@@ -4,25 +4,19 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import sqlite3
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 from azure.storage.blob import BlobServiceClient
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from visionary_app.bench.app_server import AppStartFailed, run_app
 from visionary_app.bench.azurite import Azurite
-from visionary_app.bench.processes import stop_process_group
 
-ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
@@ -34,15 +28,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-BUN = ROOT / ".tools/bun/node_modules/@oven/bun-linux-x64/bin/bun"
-START_TIMEOUT_S = 420
 OFFLINE_LATENCY_MS = 1500
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -79,23 +65,6 @@ class RunningApp:
         return sorted(blob.name for blob in container.list_blobs())
 
 
-def _wait_until_up(url: str, process: subprocess.Popen, log_path: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"app exited with {process.returncode}:\n{log_path.read_text()[-5000:]}")
-        try:
-            if (
-                httpx.get(f"{url}/ping", timeout=2).status_code == 200
-                and httpx.get(f"{url}/", timeout=5).status_code == 200
-            ):
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    pytest.fail(f"app did not start in {START_TIMEOUT_S} s:\n{log_path.read_text()[-5000:]}")
-
-
 @contextlib.contextmanager
 def launch_app(
     work: Path,
@@ -108,58 +77,33 @@ def launch_app(
 
     `settings` become VISIONARY_* variables; with `azurite`, images go to a fresh container.
     """
-    data_dir = work / "data"
-    log_path = work / "app.log"
-    port = _free_port()
     env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("VISIONARY_", "AZURE_", "OPENAI_"))
+        "VISIONARY_OFFLINE_LATENCY_MS": str(OFFLINE_LATENCY_MS),
+        "VISIONARY_IMAGE_SIZE": "512x512",
+        # One browser makes every test's images; limits are tested where they are set.
+        "VISIONARY_IMAGES_PER_USER_PER_HOUR": "0",
+        "VISIONARY_IMAGES_PER_DAY": "0",
     }
-    env.update(
-        {
-            "VISIONARY_DATA_DIR": str(data_dir),
-            "VISIONARY_OFFLINE_LATENCY_MS": str(OFFLINE_LATENCY_MS),
-            "VISIONARY_IMAGE_SIZE": "512x512",
-            # One browser makes every test's images; limits are tested where they are set.
-            "VISIONARY_IMAGES_PER_USER_PER_HOUR": "0",
-            "VISIONARY_IMAGES_PER_DAY": "0",
-            "REFLEX_TELEMETRY_ENABLED": "false",
-            "REFLEX_CHECK_LATEST_VERSION": "false",
-        }
-    )
     env.update({f"VISIONARY_{key.upper()}": value for key, value in settings.items()})
-    env.update(extra_env or {})
-    env.setdefault("REFLEX_BUN_PATH", str(BUN))
     container = None
     if azurite is not None:
         container = f"e2e-{uuid.uuid4().hex[:12]}"
         env["AZURE_STORAGE_CONNECTION_STRING"] = azurite.connection_string
         env["VISIONARY_AZURE_CONTAINER"] = container
-    reflex = Path(sys.executable).with_name("reflex")
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [str(reflex), "run", "--env", "prod", "--frontend-port", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    url = f"http://localhost:{port}"
+    env.update(extra_env or {})
     try:
-        _wait_until_up(url, process, log_path)
-        yield RunningApp(
-            url=url,
-            data_dir=data_dir,
-            log_path=log_path,
-            store_kind="azure" if azurite else "local",
-            env=env,
-            container=container,
-            connection_string=azurite.connection_string if azurite else None,
-        )
-    finally:
-        stop_process_group(process)
+        with run_app(work, env) as running:
+            yield RunningApp(
+                url=running.url,
+                data_dir=running.data_dir,
+                log_path=running.log_path,
+                store_kind="azure" if azurite else "local",
+                env=running.env,
+                container=container,
+                connection_string=azurite.connection_string if azurite else None,
+            )
+    except AppStartFailed as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture(scope="session", params=["local", "azure"])

@@ -53,15 +53,21 @@ async def test_global_cap_and_submission_order(make_queue):
     queue = make_queue(max_concurrent=2, max_running_per_owner=5)
     jobs = [await queue.submit(f"user{i}", f"prompt {i}", ONE) for i in range(4)]
     turns = [await queue.try_start(job) for job in reversed(jobs)]  # the newest asks first
-    assert [t.started for t in turns] == [False, False, False, True]
-    # Only the oldest started: the others had an earlier job still waiting when they asked.
-    assert (await queue.try_start(jobs[1])).started
-    third = await queue.try_start(jobs[2])
-    fourth = await queue.try_start(jobs[3])
+    # Two slots: the two oldest get them, whoever asks first; the others keep their places.
+    assert [t.started for t in turns] == [False, False, True, True]
+    third, fourth = await queue.try_start(jobs[2]), await queue.try_start(jobs[3])
     assert (third.started, third.ahead, third.status) == (False, 0, "queued")
     assert (fourth.started, fourth.ahead) == (False, 1)
     await queue.finish(jobs[0].id, JobStatus.SUCCEEDED)
+    assert not (await queue.try_start(jobs[3])).started  # the freed slot is the third's
     assert (await queue.try_start(jobs[2])).started
+
+
+async def test_a_burst_under_the_cap_starts_at_once(make_queue):
+    queue = make_queue(max_concurrent=20, max_running_per_owner=20)
+    jobs = [await queue.submit("alice", f"burst {i}", ONE) for i in range(20)]
+    turns = [await queue.try_start(job) for job in reversed(jobs)]
+    assert all(turn.started for turn in turns)
 
 
 async def test_owner_at_cap_does_not_hold_up_others(make_queue):

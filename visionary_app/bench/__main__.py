@@ -12,6 +12,33 @@ def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def _add_target_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--url", help="a running production app (default: start one here)")
+    parser.add_argument("--workers", type=int, default=1, help="backend workers (needs Redis)")
+    parser.add_argument("--redis-url", help="REFLEX_REDIS_URL for the app started here")
+    parser.add_argument("--database-url", help="index database of the app started here")
+    parser.add_argument("--size", default="1024x1024", help="image size the app makes")
+
+
+def _app_env(args: argparse.Namespace, latency_ms: int, concurrent: int, per_user: int) -> dict:
+    """Settings of the app a benchmark starts itself: offline, fixed latency, no cost limits."""
+    env = {
+        "VISIONARY_PROVIDER": "offline",
+        "VISIONARY_OFFLINE_LATENCY_MS": str(latency_ms),
+        "VISIONARY_IMAGE_SIZE": args.size,
+        "VISIONARY_MAX_CONCURRENT_GENERATIONS": str(concurrent),
+        "VISIONARY_MAX_RUNNING_JOBS_PER_USER": str(per_user),
+        "VISIONARY_IMAGES_PER_USER_PER_HOUR": "0",
+        "VISIONARY_IMAGES_PER_DAY": "0",
+        "GRANIAN_WORKERS": str(args.workers),
+    }
+    if args.redis_url:
+        env["REFLEX_REDIS_URL"] = args.redis_url
+    if args.database_url:
+        env["VISIONARY_DATABASE_URL"] = args.database_url
+    return env
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one benchmark."""
     parser = argparse.ArgumentParser(prog="python -m visionary_app.bench")
@@ -33,6 +60,25 @@ def main(argv: list[str] | None = None) -> int:
     gallery.add_argument("--images", type=int, default=100_000)
     gallery.add_argument("--baseline", type=int, default=1000, help="the small index to compare")
     gallery.add_argument("--repeats", type=int, default=200)
+    load = benchmarks.add_parser(
+        "load", help="many clients generating at once over the app's websocket protocol"
+    )
+    load.add_argument("--clients", type=int, default=50)
+    load.add_argument("--images-per-client", type=int, default=1)
+    load.add_argument("--latency-ms", type=int, default=1000, help="offline provider latency")
+    load.add_argument("--max-concurrent", type=int, default=8, help="provider calls at once")
+    _add_target_options(load)
+    concurrency = benchmarks.add_parser(
+        "concurrency", help="one page starts many jobs at once; they must overlap"
+    )
+    concurrency.add_argument("--jobs", type=int, default=20)
+    concurrency.add_argument("--latency-ms", type=int, default=2000)
+    _add_target_options(concurrency)
+    overhead = benchmarks.add_parser(
+        "overhead", help="per-image time the app adds on top of the provider (on Azurite)"
+    )
+    overhead.add_argument("--images", type=int, default=30)
+    overhead.add_argument("--size", default="1024x1024")
     args = parser.parse_args(argv)
 
     if args.benchmark == "gallery":
@@ -44,6 +90,29 @@ def main(argv: list[str] | None = None) -> int:
 
         sizes = [int(size) for size in args.index_sizes.split(",") if size]
         result = asyncio.run(run(args.images, args.repeats, sizes, _log))
+    elif args.benchmark == "load":
+        from visionary_app.bench.load import run_load
+
+        env = _app_env(args, args.latency_ms, args.max_concurrent, per_user=2)
+        result = asyncio.run(
+            run_load(
+                clients=args.clients, images_per_client=args.images_per_client,
+                latency_ms=args.latency_ms, url=args.url, env=env, log=_log,
+            )
+        )  # fmt: skip
+    elif args.benchmark == "concurrency":
+        from visionary_app.bench.load import run_concurrency
+
+        env = _app_env(args, args.latency_ms, args.jobs, per_user=args.jobs)
+        result = asyncio.run(
+            run_concurrency(
+                jobs=args.jobs, latency_ms=args.latency_ms, url=args.url, env=env, log=_log
+            )
+        )
+    elif args.benchmark == "overhead":
+        from visionary_app.bench.overhead import run_overhead
+
+        result = asyncio.run(run_overhead(images=args.images, size=args.size, log=_log))
     print(json.dumps(result, ensure_ascii=False))
     return 0
 

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from visionary_app.bench.app_server import free_port
 from visionary_app.bench.processes import stop_process_group
 
 __all__ = ["ACCOUNT_KEY", "Azurite", "azurite_binary"]
@@ -34,18 +35,12 @@ def azurite_binary() -> Path:
     return path
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class Azurite:
     """One Azurite blob service on a free port, in its own process group."""
 
     def __init__(self, location: Path) -> None:
         self.location = location
-        self.port = _free_port()
+        self.port = free_port()
         self._process: subprocess.Popen | None = None
 
     @property

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import unicodedata
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from visionary_app.models import Image
@@ -26,6 +28,7 @@ from visionary_app.services.providers.capabilities import ModelCapabilities, cap
 from visionary_app.services.thumbnails import THUMBNAIL_CONTENT_TYPE, make_thumbnail
 
 __all__ = [
+    "Batch",
     "GenerationFailed",
     "GenerationPipeline",
     "InvalidOptions",
@@ -90,6 +93,24 @@ def validate_prompt(raw: str, max_length: int) -> str:
     return prompt
 
 
+@dataclass(frozen=True)
+class Batch:
+    """What one provider call became: per image, its indexed row or why it was not kept."""
+
+    results: list[Image | GenerationFailed]
+    provider_seconds: float  # the provider's own time, for the job's timings
+
+    @property
+    def kept(self) -> list[Image]:
+        """The images stored and indexed."""
+        return [r for r in self.results if isinstance(r, Image)]
+
+    @property
+    def failures(self) -> list[GenerationFailed]:
+        """Why the others were not kept."""
+        return [r for r in self.results if isinstance(r, GenerationFailed)]
+
+
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -134,14 +155,12 @@ class GenerationPipeline:
         options = options or self.default_options()
         if options.n != 1:
             raise InvalidOptions("generate() makes one image; use generate_batch() for more.")
-        (result,) = await self.generate_batch(raw_prompt, options)
+        (result,) = (await self.generate_batch(raw_prompt, options)).results
         if isinstance(result, GenerationFailed):
             raise result
         return result
 
-    async def generate_batch(
-        self, raw_prompt: str, options: ImageOptions
-    ) -> list[Image | GenerationFailed]:
+    async def generate_batch(self, raw_prompt: str, options: ImageOptions) -> Batch:
         """One provider call for `options.n` images; each is stored and indexed on its own.
 
         Raises GenerationFailed when nothing could be made (bad input, provider failure);
@@ -149,10 +168,12 @@ class GenerationPipeline:
         """
         prompt = self.validate(raw_prompt)
         validate_options(options, self.capabilities, self.provider.model)
+        started = time.perf_counter()
         try:
             generated = await self.provider.generate(prompt, options)
         except ProviderError as exc:
             raise GenerationFailed(str(exc)) from exc
+        provider_seconds = time.perf_counter() - started
         results: list[Image | GenerationFailed] = []
         try:
             for image in generated[: options.n]:
@@ -165,7 +186,7 @@ class GenerationPipeline:
             kept = [r for r in results if isinstance(r, Image)]
             await asyncio.shield(asyncio.gather(*(self.discard(r) for r in kept)))
             raise
-        return results
+        return Batch(results, provider_seconds)
 
     async def discard(self, record: Image) -> None:
         """Remove a kept image: image blob, then row, then companions (as a delete does).

@@ -207,47 +207,56 @@ class JobQueue:
         return None
 
     async def try_start(self, job: GenerationJob) -> Turn:
-        """Start the job if the caps allow and no earlier eligible job is waiting."""
+        """Start the job if the caps leave a slot for it after every earlier waiting job.
+
+        Earlier jobs keep their place: a slot goes to this job only if there are enough free
+        slots for the eligible jobs queued before it too (eligible: their owner is under the
+        per-user cap). So a burst of jobs starts together, and none overtakes another.
+        """
         now = self._clock()
         table = GenerationJob.__table__
         # Aliases keep each subquery counting the whole table, not the row being updated.
-        running_all, running_mine, earlier, peer = (
-            table.alias(name) for name in ("running_all", "running_mine", "earlier", "peer")
+        counted, earlier, peer = (table.alias(name) for name in ("counted", "earlier", "peer"))
+        running, queued = JobStatus.RUNNING.value, JobStatus.QUEUED.value
+        position = sa.tuple_(
+            sa.literal(job.created_at, UTCDateTime()), sa.literal(job.id, sa.Uuid())
         )
-        running = JobStatus.RUNNING.value
-        all_running = sa.select(sa.func.count()).select_from(running_all)
-        mine_running = sa.select(sa.func.count()).select_from(running_mine)
+
+        def count(*conditions) -> sa.ScalarSelect:
+            return (
+                sa.select(sa.func.count()).select_from(counted).where(*conditions).scalar_subquery()
+            )
+
         peer_running = (
             sa.select(sa.func.count())
             .select_from(peer)
             .where(peer.c.status == running, peer.c.owner == earlier.c.owner)
             .scalar_subquery()
         )
-        position = sa.tuple_(
-            sa.literal(job.created_at, UTCDateTime()), sa.literal(job.id, sa.Uuid())
-        )
-        # An earlier queued job whose owner may still start one goes first.
-        blocked_by_earlier = (
-            sa.select(earlier.c.id)
+        earlier_eligible = (
+            sa.select(sa.func.count())
+            .select_from(earlier)
             .where(
-                earlier.c.status == JobStatus.QUEUED.value,
+                earlier.c.status == queued,
                 sa.tuple_(earlier.c.created_at, earlier.c.id) < position,
                 peer_running < self.limits.max_running_per_owner,
             )
-            .exists()
+            .scalar_subquery()
         )
+        before_me = sa.tuple_(counted.c.created_at, counted.c.id) < position
         claim = (
             sa.update(table)
             .where(
                 table.c.id == job.id,
-                table.c.status == JobStatus.QUEUED.value,
-                all_running.where(running_all.c.status == running).scalar_subquery()
-                < self.limits.max_concurrent,
-                mine_running.where(
-                    running_mine.c.status == running, running_mine.c.owner == job.owner
-                ).scalar_subquery()
+                table.c.status == queued,
+                count(counted.c.status == running) + earlier_eligible < self.limits.max_concurrent,
+                count(
+                    counted.c.owner == job.owner,
+                    sa.or_(
+                        counted.c.status == running, sa.and_(counted.c.status == queued, before_me)
+                    ),
+                )
                 < self.limits.max_running_per_owner,
-                ~blocked_by_earlier,
             )
             .values(status=running, started_at=now, heartbeat_at=now, worker=self.worker)
         )
@@ -324,13 +333,16 @@ class JobQueue:
         image_ids: Iterable[uuid.UUID] = (),
         error: str | None = None,
         *,
+        provider_seconds: float | None = None,
         seen: bool = True,
     ) -> bool:
         """End a job that is still active; False if it had already ended (e.g. cancelled)."""
         kept = [str(image_id) for image_id in image_ids]
+        provider_ms = None if provider_seconds is None else round(provider_seconds * 1000)
         values = {
             "status": status.value, "images": len(kept), "image_ids": " ".join(kept),
             "error": error, "finished_at": self._clock(), "seen": seen,
+            "provider_ms": provider_ms,
         }  # fmt: skip
 
         def work(session: Session) -> bool:

@@ -22,7 +22,8 @@ from visionary_app.state.visitor import VisitorState
 
 logger = logging.getLogger(__name__)
 
-_PROGRESS_INTERVAL_S = 0.25
+# Each tick is a state update pushed to the page; once a second keeps many jobs cheap.
+_PROGRESS_INTERVAL_S = 1.0
 _HEARTBEAT_INTERVAL_S = 2.0
 _TOAST_PROMPT_CHARS = 60
 _QUEUE_UNAVAILABLE = "The job queue is unavailable (the database did not answer); try again."
@@ -149,7 +150,7 @@ class GenerationState(VisitorState):
         """Generate a started job, keep it alive, and end it with one honest toast."""
         studio, job_id = get_studio(), job.id.hex
         async with self:
-            self._update_cards(job_id, status="running", detail="0.0 s")
+            self._update_cards(job_id, status="running", detail="0 s")
         started = time.monotonic()
         task = asyncio.create_task(studio.pipeline.generate_batch(prompt, options))
         last_beat = started
@@ -158,14 +159,14 @@ class GenerationState(VisitorState):
                 await asyncio.wait({task}, timeout=_PROGRESS_INTERVAL_S)
                 now = time.monotonic()
                 async with self:
-                    self._update_cards(job_id, detail=f"{now - started:.1f} s")
+                    self._update_cards(job_id, detail=f"{now - started:.0f} s")
                 if now - last_beat >= _HEARTBEAT_INTERVAL_S and not task.done():
                     last_beat = now
                     await self._heartbeat(job, task)
         seconds = time.monotonic() - started
-        async with self:
-            self._drop_cards(job_id)
-
+        if task.cancelled() or task.exception() is not None:
+            async with self:
+                self._drop_cards(job_id)
         if task.cancelled():
             yield rx.toast.info(f"Cancelled: nothing was stored for “{_short(prompt)}”.")
             return
@@ -179,18 +180,22 @@ class GenerationState(VisitorState):
             yield rx.toast.error(message, duration=10_000)
             return
 
-        results = task.result()
-        kept = [r for r in results if isinstance(r, Image)]
-        failures = {str(r) for r in results if isinstance(r, GenerationFailed)}
+        batch = task.result()
+        kept = batch.kept
+        failures = {str(failure) for failure in batch.failures}
         status = JobStatus.SUCCEEDED if kept else JobStatus.FAILED
-        ended = await self._finish(job, status, kept, error="; ".join(sorted(failures)) or None)
+        error = "; ".join(sorted(failures)) or None
+        ended = await self._finish(job, status, kept, error, batch.provider_seconds)
         if not ended:
             # Cancelled (here or in another tab) after the images were made: keep nothing.
             await asyncio.gather(*(studio.pipeline.discard(image) for image in kept))
+            async with self:
+                self._drop_cards(job_id)
             yield rx.toast.info(f"Cancelled: nothing was stored for “{_short(prompt)}”.")
             return
         signed = [await sign_tile(image) for image in kept]
-        async with self:
+        async with self:  # the cards give way to the tiles in one update
+            self._drop_cards(job_id)
             gallery = await self.get_state(GalleryState)
             for tile in reversed(signed):
                 gallery._show_new(tile)
@@ -211,12 +216,21 @@ class GenerationState(VisitorState):
             task.cancel()
 
     async def _finish(
-        self, job: GenerationJob, status: JobStatus, kept=(), error: str | None = None
+        self,
+        job: GenerationJob,
+        status: JobStatus,
+        kept: list[Image] | None = None,
+        error: str | None = None,
+        provider_seconds: float | None = None,
     ) -> bool:
         """Record the outcome; False if the job had already ended (cancelled meanwhile)."""
         try:
             return await get_studio().jobs.finish(
-                job.id, status, [image.id for image in kept], error
+                job.id,
+                status,
+                [image.id for image in kept or []],
+                error,
+                provider_seconds=provider_seconds,
             )
         except QueueUnavailable as exc:
             # The images are stored and indexed; only the job's bookkeeping is behind.

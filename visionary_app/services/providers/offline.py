@@ -13,6 +13,11 @@ from PIL import Image, ImageDraw, ImageFilter
 from visionary_app.services.providers.base import GeneratedImage, ImageOptions
 
 _SUPERSAMPLE = 2
+_SUPERSAMPLE_UP_TO = 640
+
+
+def _quarter(pixels: int) -> int:
+    return max(1, pixels // 4)
 
 
 class OfflineProvider:
@@ -25,15 +30,20 @@ class OfflineProvider:
         self.latency_ms = latency_ms
 
     async def generate(self, prompt: str, options: ImageOptions) -> list[GeneratedImage]:
-        """Draw `n` pictures in worker threads, after the configured artificial latency."""
-        if self.latency_ms:
-            await asyncio.sleep(self.latency_ms / 1000)
+        """Draw `n` pictures in worker threads, taking at least the configured latency.
+
+        The drawing happens during the latency, as a remote service works while the caller
+        waits, so a latency of L ms means the call takes L ms (unless drawing takes longer).
+        """
         width, height = _dimensions(options.size)
         # The first picture depends on the prompt alone; the others on the prompt and position.
         seeds = [prompt] + [f"{prompt}\x00{index}" for index in range(1, options.n)]
-        pictures = await asyncio.gather(
+        drawing = asyncio.gather(
             *(asyncio.to_thread(render_png, seed, width, height) for seed in seeds)
         )
+        if self.latency_ms:
+            await asyncio.sleep(self.latency_ms / 1000)
+        pictures = await drawing
         return [
             GeneratedImage(data=data, content_type="image/png", width=width, height=height)
             for data in pictures
@@ -77,20 +87,23 @@ def render_png(prompt: str, width: int, height: int) -> bytes:
     ).convert("RGBA")
 
     # Soft glows: large translucent ellipses, heavily blurred.
-    glow = Image.new("RGBA", (width, height), (0, 0, 0, 0))
+    # They are all blur, so they are drawn at a quarter of the size and scaled up.
+    glow = Image.new("RGBA", (_quarter(width), _quarter(height)), (0, 0, 0, 0))
     draw = ImageDraw.Draw(glow)
     span = min(width, height)
     for _ in range(rng.randint(5, 9)):
-        cx, cy = rng.uniform(0, width), rng.uniform(0, height)
-        radius = rng.uniform(0.12, 0.38) * span
+        cx, cy = rng.uniform(0, width) / 4, rng.uniform(0, height) / 4
+        radius = rng.uniform(0.12, 0.38) * span / 4
         draw.ellipse(
             (cx - radius, cy - radius, cx + radius, cy + radius),
             fill=(*rng.choice(lights), rng.randint(90, 170)),
         )
-    picture.alpha_composite(glow.filter(ImageFilter.GaussianBlur(span / 14)))
+    glow = glow.filter(ImageFilter.GaussianBlur(span / 56))
+    picture.alpha_composite(glow.resize((width, height), Image.BICUBIC))
 
-    # Crisp shapes, drawn at twice the size and scaled down for smooth edges.
-    scale = _SUPERSAMPLE
+    # Crisp shapes; small pictures are drawn at twice the size and scaled down for smooth
+    # edges (large ones have pixels enough).
+    scale = _SUPERSAMPLE if max(width, height) <= _SUPERSAMPLE_UP_TO else 1
     crisp = Image.new("RGBA", (width * scale, height * scale), (0, 0, 0, 0))
     draw = ImageDraw.Draw(crisp)
     for _ in range(rng.randint(3, 6)):
@@ -120,7 +133,7 @@ def render_png(prompt: str, width: int, height: int) -> bytes:
         x, y = rng.uniform(0, width * scale), rng.uniform(0, height * scale)
         r = rng.uniform(1, 3.5) * scale * span / 512
         draw.ellipse((x - r, y - r, x + r, y + r), fill=(255, 255, 255, rng.randint(90, 220)))
-    picture.alpha_composite(crisp.resize((width, height), Image.LANCZOS))
+    picture.alpha_composite(crisp if scale == 1 else crisp.resize((width, height), Image.LANCZOS))
 
     # Vignette: darken towards the edges.
     vignette = Image.radial_gradient("L").resize((width, height), Image.BICUBIC)
@@ -128,5 +141,5 @@ def render_png(prompt: str, width: int, height: int) -> bytes:
     picture = Image.composite(Image.new("RGBA", (width, height), (0, 0, 0, 255)), picture, vignette)
 
     buffer = io.BytesIO()
-    picture.convert("RGB").save(buffer, format="PNG", compress_level=6)
+    picture.convert("RGB").save(buffer, format="PNG", compress_level=1)
     return buffer.getvalue()
