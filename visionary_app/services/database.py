@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -51,6 +52,44 @@ def alembic_config(url: str | None = None) -> Config:
     return config
 
 
+# Names the lock every worker takes before migrating, so only one migrates at a time.
+_MIGRATION_LOCK = 0x56495347  # "VISG"
+
+
 def upgrade_to_head(url: str) -> None:
-    """Apply every pending migration to the database at `url`."""
-    command.upgrade(alembic_config(url), "head")
+    """Apply every pending migration to the database at `url`, one process at a time.
+
+    Several workers start together and each runs this: on PostgreSQL they queue on an
+    advisory lock, on SQLite on a lock file beside the database; the later ones find the
+    schema current and do nothing.
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        lock_path = Path(f"{parsed.database}.migrate.lock")
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        with lock_path.open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                command.upgrade(alembic_config(url), "head")
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+        return
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            is_postgres = connection.dialect.name == "postgresql"
+            if is_postgres:
+                connection.execute(sa.select(sa.func.pg_advisory_lock(_MIGRATION_LOCK)))
+                connection.commit()
+            try:
+                config = alembic_config(url)
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+                connection.commit()
+            finally:
+                if is_postgres:
+                    connection.rollback()
+                    connection.execute(sa.select(sa.func.pg_advisory_unlock(_MIGRATION_LOCK)))
+                    connection.commit()
+    finally:
+        engine.dispose()

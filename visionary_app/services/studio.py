@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -176,14 +177,20 @@ def build_studio(settings: Settings) -> Studio:
 
 
 _studio: Studio | None = None
+_studio_pid = 0
 _lock = threading.Lock()
 
 
 def get_studio() -> Studio:
-    """The process-wide studio, built on first use from `get_settings()`."""
-    global _studio
-    if _studio is None:
+    """The process-wide studio, built on first use from `get_settings()`.
+
+    Built again in a forked worker: a server that imports the app before forking its
+    workers must not share database connections, or a worker name, between them.
+    """
+    global _studio, _studio_pid
+    if _studio is None or _studio_pid != os.getpid():
         with _lock:
-            if _studio is None:
+            if _studio is None or _studio_pid != os.getpid():
                 _studio = build_studio(get_settings())
+                _studio_pid = os.getpid()
     return _studio

@@ -1,0 +1,174 @@
+"""Scale-out: the production app with two backend workers on Redis and PostgreSQL, two browsers.
+
+Each browser's websocket lands on a worker; the test makes sure the two land on different
+ones (by the worker that ran each job), then checks that what one worker does, the other
+sees: images in both galleries, the concurrency cap, and the daily limit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import redis
+import sqlalchemy as sa
+from playwright.sync_api import Browser, Page, expect
+
+from tests.conftest import POSTGRES_URL
+from tests.e2e.conftest import RunningApp, launch_app, studio_page
+from visionary_app.services.database import make_engine
+from visionary_app.services.search_index import postgres_search_schema
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
+JOB_CARD = '[data-testid="job-card"]'
+ITEM = '[data-testid="gallery-item"]'
+DAILY_LIMIT = 12
+LATENCY_MS = 2500
+
+
+def _unique(text: str) -> str:
+    return f"{text} {uuid.uuid4().hex[:8]}"
+
+
+def _reachable_or_skip() -> None:
+    problems = []
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_timeout=2).ping()
+    except redis.RedisError as exc:
+        problems.append(f"Redis at {REDIS_URL}: {exc}")
+    server = make_engine(POSTGRES_URL)
+    try:
+        server.connect().close()
+    except sa.exc.OperationalError as exc:
+        problems.append(f"PostgreSQL at {POSTGRES_URL}: {exc}")
+    finally:
+        server.dispose()
+    if problems:
+        if os.environ.get("CI") == "true":
+            pytest.fail("scale-out needs Redis and PostgreSQL under CI: " + "; ".join(problems))
+        pytest.skip("; ".join(problems))
+
+
+@pytest.fixture(scope="module")
+def database_url() -> Iterator[str]:
+    """A fresh PostgreSQL schema for the app (its workers migrate it at start-up)."""
+    _reachable_or_skip()
+    schema = f"visionary_scale_{uuid.uuid4().hex[:8]}"
+    server = make_engine(POSTGRES_URL)
+    with server.begin() as connection:
+        connection.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    try:
+        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        with server.begin() as connection:
+            connection.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            search = postgres_search_schema(schema)
+            connection.execute(sa.text(f"DROP SCHEMA IF EXISTS {search} CASCADE"))
+        server.dispose()
+
+
+@pytest.fixture(scope="module")
+def scaled_app(database_url: str, tmp_path_factory) -> Iterator[RunningApp]:
+    with launch_app(
+        tmp_path_factory.mktemp("app-scaled"),
+        extra_env={
+            "REFLEX_REDIS_URL": REDIS_URL,
+            "GRANIAN_WORKERS": "2",
+            "VISIONARY_DATABASE_URL": database_url,
+            "VISIONARY_IMAGES_PER_DAY": str(DAILY_LIMIT),
+        },
+        max_concurrent_generations="1",
+        offline_latency_ms=str(LATENCY_MS),
+    ) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def index(database_url: str) -> Iterator[sa.Engine]:
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+def _worker_of(index: sa.Engine, prompt: str, timeout_s: float = 30) -> str:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with index.connect() as connection:
+            worker = connection.execute(
+                sa.text(
+                    "SELECT worker FROM generation_job WHERE prompt = :p AND status <> 'queued'"
+                ),
+                {"p": prompt},
+            ).scalar()
+        if worker:
+            return worker
+        time.sleep(0.2)
+    raise AssertionError(f"no worker started {prompt!r}")
+
+
+def _generate(page: Page, prompt: str) -> None:
+    page.fill("#prompt-input", prompt)
+    page.click("#generate-button")
+
+
+def _images(index: sa.Engine) -> int:
+    with index.connect() as connection:
+        return connection.execute(sa.text("SELECT count(*) FROM image")).scalar_one()
+
+
+def test_two_browsers_on_two_workers_share_images_caps_and_limits(
+    browser: Browser, scaled_app: RunningApp, index: sa.Engine
+):
+    with contextlib.ExitStack() as stack:
+        first = stack.enter_context(studio_page(browser, scaled_app.url, timeout_ms=30_000))
+        first_prompt = _unique("made by the first browser")
+        _generate(first, first_prompt)
+        first_worker = _worker_of(index, first_prompt)
+
+        # Open browsers until one is served by the other worker (each costs one image).
+        second = second_prompt = None
+        for attempt in range(5):
+            page = stack.enter_context(studio_page(browser, scaled_app.url, timeout_ms=30_000))
+            prompt = _unique(f"made by another browser, try {attempt}")
+            _generate(page, prompt)
+            if _worker_of(index, prompt) != first_worker:
+                second, second_prompt = page, prompt
+                break
+        assert second is not None, "every browser landed on the same worker"
+
+        # Each gallery shows the other's image without a reload.
+        for page in (first, second):
+            for prompt in (first_prompt, second_prompt):
+                expect(page.locator(ITEM).filter(has_text=prompt)).to_have_count(1, timeout=30_000)
+
+        # One provider call at a time, app-wide: the second worker's job waits for the first's.
+        running, waiting = _unique("cap: runs"), _unique("cap: waits")
+        _generate(first, running)
+        expect(first.locator(JOB_CARD).filter(has_text=running)).to_have_attribute(
+            "data-status", "running"
+        )
+        _generate(second, waiting)
+        expect(second.locator(JOB_CARD).filter(has_text=waiting)).to_have_attribute(
+            "data-status", "queued"
+        )
+        expect(second.locator(ITEM).filter(has_text=waiting)).to_have_count(1, timeout=30_000)
+
+        # The daily limit counts the images of both workers.
+        for number in range(DAILY_LIMIT - _images(index)):
+            _generate((first, second)[number % 2], _unique("filling the day"))
+        for page in (first, second):
+            expect(page.locator(JOB_CARD)).to_have_count(0, timeout=90_000)
+        assert _images(index) == DAILY_LIMIT
+        _generate(second, _unique("one more than the day allows"))
+        warning = second.locator('[data-sonner-toast][data-type="warning"]')
+        expect(warning).to_contain_text(f"limit of {DAILY_LIMIT} images per day")
+        assert _images(index) == DAILY_LIMIT
+        with index.connect() as connection:
+            workers = connection.execute(
+                sa.text("SELECT count(DISTINCT worker) FROM generation_job")
+            ).scalar_one()
+        assert workers == 2
