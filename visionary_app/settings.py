@@ -13,6 +13,20 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 _SIZE_PATTERN = re.compile(r"^(\d{2,5})x(\d{2,5})$")
 
 
+def parse_users(text: str) -> dict[str, str]:
+    """`name:password` pairs separated by commas or new lines; names are case-insensitive."""
+    users: dict[str, str] = {}
+    for entry in text.replace("\n", ",").split(","):
+        if not entry.strip():
+            continue
+        name, separator, password = entry.strip().partition(":")
+        if not separator or not name.strip() or not password:
+            msg = "access users must look like name:password, separated by commas"
+            raise ValueError(msg)
+        users[name.strip().lower()] = password
+    return users
+
+
 class Settings(BaseSettings):
     """Every knob of the app. Each field is documented in `.env.example`."""
 
@@ -121,9 +135,29 @@ class Settings(BaseSettings):
     images_per_day: int = Field(
         default=1000, ge=0, description="Images the whole app may make in any 24 h (0: no limit)."
     )
+    # Optional access control: with either set, the app asks people to sign in.
+    access_password: SecretStr | None = Field(
+        default=None, description="One shared password for everyone (each browser a user)."
+    )
+    access_users: SecretStr | None = Field(
+        default=None, description="name:password pairs, comma-separated; limits are per name."
+    )
+    session_secret: SecretStr | None = Field(
+        default=None,
+        description="Signs sign-in sessions; generated into data_dir if unset (set it when "
+        "workers run on several hosts).",
+    )
+    session_hours: int = Field(default=12, ge=1, le=24 * 90, description="Sign-in lifetime.")
     job_stale_seconds: int = Field(
         default=60, ge=10, le=3600, description="A job silent this long has lost its worker."
     )
+
+    @field_validator("access_users")
+    @classmethod
+    def _check_users(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            parse_users(value.get_secret_value())
+        return value
 
     @field_validator("image_size")
     @classmethod

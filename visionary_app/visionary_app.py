@@ -8,10 +8,11 @@ from datetime import timedelta
 import reflex as rx
 
 from visionary_app.api.media import media_api
-from visionary_app.pages import studio
+from visionary_app.pages import sign_in, studio
 from visionary_app.services.database import upgrade_to_head
 from visionary_app.services.studio import get_studio
 from visionary_app.settings import get_settings
+from visionary_app.state.access import AccessGate
 
 logger = logging.getLogger(__name__)
 
@@ -32,4 +33,6 @@ async def watch_jobs() -> None:
 app = rx.App(api_transformer=media_api(lambda: get_studio().store))
 app.register_lifespan_task(apply_migrations)
 app.register_lifespan_task(watch_jobs)
+app.add_middleware(AccessGate())
 studio.register(app)
+sign_in.register(app)

@@ -28,6 +28,15 @@ class Clock:
         return self.now
 
 
+async def _eventually(condition, timeout_s: float = 5.0) -> None:
+    """Wait until `condition()` holds (the waiter polls every 20 ms), failing after a bound."""
+    for _ in range(int(timeout_s / 0.02)):
+        if condition():
+            return
+        await asyncio.sleep(0.02)
+    assert condition()
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def db_url(request) -> str:
     return request.getfixturevalue("database_url" if request.param == "sqlite" else "postgres_url")
@@ -140,15 +149,12 @@ async def test_wait_turn_reports_position_and_starts_when_a_slot_frees(make_queu
         positions.append(ahead)
 
     waiter = asyncio.create_task(queue.wait_turn(later, on_wait))
-    await asyncio.sleep(0.1)
-    assert positions == [1] and not waiter.done()
+    await _eventually(lambda: positions == [1])
+    assert not waiter.done()
     await queue.finish(running.id, JobStatus.SUCCEEDED)
     assert (await queue.try_start(waiting)).started
-    for _ in range(250):  # the waiter polls every 20 ms; give it up to 5 s to notice
-        if positions == [1, 0]:
-            break
-        await asyncio.sleep(0.02)
-    assert positions == [1, 0] and not waiter.done()  # first in line, but the slot is taken
+    await _eventually(lambda: positions == [1, 0])
+    assert not waiter.done()  # first in line, but the slot is taken
     await queue.finish(waiting.id, JobStatus.SUCCEEDED)
     await asyncio.wait_for(waiter, 5)
     assert (await queue.get(later.id)).status == "running"

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sqlite3
 import statistics
 import tempfile
 import time
@@ -22,8 +21,11 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import sqlalchemy as sa
+
 from visionary_app.bench.app_server import AppProcess, run_app
 from visionary_app.bench.reflex_client import ReflexClient
+from visionary_app.services.database import make_engine
 from visionary_app.state.gallery import GalleryState
 from visionary_app.state.generation import GenerationState
 
@@ -114,12 +116,19 @@ async def _connect_all(url: str, count: int) -> list[PageUser]:
 
 
 def _images_by_prompt(app: AppProcess | None, prompts: list[str]) -> dict[str, int] | None:
-    """Images indexed per prompt, read from the app's SQLite index (None if not ours)."""
-    if app is None or "VISIONARY_DATABASE_URL" in app.env:
+    """Images indexed per prompt, read from the index of the app started here (else None)."""
+    if app is None:
         return None
-    with contextlib.closing(sqlite3.connect(app.data_dir / "visionary.db")) as connection:
-        rows = connection.execute("SELECT prompt, count(*) FROM image GROUP BY prompt").fetchall()
-    counts = dict(rows)
+    url = app.env.get("VISIONARY_DATABASE_URL") or f"sqlite:///{app.data_dir / 'visionary.db'}"
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                sa.text("SELECT prompt, count(*) FROM image GROUP BY prompt")
+            ).all()
+    finally:
+        engine.dispose()
+    counts = {prompt: count for prompt, count in rows}
     return {prompt: counts.get(prompt, 0) for prompt in prompts}
 
 

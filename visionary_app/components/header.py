@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from visionary_app.state.access import AccessState
 from visionary_app.state.generation import GenerationState
 
 
@@ -49,6 +50,20 @@ def header() -> rx.Component:
             spacing="3",
         ),
         rx.spacer(),
+        rx.cond(
+            AccessState.access_required,
+            rx.hstack(
+                rx.text(AccessState.signed_in_as, size="2", color_scheme="gray", id="signed-in-as"),
+                rx.button(
+                    "Sign out",
+                    on_click=AccessState.sign_out,
+                    variant="soft",
+                    size="1",
+                    id="sign-out",
+                ),
+                align="center",
+            ),
+        ),
         rx.color_mode.button(aria_label="Toggle dark mode"),
         width="100%",
         align="center",

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 import openai
 
+from visionary_app.services.access import AccessControl
 from visionary_app.services.azure_blob_store import AzureBlobStore
 from visionary_app.services.blob_store import (
     BlobStore,
@@ -24,7 +25,7 @@ from visionary_app.services.providers import ImageProvider, OfflineProvider
 from visionary_app.services.providers.capabilities import ModelCapabilities, capabilities_for
 from visionary_app.services.providers.openai_images import OpenAIImageProvider
 from visionary_app.services.suggestions import ChatSuggester, OfflineSuggester, PromptSuggester
-from visionary_app.settings import Settings, get_settings
+from visionary_app.settings import Settings, get_settings, parse_users
 
 __all__ = ["Studio", "build_studio", "get_studio"]
 
@@ -41,6 +42,7 @@ class Studio:
     catalog: Catalog
     pipeline: GenerationPipeline
     jobs: JobQueue
+    access: AccessControl
 
     async def aclose(self) -> None:
         """Release network clients (the Azure store's HTTP session)."""
@@ -173,7 +175,29 @@ def build_studio(settings: Settings) -> Studio:
         images_per_day=settings.images_per_day,
     )
     jobs = JobQueue(engine, limits)
-    return Studio(settings, provider, capabilities, suggester, store, catalog, pipeline, jobs)
+    return Studio(
+        settings, provider, capabilities, suggester, store, catalog, pipeline, jobs,
+        build_access(settings),
+    )  # fmt: skip
+
+
+def build_access(settings: Settings) -> AccessControl:
+    """Who may sign in (nobody needs to, unless a password or users are configured)."""
+    if settings.session_secret is not None:
+        key = settings.session_secret.get_secret_value().encode()
+    elif settings.access_password or settings.access_users:
+        key = load_or_create_key(settings.data_dir / "session.key")
+    else:
+        key = b""
+    users = settings.access_users
+    return AccessControl(
+        key=key,
+        shared_password=(
+            settings.access_password.get_secret_value() if settings.access_password else None
+        ),
+        users=parse_users(users.get_secret_value()) if users else {},
+        session_seconds=settings.session_hours * 3600,
+    )
 
 
 _studio: Studio | None = None

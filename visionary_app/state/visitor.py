@@ -6,16 +6,54 @@ import uuid
 
 import reflex as rx
 
+from visionary_app.services.access import SHARED
+from visionary_app.services.studio import get_studio
+
 _YEAR_S = 365 * 24 * 3600
 
 
+class NotSignedIn(Exception):
+    """Access control is on and this browser has no valid session."""
+
+
 class VisitorState(rx.State):
-    """A browser's identity. Without access control it is a random id in a cookie."""
+    """A browser's identity: a random visitor id, and a signed session when sign-in is on."""
 
     visitor_id: str = rx.Cookie("", name="visionary_visitor", max_age=_YEAR_S, same_site="lax")
+    session_token: str = rx.Cookie(
+        "", name="visionary_session", max_age=_YEAR_S, same_site="strict"
+    )
+
+    def _principal(self) -> str | None:
+        """Who the session token says this is (None without a valid one)."""
+        return get_studio().access.verify(self.session_token) if self.session_token else None
+
+    def _signed_in(self) -> bool:
+        """Whether this browser may use the studio."""
+        return not get_studio().access.enabled or self._principal() is not None
 
     def _owner(self) -> str:
-        """The key jobs and limits are filed under (assigns a visitor id on first use)."""
+        """The key jobs and limits are filed under (assigns a visitor id on first use).
+
+        A named user is the same user in every browser; otherwise each browser is one.
+        """
+        if get_studio().access.enabled:
+            principal = self._principal()
+            if principal is None:
+                raise NotSignedIn
+            if principal != SHARED:
+                return principal
         if not self.visitor_id:
             self.visitor_id = uuid.uuid4().hex
         return f"visitor:{self.visitor_id}"
+
+    @rx.var
+    def signed_in_as(self) -> str:
+        """The signed-in user's name, for the header (empty when open or shared)."""
+        principal = self._principal() if self.session_token else None
+        return principal.removeprefix("user:") if principal and principal != SHARED else ""
+
+    @rx.var(cache=True)
+    def access_required(self) -> bool:
+        """Whether the app asks people to sign in."""
+        return get_studio().access.enabled

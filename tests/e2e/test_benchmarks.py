@@ -1,0 +1,30 @@
+"""The load benchmark's client works against the real app (small, so it stays a test)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+from tests.e2e.conftest import RunningApp
+from visionary_app.bench.load import run_load
+
+
+def test_a_small_load_run_brings_every_job_back_exactly_once(app: RunningApp):
+    result: dict = {}
+
+    def run() -> None:
+        result.update(
+            asyncio.run(
+                run_load(
+                    clients=3, images_per_client=2, latency_ms=0, url=app.url, env={},
+                    log=lambda _message: None,
+                )
+            )
+        )  # fmt: skip
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(180)
+    assert result["jobs"] == 6
+    assert (result["jobs_ok"], result["jobs_lost"], result["duplicates"]) == (6, 0, 0)
+    assert result["events_timed"] > 0 and result["event_latency_ms_p95"] is not None

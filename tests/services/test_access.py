@@ -1,0 +1,59 @@
+"""Access control: credentials, constant-time checks, and session tokens that cannot be forged."""
+
+import pytest
+
+from visionary_app.services.access import SHARED, AccessControl
+from visionary_app.settings import Settings, parse_users
+
+KEY = b"test-session-key-0123456789abcdef"
+
+
+def test_open_by_default():
+    access = AccessControl(key=b"")
+    assert not access.enabled and access.check("", "anything") is None
+
+
+def test_shared_password_signs_in_everyone_as_the_shared_principal():
+    access = AccessControl(key=KEY, shared_password="s3cret pass")
+    assert access.enabled and not access.asks_for_name
+    assert access.check("", "s3cret pass") == SHARED
+    assert access.check("", "s3cret pas") is None
+    assert access.check("", "") is None
+
+
+def test_named_users_sign_in_as_themselves_whatever_the_case_of_the_name():
+    access = AccessControl(key=KEY, users=parse_users("Alice:wonder-land, bob:builder:7"))
+    assert access.asks_for_name
+    assert access.check("alice", "wonder-land") == "user:alice"
+    assert access.check(" ALICE ", "wonder-land") == "user:alice"
+    assert access.check("bob", "builder:7") == "user:bob"  # a colon may be in a password
+    assert access.check("bob", "wonder-land") is None
+    assert access.check("carol", "wonder-land") is None
+
+
+def test_tokens_round_trip_and_resist_tampering_expiry_and_revocation():
+    access = AccessControl(key=KEY, users={"alice": "pw", "bob": "pw2"}, session_seconds=60)
+    token = access.issue("user:alice", now=1000)
+    assert access.verify(token, now=1030) == "user:alice"
+    assert access.verify(token, now=1061) is None  # expired
+    encoded, expires, signature = token.split(".")
+    assert access.verify(f"{encoded}.{int(expires) + 3600}.{signature}", now=1030) is None
+    forged = AccessControl(key=b"another key", users=access.users).issue("user:bob", now=1000)
+    assert access.verify(forged, now=1030) is None
+    for junk in ("", "a.b", "a.b.c", "....", "é.1.x"):
+        assert access.verify(junk) is None
+    access.users.pop("alice")
+    assert access.verify(token, now=1030) is None  # removed from the list
+
+
+def test_a_shared_token_stops_working_once_users_are_listed():
+    shared = AccessControl(key=KEY, shared_password="pw")
+    token = shared.issue(SHARED)
+    assert shared.verify(token) == SHARED
+    assert AccessControl(key=KEY, users={"alice": "pw"}).verify(token) is None
+
+
+@pytest.mark.parametrize("text", ["alice", "alice:", ":pw", "alice:pw,bob"])
+def test_malformed_user_lists_are_refused_at_start_up(text):
+    with pytest.raises(ValueError, match="name:password"):
+        Settings(_env_file=None, access_users=text)

@@ -1,0 +1,89 @@
+"""Signing in and out, and the gate that keeps every other event out until then."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import reflex as rx
+from reflex.event import Event
+from reflex.middleware import Middleware
+from reflex.state import BaseState, StateUpdate
+
+from visionary_app.services.studio import get_studio
+from visionary_app.state.visitor import VisitorState
+
+logger = logging.getLogger(__name__)
+
+SIGN_IN_ROUTE = "/sign-in"
+# A wrong password costs this long, which makes guessing slow without locking anyone out.
+_FAILED_SIGN_IN_DELAY_S = 1.0
+
+
+class AccessState(VisitorState):
+    """The sign-in form. The password is read from the submitted form, never kept in state."""
+
+    error: str = ""
+
+    @rx.var(cache=True)
+    def asks_for_name(self) -> bool:
+        """Whether the form asks for a user name (a list of users is configured)."""
+        return get_studio().access.asks_for_name
+
+    @rx.event
+    async def sign_in(self, form_data: dict[str, Any]):
+        """Check the credentials; on success keep a signed session and open the studio."""
+        access = get_studio().access
+        name = str(form_data.get("name", ""))
+        principal = access.check(name, str(form_data.get("password", "")))
+        if principal is None:
+            await asyncio.sleep(_FAILED_SIGN_IN_DELAY_S)
+            self.error = (
+                "That name and password do not match." if access.asks_for_name
+                else "That password is not right."
+            )  # fmt: skip
+            logger.warning("failed sign-in attempt%s", f" for {name!r}" if name else "")
+            return None
+        self.error = ""
+        self.session_token = access.issue(principal)
+        return rx.redirect("/")
+
+    @rx.event
+    def sign_out(self):
+        """Forget the session and go back to the sign-in page."""
+        self.session_token = ""
+        return rx.redirect(SIGN_IN_ROUTE)
+
+
+def _always_allowed() -> set[str]:
+    """Events that must work before signing in: Reflex's own, and the sign-in form's."""
+    return {
+        f"{AccessState.get_full_name()}.sign_in",
+        f"{AccessState.get_full_name()}.sign_out",
+    }
+
+
+class AccessGate(Middleware):
+    """Refuses every app event from a browser that is not signed in, and sends it to sign in.
+
+    It runs on the server before any handler, so a crafted websocket message is refused the
+    same as a click.
+    """
+
+    async def preprocess(self, app, state: BaseState, event: Event) -> StateUpdate | None:
+        """Let the event through, or answer with a redirect to the sign-in page."""
+        if not get_studio().access.enabled:
+            return None
+        handler_state = event.name.rpartition(".")[0]
+        if not handler_state.startswith("reflex___state____state.visionary_app"):
+            return None  # Reflex's own events: hydration, storage sync, page loads
+        if event.name in _always_allowed():
+            return None
+        visitor = await state.get_state(VisitorState)
+        if visitor._signed_in():
+            return None
+        path = (event.router_data or {}).get("pathname", "")
+        if path == SIGN_IN_ROUTE:
+            return StateUpdate()
+        return StateUpdate(events=Event.from_event_type(rx.redirect(SIGN_IN_ROUTE)))
