@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -127,9 +128,12 @@ def small_pipeline(store, catalog, provider=None, max_prompt_length: int = 4000)
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://root@127.0.0.1:5432/test")
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A migrated index in a fresh Postgres schema (skips if Postgres is unreachable, not in CI)."""
+@contextlib.contextmanager
+def fresh_postgres_schema(prefix: str = "visionary_test") -> Iterator[str]:
+    """The URL of a new, empty schema (dropped afterwards, with the search schema beside it).
+
+    Skips when PostgreSQL is unreachable, except under CI, where that is a failure.
+    """
     server = make_engine(POSTGRES_URL)
     try:
         server.connect().close()
@@ -138,16 +142,22 @@ def postgres_url() -> Iterator[str]:
         if os.environ.get("CI") == "true":
             raise
         pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL}: {exc}")
-    schema = f"visionary_test_{uuid.uuid4().hex[:8]}"
+    schema = f"{prefix}_{uuid.uuid4().hex[:8]}"
     with server.begin() as connection:
         connection.execute(sa.text(f"CREATE SCHEMA {schema}"))
-    url = f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
     try:
-        upgrade_to_head(url)
-        yield url
+        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
     finally:
         with server.begin() as connection:
             connection.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
             search = postgres_search_schema(schema)
             connection.execute(sa.text(f"DROP SCHEMA IF EXISTS {search} CASCADE"))
         server.dispose()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A migrated index in a fresh Postgres schema (skips if Postgres is unreachable, not in CI)."""
+    with fresh_postgres_schema() as url:
+        upgrade_to_head(url)
+        yield url

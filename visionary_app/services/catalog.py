@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from visionary_app.models import Image, UTCDateTime
+from visionary_app.services.database import in_session
 from visionary_app.services.search_index import (
     MIN_TRIGRAM_CHARS,
     fts_phrase,
@@ -66,15 +66,10 @@ class Catalog:
         self._engine.dispose()
 
     async def _run(self, work: Callable[[Session], T], action: str) -> T:
-        def in_thread() -> T:
-            try:
-                with Session(self._engine, expire_on_commit=False) as session:
-                    return work(session)
-            except sa.exc.SQLAlchemyError as exc:
-                msg = f"the image index could not {action}: {exc.__class__.__name__}"
-                raise CatalogError(msg) from exc
+        def failure(error: str) -> CatalogError:
+            return CatalogError(f"the image index could not {action}: {error}")
 
-        return await asyncio.to_thread(in_thread)
+        return await in_session(self._engine, work, failure)
 
     async def add(self, image: Image) -> Image:
         """Insert one row; raises CatalogError if the database refuses it."""

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import sqlalchemy as sa
 from alembic.config import Config
 from sqlalchemy.engine import make_url
+from sqlmodel import Session
 
 from alembic import command
 from visionary_app.services.search_index import install_sqlite_search
 
+T = TypeVar("T")
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 ALEMBIC_INI = PROJECT_ROOT / "alembic.ini"
 
@@ -93,3 +98,21 @@ def upgrade_to_head(url: str) -> None:
                     connection.commit()
     finally:
         engine.dispose()
+
+
+async def in_session(
+    engine: sa.Engine, work: Callable[[Session], T], failure: Callable[[str], Exception]
+) -> T:
+    """Run `work` with a session in a worker thread (database calls block).
+
+    A database error becomes `failure(<error class name>)`, raised from it.
+    """
+
+    def in_thread() -> T:
+        try:
+            with Session(engine, expire_on_commit=False) as session:
+                return work(session)
+        except sa.exc.SQLAlchemyError as exc:
+            raise failure(exc.__class__.__name__) from exc
+
+    return await asyncio.to_thread(in_thread)

@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from visionary_app.models import GenerationJob, JobStatus, UTCDateTime
+from visionary_app.services.database import in_session
 from visionary_app.services.providers.base import ImageOptions
 
 __all__ = [
@@ -128,15 +129,10 @@ class JobQueue:
         self._running_here: dict[uuid.UUID, asyncio.Task] = {}
 
     async def _run(self, work: Callable[[Session], T]) -> T:
-        def in_thread() -> T:
-            try:
-                with Session(self._engine, expire_on_commit=False) as session:
-                    return work(session)
-            except sa.exc.SQLAlchemyError as exc:
-                msg = f"the job queue is unavailable: {exc.__class__.__name__}"
-                raise QueueUnavailable(msg) from exc
+        def failure(error: str) -> QueueUnavailable:
+            return QueueUnavailable(f"the job queue is unavailable: {error}")
 
-        return await asyncio.to_thread(in_thread)
+        return await in_session(self._engine, work, failure)
 
     def _lock_queue(self, session: Session) -> None:
         """Serialise submit and start across workers (SQLite already has one writer)."""
