@@ -23,30 +23,28 @@ def job_card(job: JobCard) -> rx.Component:
     running = job.status == "running"
     return rx.card(
         rx.vstack(
-            rx.skeleton(width="100%", height="100%", min_height="8em", loading=True),
+            rx.skeleton(width="100%", height="11em", loading=True),
             rx.hstack(
                 rx.spinner(size="2", loading=running),
                 rx.text(rx.cond(running, "Generating…", "Queued"), size="2", weight="medium"),
-                rx.spacer(),
                 rx.text(job.detail, size="2", color_scheme="gray", class_name="job-detail"),
+                rx.spacer(),
+                rx.button(
+                    "Cancel",
+                    on_click=GenerationState.cancel_job(job.job_id),
+                    loading=job.cancelling,
+                    variant="soft",
+                    color_scheme="gray",
+                    size="1",
+                    class_name="job-cancel",
+                ),
                 width="100%",
                 align="center",
             ),
-            rx.text(job.prompt, size="2", class_name="job-prompt", trim="both", style=_clamp(3)),
-            rx.button(
-                "Cancel",
-                on_click=GenerationState.cancel_job(job.job_id),
-                loading=job.cancelling,
-                variant="soft",
-                color_scheme="gray",
-                size="1",
-                class_name="job-cancel",
-            ),
+            rx.text(job.prompt, size="2", class_name="job-prompt", style=_clamp(2)),
             spacing="2",
-            height="100%",
         ),
         custom_attrs={"data-testid": "job-card", "data-status": job.status},
-        aspect_ratio="1",
         aria_busy="true",
     )
 
