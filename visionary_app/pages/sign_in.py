@@ -11,7 +11,7 @@ TITLE = "Sign in · VisionaryAI"
 
 def sign_in_page() -> rx.Component:
     """A small form: name (for a list of users) and password."""
-    return rx.center(
+    return rx.container(
         rx.card(
             rx.form(
                 rx.vstack(
@@ -58,10 +58,12 @@ def sign_in_page() -> rx.Component:
                 ),
                 on_submit=AccessState.sign_in,
                 reset_on_submit=True,
+                width="100%",
             ),
-            width="22em",
+            width="100%",
         ),
-        min_height="80vh",
+        size="1",
+        padding_top="15vh",
     )
 
 
