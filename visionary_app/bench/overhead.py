@@ -50,7 +50,7 @@ async def run_overhead(*, images: int, size: str, log) -> dict:
                 prompt = f"overhead {run} image {index}"
                 started = time.perf_counter()
                 await user.generate(prompt)
-                await user.client.wait_for(lambda p=prompt: user.settled(), 60)
+                await user.client.wait_for(user.settled, 60)
                 if user.shown(prompt) and index >= 2:
                     totals[prompt] = (time.perf_counter() - started) * 1000
             await user.client.close()

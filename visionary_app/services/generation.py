@@ -22,6 +22,7 @@ from visionary_app.services.blob_store import (
     thumbnail_blob_name,
 )
 from visionary_app.services.catalog import Catalog, CatalogError
+from visionary_app.services.curation import DeleteFailed, delete_image
 from visionary_app.services.providers import ImageProvider, ProviderError
 from visionary_app.services.providers.base import GeneratedImage, ImageOptions
 from visionary_app.services.providers.capabilities import ModelCapabilities, capabilities_for
@@ -189,18 +190,15 @@ class GenerationPipeline:
         return Batch(results, provider_seconds)
 
     async def discard(self, record: Image) -> None:
-        """Remove a kept image: image blob, then row, then companions (as a delete does).
+        """Remove a kept image as a delete does (image blob, row, companions); log a failure.
 
-        Used when its job was cancelled after the image was stored. Failures are logged: the
-        image blob goes first, so at worst the image stays whole in the gallery.
+        Used when its job was cancelled after the image was stored. The image blob goes
+        first, so at worst the image stays whole in the gallery.
         """
         try:
-            await self.store.delete(record.blob_name)
-            await self.catalog.remove(record.id)
-        except (StorageError, CatalogError) as exc:
+            await delete_image(self.store, self.catalog, record)
+        except DeleteFailed as exc:
             logger.error("could not discard %s of a cancelled job: %s", record.blob_name, exc)
-            return
-        await self._remove_blobs(record)
 
     async def _keep(self, prompt: str, generated: GeneratedImage, options: ImageOptions) -> Image:
         """Store then index one generated image, or raise GenerationFailed leaving nothing."""

@@ -196,10 +196,8 @@ class JobQueue:
                 if excess <= 0:
                     retry_at = created_at + window
                     break
-            message = (
-                f"Not generated: {reason.format(limit=limit)}. {_describe_wait(retry_at, now)}"
-            )
-            return LimitReached(message[0].upper() + message[1:], retry_at)
+            wait = _describe_wait(retry_at, now)
+            return LimitReached(f"Not generated: {reason.format(limit=limit)}. {wait}", retry_at)
         return None
 
     async def try_start(self, job: GenerationJob) -> Turn:
@@ -341,12 +339,16 @@ class JobQueue:
             "provider_ms": provider_ms,
         }  # fmt: skip
 
+        return await self._end(job_id, values)
+
+    async def _end(self, job_id: uuid.UUID, values: dict, owner: str | None = None) -> bool:
+        """Give an active job (of `owner`, if given) its final values; False if it had ended."""
+        conditions = [col(GenerationJob.id) == job_id, col(GenerationJob.status).in_(ACTIVE)]
+        if owner is not None:
+            conditions.append(col(GenerationJob.owner) == owner)
+
         def work(session: Session) -> bool:
-            result = session.exec(
-                sa.update(GenerationJob)
-                .where(col(GenerationJob.id) == job_id, col(GenerationJob.status).in_(ACTIVE))
-                .values(**values)
-            )
+            result = session.exec(sa.update(GenerationJob).where(*conditions).values(**values))
             session.commit()
             return result.rowcount == 1
 
@@ -356,33 +358,15 @@ class JobQueue:
 
     async def cancel(self, job_id: uuid.UUID, owner: str) -> bool:
         """Cancel the owner's job if it has not ended; its task stops and stores nothing."""
-        cancelled = await self._mark_cancelled(job_id, owner)
+        values = {
+            "status": JobStatus.CANCELLED.value, "images": 0, "finished_at": self._clock(),
+            "error": "Cancelled.", "seen": True,
+        }  # fmt: skip
+        cancelled = await self._end(job_id, values, owner=owner)
         task = self._running_here.get(job_id)
         if cancelled and task is not None:
             task.cancel()
         return cancelled
-
-    async def _mark_cancelled(self, job_id: uuid.UUID, owner: str) -> bool:
-
-        def work(session: Session) -> bool:
-            result = session.exec(
-                sa.update(GenerationJob)
-                .where(
-                    col(GenerationJob.id) == job_id,
-                    col(GenerationJob.owner) == owner,
-                    col(GenerationJob.status).in_(ACTIVE),
-                )
-                .values(
-                    status=JobStatus.CANCELLED.value, images=0, finished_at=self._clock(),
-                    error="Cancelled.", seen=True,
-                )
-            )  # fmt: skip
-            session.commit()
-            return result.rowcount == 1
-
-        ended = await self._run(work)
-        self._notify()
-        return ended
 
     @contextlib.contextmanager
     def running_here(self, job_id: uuid.UUID, task: asyncio.Task):

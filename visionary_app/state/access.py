@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from typing import Any
 
@@ -56,12 +57,12 @@ class AccessState(VisitorState):
         return rx.redirect(SIGN_IN_ROUTE)
 
 
-def _always_allowed() -> set[str]:
+@functools.cache
+def _always_allowed() -> frozenset[str]:
     """Events that must work before signing in: Reflex's own, and the sign-in form's."""
-    return {
-        f"{AccessState.get_full_name()}.sign_in",
-        f"{AccessState.get_full_name()}.sign_out",
-    }
+    return frozenset(
+        (f"{AccessState.get_full_name()}.sign_in", f"{AccessState.get_full_name()}.sign_out")
+    )
 
 
 class AccessGate(Middleware):

@@ -48,6 +48,10 @@ def _short(prompt: str) -> str:
     return one_line[: _TOAST_PROMPT_CHARS - 1] + "…"
 
 
+def _cancelled_toast(prompt: str):
+    return rx.toast.info(f"Cancelled: nothing was stored for “{_short(prompt)}”.")
+
+
 def _waiting_detail(ahead: int) -> str:
     if ahead == 0:
         return "Next in line…"
@@ -168,7 +172,7 @@ class GenerationState(VisitorState):
             async with self:
                 self._drop_cards(job_id)
         if task.cancelled():
-            yield rx.toast.info(f"Cancelled: nothing was stored for “{_short(prompt)}”.")
+            yield _cancelled_toast(prompt)
             return
         error = task.exception()
         if error is not None:
@@ -191,7 +195,7 @@ class GenerationState(VisitorState):
             await asyncio.gather(*(studio.pipeline.discard(image) for image in kept))
             async with self:
                 self._drop_cards(job_id)
-            yield rx.toast.info(f"Cancelled: nothing was stored for “{_short(prompt)}”.")
+            yield _cancelled_toast(prompt)
             return
         signed = [await sign_tile(image) for image in kept]
         async with self:  # the cards give way to the tiles in one update

@@ -50,7 +50,7 @@ class VisitorState(rx.State):
     @rx.var
     def signed_in_as(self) -> str:
         """The signed-in user's name, for the header (empty when open or shared)."""
-        principal = self._principal() if self.session_token else None
+        principal = self._principal()
         return principal.removeprefix("user:") if principal and principal != SHARED else ""
 
     @rx.var(cache=True)
