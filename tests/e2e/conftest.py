@@ -29,6 +29,24 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 OFFLINE_LATENCY_MS = 1500
+ITEM = '[data-testid="gallery-item"]'
+JOB_CARD = '[data-testid="job-card"]'
+
+
+def toast(kind: str) -> str:
+    """Selector of the toasts of one kind: success, error, warning or info."""
+    return f'[data-sonner-toast][data-type="{kind}"]'
+
+
+def unique(text: str) -> str:
+    """`text` with a random suffix, so a test finds its own tiles and rows."""
+    return f"{text} {uuid.uuid4().hex[:8]}"
+
+
+def generate(page: Page, prompt: str) -> None:
+    """Type a prompt and press Generate."""
+    page.fill("#prompt-input", prompt)
+    page.click("#generate-button")
 
 
 @dataclass

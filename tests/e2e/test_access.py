@@ -12,14 +12,13 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.conftest import RunningApp, launch_app, seed_images
+from tests.e2e.conftest import ITEM, RunningApp, launch_app, seed_images
 from visionary_app.bench.reflex_client import ReflexClient
 from visionary_app.state.gallery import GalleryState
 from visionary_app.state.generation import GenerationState
 
 PASSWORDS = {"alice": "wonderland-rabbit-42", "bob": "builder-can-we-fix-it"}
 SESSION_SECRET = "session-secret-never-in-the-browser-0123456789"
-ITEM = '[data-testid="gallery-item"]'
 
 
 @pytest.fixture(scope="module")

@@ -8,10 +8,9 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, expect
 
-from tests.e2e.conftest import RunningApp, open_studio, seed_images
+from tests.e2e.conftest import ITEM, RunningApp, open_studio, seed_images
 from visionary_app.bench.app_server import ROOT
 
-ITEM = '[data-testid="gallery-item"]'
 TILES = 24
 BUDGET_BYTES = 1_500_000
 

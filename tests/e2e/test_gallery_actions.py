@@ -11,10 +11,9 @@ import pytest
 from playwright.sync_api import Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from tests.e2e.conftest import RunningApp, seed_images
+from tests.e2e.conftest import ITEM, RunningApp, seed_images
 from visionary_app.bench.app_server import ROOT
 
-ITEM = '[data-testid="gallery-item"]'
 PAGE_SIZE = 24
 
 

@@ -7,9 +7,8 @@ import uuid
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.conftest import RunningApp, open_studio
+from tests.e2e.conftest import ITEM, RunningApp, open_studio
 
-ITEM = '[data-testid="gallery-item"]'
 COLUMNS_JS = "el => getComputedStyle(el).gridTemplateColumns.split(' ').length"
 
 

@@ -5,32 +5,25 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.conftest import RunningApp, launch_app, studio_page
+from tests.e2e.conftest import (
+    ITEM,
+    JOB_CARD,
+    RunningApp,
+    generate,
+    launch_app,
+    studio_page,
+    toast,
+    unique,
+)
 
-JOB_CARD = '[data-testid="job-card"]'
-ITEM = '[data-testid="gallery-item"]'
 LATENCY_MS = 4000
 HOURLY_LIMIT = 3
-
-
-def _toast(kind: str) -> str:
-    return f'[data-sonner-toast][data-type="{kind}"]'
-
-
-def _unique(text: str) -> str:
-    return f"{text} {uuid.uuid4().hex[:8]}"
-
-
-def _generate(page: Page, prompt: str) -> None:
-    page.fill("#prompt-input", prompt)
-    page.click("#generate-button")
 
 
 def _jobs(data_dir: Path, prompt: str) -> list[tuple[str, str | None]]:
@@ -71,21 +64,21 @@ def studio(browser: Browser, capped_app: RunningApp) -> Iterator[Page]:
 def test_a_job_over_the_cap_waits_in_line_and_either_can_be_cancelled(
     studio: Page, capped_app: RunningApp
 ):
-    first, second = _unique("first in line"), _unique("second in line")
-    _generate(studio, first)
+    first, second = unique("first in line"), unique("second in line")
+    generate(studio, first)
     running = studio.locator(JOB_CARD).filter(has_text=first)
     expect(running).to_have_attribute("data-status", "running")
-    _generate(studio, second)
+    generate(studio, second)
     waiting = studio.locator(JOB_CARD).filter(has_text=second)
     expect(waiting).to_have_attribute("data-status", "queued")
     expect(waiting.locator(".job-detail")).to_have_text("Next in line…")
 
     waiting.locator(".job-cancel").click()
-    before_start = studio.locator(_toast("info")).filter(has_text="Cancelled before it started")
+    before_start = studio.locator(toast("info")).filter(has_text="Cancelled before it started")
     expect(before_start).to_be_visible()
     expect(waiting).to_have_count(0)
     running.locator(".job-cancel").click()
-    expect(studio.locator(_toast("info")).filter(has_text=first)).to_contain_text(
+    expect(studio.locator(toast("info")).filter(has_text=first)).to_contain_text(
         "nothing was stored"
     )
     expect(studio.locator(JOB_CARD)).to_have_count(0)
@@ -99,13 +92,13 @@ def test_a_job_over_the_cap_waits_in_line_and_either_can_be_cancelled(
 def test_a_visitor_over_the_hourly_limit_is_told_when_to_come_back(
     studio: Page, capped_app: RunningApp
 ):
-    prompts = [_unique(f"allowance {i}") for i in range(HOURLY_LIMIT)]
+    prompts = [unique(f"allowance {i}") for i in range(HOURLY_LIMIT)]
     for prompt in prompts:
-        _generate(studio, prompt)
+        generate(studio, prompt)
         expect(studio.locator(JOB_CARD).filter(has_text=prompt)).to_have_count(1)
-    refused = _unique("one too many")
-    _generate(studio, refused)
-    warning = studio.locator(_toast("warning"))
+    refused = unique("one too many")
+    generate(studio, refused)
+    warning = studio.locator(toast("warning"))
     expect(warning).to_contain_text(f"limit of {HOURLY_LIMIT} images per hour")
     expect(warning).to_contain_text("Try again in about")
     assert _jobs(capped_app.data_dir, refused) == []
@@ -117,12 +110,12 @@ def test_a_visitor_over_the_hourly_limit_is_told_when_to_come_back(
 def test_an_image_made_in_one_browser_appears_in_another_without_reload(
     browser: Browser, capped_app: RunningApp
 ):
-    prompt = _unique("seen by everyone")
+    prompt = unique("seen by everyone")
     with (
         studio_page(browser, capped_app.url, timeout_ms=30_000) as maker,
         studio_page(browser, capped_app.url, timeout_ms=30_000) as watcher,
     ):
-        _generate(maker, prompt)
+        generate(maker, prompt)
         expect(maker.locator(ITEM).filter(has_text=prompt)).to_have_count(1)
         # The watcher's gallery checks every few seconds; no reload, no click.
         expect(watcher.locator(ITEM).filter(has_text=prompt)).to_have_count(1, timeout=10_000)
@@ -133,7 +126,7 @@ def test_a_job_running_when_the_server_stops_is_failed_and_its_owner_told(
     browser: Browser, tmp_path_factory
 ):
     work = tmp_path_factory.mktemp("app-restart")
-    prompt = _unique("interrupted by a restart")
+    prompt = unique("interrupted by a restart")
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.set_default_timeout(30_000)
@@ -141,7 +134,7 @@ def test_a_job_running_when_the_server_stops_is_failed_and_its_owner_told(
         with launch_app(work, offline_latency_ms="60000") as first_life:
             page.goto(first_life.url)
             page.wait_for_selector("#gallery[data-loaded='true']", state="attached")
-            _generate(page, prompt)
+            generate(page, prompt)
             card = page.locator(JOB_CARD).filter(has_text=prompt)
             expect(card).to_have_attribute("data-status", "running")
             assert _jobs(first_life.data_dir, prompt) == [("running", None)]
@@ -150,8 +143,8 @@ def test_a_job_running_when_the_server_stops_is_failed_and_its_owner_told(
             [(status, error)] = _jobs_once_ended(second_life.data_dir, prompt)
             assert status == "failed" and "server restarted" in error
             page.goto(second_life.url)
-            toast = page.locator(_toast("error")).filter(has_text=prompt)
-            expect(toast).to_contain_text("while this job was running")
+            told = page.locator(toast("error")).filter(has_text=prompt)
+            expect(told).to_contain_text("while this job was running")
             expect(page.locator(JOB_CARD)).to_have_count(0)
             assert not [row for row in second_life.image_rows() if row[0] == prompt]
     finally:

@@ -8,11 +8,17 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.conftest import RunningApp, launch_app, open_studio, studio_page
+from tests.e2e.conftest import (
+    ITEM,
+    JOB_CARD,
+    RunningApp,
+    generate,
+    launch_app,
+    open_studio,
+    studio_page,
+)
 from tests.fakes.openai_server import SUGGESTION, FakeOpenAI
 
-ITEM = '[data-testid="gallery-item"]'
-JOB_CARD = '[data-testid="job-card"]'
 SUCCESS_TOAST = '[data-sonner-toast][data-type="success"]'
 ERROR_TOAST = '[data-sonner-toast][data-type="error"]'
 TIMEOUT_S = 3
@@ -43,11 +49,6 @@ def studio(browser: Browser, openai_app: RunningApp) -> Iterator[Page]:
         yield page
 
 
-def _generate(page: Page, prompt: str) -> None:
-    page.fill("#prompt-input", prompt)
-    page.click("#generate-button")
-
-
 def _tiles(page: Page, text: str):
     return page.locator(ITEM).filter(has=page.locator(".tile-prompt", has_text=text))
 
@@ -63,7 +64,7 @@ def test_the_page_names_the_provider_and_offers_only_model_options(studio: Page)
 
 def test_success_shows_the_revised_prompt(studio: Page, fake: FakeOpenAI):
     prompt = f"[revise] a glass observatory {uuid.uuid4().hex[:6]}"
-    _generate(studio, prompt)
+    generate(studio, prompt)
     tile = _tiles(studio, prompt)
     expect(tile).to_have_count(1)
     expect(tile.locator(".tile-revised-prompt")).to_have_text(
@@ -89,7 +90,7 @@ def test_each_failure_gets_its_toast_and_stores_nothing(
 ):
     rows_before = openai_app.image_rows()
     prompt = f"{marker} a doomed request {uuid.uuid4().hex[:6]}"
-    _generate(studio, prompt)
+    generate(studio, prompt)
     expect(studio.locator(ERROR_TOAST)).to_contain_text(message, timeout=30_000)
     expect(studio.locator(JOB_CARD)).to_have_count(0)
     expect(_tiles(studio, prompt)).to_have_count(0)
@@ -104,7 +105,7 @@ def test_a_batch_of_three_makes_three_cards_and_three_images(
     studio.get_by_role("option", name="3", exact=True).click()
     expect(studio.locator("#option-count")).to_have_text("3")
     prompt = f"three lanterns {uuid.uuid4().hex[:6]}"
-    _generate(studio, prompt)
+    generate(studio, prompt)
     expect(studio.locator(JOB_CARD).filter(has_text=prompt)).to_have_count(3)
     expect(_tiles(studio, prompt)).to_have_count(3)
     expect(studio.locator(SUCCESS_TOAST).filter(has_text="3 images ready")).to_be_visible()

@@ -10,27 +10,20 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-import uuid
 from collections.abc import Iterator
 
 import pytest
 import redis
 import sqlalchemy as sa
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 
 from tests.conftest import fresh_postgres_schema
-from tests.e2e.conftest import RunningApp, launch_app, studio_page
+from tests.e2e.conftest import ITEM, JOB_CARD, RunningApp, generate, launch_app, studio_page, unique
 from visionary_app.services.database import make_engine
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
-JOB_CARD = '[data-testid="job-card"]'
-ITEM = '[data-testid="gallery-item"]'
 DAILY_LIMIT = 16
 LATENCY_MS = 2000
-
-
-def _unique(text: str) -> str:
-    return f"{text} {uuid.uuid4().hex[:8]}"
 
 
 def _redis_or_skip() -> None:
@@ -89,11 +82,6 @@ def _worker_of(index: sa.Engine, prompt: str, timeout_s: float = 30) -> str:
     raise AssertionError(f"no worker started {prompt!r}")
 
 
-def _generate(page: Page, prompt: str) -> None:
-    page.fill("#prompt-input", prompt)
-    page.click("#generate-button")
-
-
 def _images(index: sa.Engine) -> int:
     with index.connect() as connection:
         return connection.execute(sa.text("SELECT count(*) FROM image")).scalar_one()
@@ -104,16 +92,16 @@ def test_two_browsers_on_two_workers_share_images_caps_and_limits(
 ):
     with contextlib.ExitStack() as stack:
         first = stack.enter_context(studio_page(browser, scaled_app.url, timeout_ms=30_000))
-        first_prompt = _unique("made by the first browser")
-        _generate(first, first_prompt)
+        first_prompt = unique("made by the first browser")
+        generate(first, first_prompt)
         first_worker = _worker_of(index, first_prompt)
 
         # Open browsers until one is served by the other worker (each costs one image).
         second = second_prompt = None
         for attempt in range(10):  # each lands on either worker; ten tries miss 1 in 1,000
             page = stack.enter_context(studio_page(browser, scaled_app.url, timeout_ms=30_000))
-            prompt = _unique(f"made by another browser, try {attempt}")
-            _generate(page, prompt)
+            prompt = unique(f"made by another browser, try {attempt}")
+            generate(page, prompt)
             if _worker_of(index, prompt) != first_worker:
                 second, second_prompt = page, prompt
                 break
@@ -125,12 +113,12 @@ def test_two_browsers_on_two_workers_share_images_caps_and_limits(
                 expect(page.locator(ITEM).filter(has_text=prompt)).to_have_count(1, timeout=30_000)
 
         # One provider call at a time, app-wide: the second worker's job waits for the first's.
-        running, waiting = _unique("cap: runs"), _unique("cap: waits")
-        _generate(first, running)
+        running, waiting = unique("cap: runs"), unique("cap: waits")
+        generate(first, running)
         expect(first.locator(JOB_CARD).filter(has_text=running)).to_have_attribute(
             "data-status", "running"
         )
-        _generate(second, waiting)
+        generate(second, waiting)
         expect(second.locator(JOB_CARD).filter(has_text=waiting)).to_have_attribute(
             "data-status", "queued"
         )
@@ -138,11 +126,11 @@ def test_two_browsers_on_two_workers_share_images_caps_and_limits(
 
         # The daily limit counts the images of both workers.
         for number in range(DAILY_LIMIT - _images(index)):
-            _generate((first, second)[number % 2], _unique("filling the day"))
+            generate((first, second)[number % 2], unique("filling the day"))
         for page in (first, second):
             expect(page.locator(JOB_CARD)).to_have_count(0, timeout=90_000)
         assert _images(index) == DAILY_LIMIT
-        _generate(second, _unique("one more than the day allows"))
+        generate(second, unique("one more than the day allows"))
         warning = second.locator('[data-sonner-toast][data-type="warning"]')
         expect(warning).to_contain_text(f"limit of {DAILY_LIMIT} images per day")
         assert _images(index) == DAILY_LIMIT

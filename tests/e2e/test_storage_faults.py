@@ -11,8 +11,10 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.conftest import (
+    ITEM,
     OFFLINE_LATENCY_MS,
     RunningApp,
+    generate,
     launch_app,
     open_studio,
     studio_page,
@@ -27,7 +29,6 @@ RETRIES = 1
 ERROR_BOUND_S = (
     OFFLINE_LATENCY_MS / 1000 + (RETRIES + 1) * 2 * TIMEOUT_S + 0.5 * RETRIES + TIMEOUT_S + 2
 )
-ITEM = '[data-testid="gallery-item"]'
 ERROR_TOAST = '[data-sonner-toast][data-type="error"]'
 
 
@@ -55,18 +56,13 @@ def studio(browser: Browser, fragile_app: RunningApp) -> Iterator[Page]:
         yield page
 
 
-def _generate(page: Page, prompt: str) -> None:
-    page.fill("#prompt-input", prompt)
-    page.click("#generate-button")
-
-
 def _loaded(page: Page, image) -> bool:
     return image.evaluate("img => img.complete && img.naturalWidth > 0")
 
 
 def test_urls_are_renewed_before_they_expire(studio: Page):
     prompt = f"renew me {uuid.uuid4().hex[:6]}"
-    _generate(studio, prompt)
+    generate(studio, prompt)
     image = studio.locator(ITEM).filter(has_text=prompt).locator("img")
     expect(image).to_have_count(1, timeout=30_000)
     first_src = image.get_attribute("src")
@@ -84,7 +80,7 @@ def test_urls_are_renewed_before_they_expire(studio: Page):
 def test_an_image_that_fails_to_load_asks_for_a_fresh_url_once(browser, fragile_app: RunningApp):
     seed = open_studio(browser.new_page(), fragile_app.url)
     prompt = f"retry me {uuid.uuid4().hex[:6]}"
-    _generate(seed, prompt)
+    generate(seed, prompt)
     expect(seed.locator(ITEM).filter(has_text=prompt)).to_have_count(1, timeout=30_000)
     seed.context.close()
 
@@ -117,7 +113,7 @@ def test_storage_outage_gives_an_error_toast_and_stores_nothing(
     own_azurite.stop()
     try:
         prompt = f"during the outage {uuid.uuid4().hex[:6]}"
-        _generate(studio, prompt)
+        generate(studio, prompt)
         expect(studio.locator(ERROR_TOAST)).to_contain_text("storage is unavailable")
         expect(studio.locator('[data-testid="job-card"]')).to_have_count(0)
         expect(studio.locator(ITEM).filter(has_text=prompt)).to_have_count(0)
@@ -136,7 +132,7 @@ def test_frozen_storage_error_arrives_within_the_configured_bound(
     own_azurite.freeze()
     try:
         started = time.monotonic()
-        _generate(studio, f"storage frozen {uuid.uuid4().hex[:6]}")
+        generate(studio, f"storage frozen {uuid.uuid4().hex[:6]}")
         expect(studio.locator(ERROR_TOAST)).to_contain_text(
             "storage is unavailable", timeout=int(ERROR_BOUND_S * 1000) + 5_000
         )

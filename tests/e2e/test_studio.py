@@ -7,21 +7,10 @@ import uuid
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import RunningApp
+from tests.e2e.conftest import ITEM, JOB_CARD, RunningApp, generate, unique
 
-JOB_CARD = '[data-testid="job-card"]'
-ITEM = '[data-testid="gallery-item"]'
 SUCCESS_TOAST = '[data-sonner-toast][data-type="success"]'
 ERROR_TOAST = '[data-sonner-toast][data-type="error"]'
-
-
-def _unique(text: str) -> str:
-    return f"{text} {uuid.uuid4().hex[:8]}"
-
-
-def _generate(page: Page, prompt: str) -> None:
-    page.fill("#prompt-input", prompt)
-    page.click("#generate-button")
 
 
 def _tile(page: Page, prompt: str):
@@ -29,8 +18,8 @@ def _tile(page: Page, prompt: str):
 
 
 def test_prompt_to_gallery_and_back_after_reload(page: Page, app: RunningApp):
-    prompt = _unique("a lighthouse on a cliff at dusk")
-    _generate(page, prompt)
+    prompt = unique("a lighthouse on a cliff at dusk")
+    generate(page, prompt)
 
     job = page.locator(JOB_CARD).filter(has_text=prompt)
     expect(job).to_be_visible()
@@ -74,8 +63,8 @@ def test_prompt_to_gallery_and_back_after_reload(page: Page, app: RunningApp):
 
 
 def test_job_card_shows_prompt_and_elapsed_time(page: Page):
-    prompt = _unique("a slow watercolour harbour")
-    _generate(page, prompt)
+    prompt = unique("a slow watercolour harbour")
+    generate(page, prompt)
     job = page.locator(JOB_CARD).filter(has_text=prompt)
     expect(job.locator(".job-prompt")).to_have_text(prompt)
     expect(job.locator(".job-detail")).to_have_text(re.compile(r"^\d+ s$"), timeout=5_000)
@@ -84,9 +73,9 @@ def test_job_card_shows_prompt_and_elapsed_time(page: Page):
 
 
 def test_two_generations_back_to_back_both_land(page: Page, app: RunningApp):
-    first, second = _unique("first: a red balloon"), _unique("second: a blue kite")
-    _generate(page, first)
-    _generate(page, second)
+    first, second = unique("first: a red balloon"), unique("second: a blue kite")
+    generate(page, first)
+    generate(page, second)
     expect(page.locator(JOB_CARD)).to_have_count(2)
     expect(_tile(page, first)).to_have_count(1, timeout=30_000)
     expect(_tile(page, second)).to_have_count(1, timeout=30_000)
@@ -96,8 +85,8 @@ def test_two_generations_back_to_back_both_land(page: Page, app: RunningApp):
 
 
 def test_page_stays_usable_while_generating(page: Page):
-    prompt = _unique("busy page")
-    _generate(page, prompt)
+    prompt = unique("busy page")
+    generate(page, prompt)
     expect(page.locator(JOB_CARD).filter(has_text=prompt)).to_be_visible()
     # While the job runs, the UI still answers events: typing updates the counter.
     page.fill("#prompt-input", "abc")
@@ -133,7 +122,7 @@ def test_enter_generates_and_shift_enter_adds_a_line(page: Page, app: RunningApp
 
 def test_html_prompt_is_shown_as_text(page: Page):
     prompt = f'<img src=x onerror="window.__pwned=1"><b>{uuid.uuid4().hex[:8]}</b>'
-    _generate(page, prompt)
+    generate(page, prompt)
     tile = _tile(page, prompt)
     expect(tile).to_have_count(1, timeout=30_000)
     expect(tile.locator(".tile-prompt")).to_have_text(prompt)
@@ -143,7 +132,7 @@ def test_html_prompt_is_shown_as_text(page: Page):
 
 def test_emoji_and_path_characters_round_trip(page: Page, app: RunningApp):
     prompt = f"🦊 ../../etc/passwd ..\\..\\boot.ini 日本語 «ß» e\u0301 {uuid.uuid4().hex[:8]}"
-    _generate(page, prompt)
+    generate(page, prompt)
     tile = _tile(page, prompt)
     expect(tile).to_have_count(1, timeout=30_000)
     expect(tile.locator(".tile-prompt")).to_have_text(prompt)
