@@ -18,7 +18,7 @@ export REFLEX_TELEMETRY_ENABLED := false
 export REFLEX_CHECK_LATEST_VERSION := false
 export NPM_CONFIG_REGISTRY ?= $(shell npm config get registry 2>/dev/null || echo https://registry.npmjs.org/)
 
-.PHONY: run dev test lint format migrate sync azurite screenshot install install-dev chromium clean
+.PHONY: run dev test bench lint format migrate sync azurite screenshot install install-dev install-azurite chromium clean
 
 run: install migrate  ## Start the app (production build) at http://localhost:$(PORT)
 	$(BIN)/reflex run --env prod --frontend-port $(PORT)
@@ -30,6 +30,9 @@ test: install-dev chromium $(AZURITE)  ## Lint, then run the whole test suite
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
+
+bench: install install-azurite  ## Run one benchmark: make bench ARGS="gallery --images 100000"
+	$(BIN)/python -m benchmarks $(ARGS)
 
 screenshot: install-dev chromium $(AZURITE)  ## Retake docs/gallery.png with the test browser
 	VISIONARY_UPDATE_SCREENSHOT=1 $(BIN)/pytest tests/e2e/test_first_screen.py -k local
@@ -55,6 +58,8 @@ azurite: $(AZURITE)  ## Run Azurite (Azure Storage emulator) on 127.0.0.1:$(AZUR
 install: $(VENV)/.installed $(BUN)
 
 install-dev: install $(VENV)/.dev-installed
+
+install-azurite: $(AZURITE)
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)

@@ -13,13 +13,14 @@ import pytest
 import sqlalchemy as sa
 from starlette.testclient import TestClient
 
+from tests.support.azurite import Azurite
 from visionary_app.api.media import media_api
-from visionary_app.bench.azurite import Azurite
 from visionary_app.services.azure_blob_store import AzureBlobStore
-from visionary_app.services.blob_store import LocalBlobStore, UrlSigner
 from visionary_app.services.catalog import Catalog
 from visionary_app.services.database import make_engine, upgrade_to_head
+from visionary_app.services.local_blob_store import LocalBlobStore
 from visionary_app.services.search_index import postgres_search_schema
+from visionary_app.services.url_signing import UrlSigner
 
 SIGNING_KEY = b"test-signing-key-0123456789abcdef"
 

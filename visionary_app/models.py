@@ -9,7 +9,7 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-__all__ = ["GenerationJob", "Image", "JobStatus", "UTCDateTime"]
+__all__ = ["GenerationJob", "Image", "JobStatus", "JobStatusType", "UTCDateTime"]
 
 
 class UTCDateTime(sa.TypeDecorator):
@@ -77,6 +77,21 @@ class JobStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+class JobStatusType(sa.TypeDecorator):
+    """`JobStatus` in a short string column: plain text in the database, the enum in Python."""
+
+    impl = sa.String(16)
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect) -> str | None:
+        """Refuse anything that is not a status."""
+        return None if value is None else JobStatus(value).value
+
+    def process_result_value(self, value: str | None, dialect) -> JobStatus | None:
+        """Read back as the enum."""
+        return None if value is None else JobStatus(value)
+
+
 class GenerationJob(SQLModel, table=True):
     """One submission of a prompt: queued, run under the caps, and its outcome kept.
 
@@ -101,7 +116,7 @@ class GenerationJob(SQLModel, table=True):
     quality: str | None = Field(default=None, sa_column=sa.Column(sa.String(32), nullable=True))
     style: str | None = Field(default=None, sa_column=sa.Column(sa.String(32), nullable=True))
     n: int = 1
-    status: str = Field(sa_column=sa.Column(sa.String(16), nullable=False))
+    status: JobStatus = Field(sa_column=sa.Column(JobStatusType(), nullable=False))
     images: int = 0
     image_ids: str = Field(
         default="", sa_column=sa.Column(sa.Text, nullable=False, server_default="")

@@ -14,8 +14,8 @@ import pytest
 from azure.storage.blob import BlobServiceClient
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from visionary_app.bench.app_server import AppStartFailed, run_app
-from visionary_app.bench.azurite import Azurite
+from tests.support.app_server import AppStartFailed, run_app
+from tests.support.azurite import Azurite
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [

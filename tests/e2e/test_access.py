@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.conftest import ITEM, RunningApp, launch_app, seed_images
-from visionary_app.bench.reflex_client import ReflexClient
+from tests.support.reflex_client import ReflexClient
 from visionary_app.state.gallery import GalleryState
 from visionary_app.state.generation import GenerationState
 

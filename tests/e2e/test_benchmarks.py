@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import threading
 
+from benchmarks.load import run_load
 from tests.e2e.conftest import RunningApp
-from visionary_app.bench.load import run_load
 
 
 def test_a_small_load_run_brings_every_job_back_exactly_once(app: RunningApp):

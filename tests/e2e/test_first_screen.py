@@ -9,7 +9,7 @@ from pathlib import Path
 from playwright.sync_api import Browser, expect
 
 from tests.e2e.conftest import ITEM, RunningApp, open_studio, seed_images
-from visionary_app.bench.app_server import ROOT
+from tests.support.app_server import ROOT
 
 TILES = 24
 BUDGET_BYTES = 1_500_000

@@ -12,7 +12,7 @@ from playwright.sync_api import Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.e2e.conftest import ITEM, RunningApp, seed_images
-from visionary_app.bench.app_server import ROOT
+from tests.support.app_server import ROOT
 
 PAGE_SIZE = 24
 

@@ -7,7 +7,7 @@ import uuid
 from playwright.sync_api import Browser, expect
 
 from tests.e2e.conftest import RunningApp, open_studio
-from visionary_app.bench.azurite import ACCOUNT_KEY
+from tests.support.azurite import ACCOUNT_KEY
 
 
 def _secrets(app: RunningApp) -> list[str]:

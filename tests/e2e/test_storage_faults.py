@@ -19,7 +19,7 @@ from tests.e2e.conftest import (
     open_studio,
     studio_page,
 )
-from visionary_app.bench.azurite import Azurite
+from tests.support.azurite import Azurite
 
 TTL_S = 10
 TIMEOUT_S = 1.5

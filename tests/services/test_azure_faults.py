@@ -7,9 +7,10 @@ from datetime import UTC, datetime
 import pytest
 
 from tests.conftest import small_pipeline
-from visionary_app.bench.azurite import Azurite
+from tests.support.azurite import Azurite
 from visionary_app.services.azure_blob_store import AzureBlobStore
-from visionary_app.services.blob_store import StorageError, is_image_blob_name, make_blob_name
+from visionary_app.services.blob_names import is_image_blob_name, make_blob_name
+from visionary_app.services.blob_store import StorageError
 from visionary_app.services.catalog import Catalog
 from visionary_app.services.database import make_engine
 from visionary_app.services.generation import GenerationFailed, GenerationPipeline

@@ -7,14 +7,11 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
-from visionary_app.services.blob_store import (
-    LocalBlobStore,
-    StorageError,
-    UrlSigner,
-    is_valid_blob_name,
-    load_or_create_key,
-    make_blob_name,
-)
+from visionary_app.services.blob_names import is_valid_blob_name, make_blob_name
+from visionary_app.services.blob_store import StorageError
+from visionary_app.services.local_blob_store import LocalBlobStore
+from visionary_app.services.secret_keys import KeyFileError, load_or_create_key
+from visionary_app.services.url_signing import UrlSigner
 
 WHEN = datetime(2026, 11, 25, 23, 30, tzinfo=UTC)
 
@@ -119,7 +116,14 @@ def test_short_keys_are_refused():
 
 def test_signing_key_is_created_once_and_private(tmp_path: Path):
     path = tmp_path / "keys" / "url-signing.key"
-    first = load_or_create_key(path)
+    first = load_or_create_key(path, "URL signing key")
     assert len(first) >= 32
-    assert load_or_create_key(path) == first
+    assert load_or_create_key(path, "URL signing key") == first
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+
+
+def test_an_empty_key_file_is_named_for_what_it_holds(tmp_path: Path):
+    path = tmp_path / "session.key"
+    path.write_bytes(b"")
+    with pytest.raises(KeyFileError, match=r"^session key file .* is empty$"):
+        load_or_create_key(path, "session key")

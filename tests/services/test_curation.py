@@ -10,9 +10,11 @@ from starlette.testclient import TestClient
 from tests.conftest import small_pipeline
 from visionary_app.api.media import media_api
 from visionary_app.models import Image
-from visionary_app.services.blob_store import LocalBlobStore, StorageError, companion_blob_names
+from visionary_app.services.blob_names import companion_blob_names
+from visionary_app.services.blob_store import StorageError
 from visionary_app.services.catalog import PageCursor
 from visionary_app.services.curation import DeleteFailed, delete_image, download_filename
+from visionary_app.services.local_blob_store import LocalBlobStore
 from visionary_app.services.mirror import reconcile
 
 

@@ -4,7 +4,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.conftest import small_pipeline
-from visionary_app.services.blob_store import LocalBlobStore, StorageError
+from visionary_app.services.blob_store import StorageError
 from visionary_app.services.catalog import Catalog
 from visionary_app.services.database import make_engine
 from visionary_app.services.generation import (
@@ -13,6 +13,7 @@ from visionary_app.services.generation import (
     InvalidPrompt,
     validate_prompt,
 )
+from visionary_app.services.local_blob_store import LocalBlobStore
 from visionary_app.services.providers import OfflineProvider, ProviderError
 
 

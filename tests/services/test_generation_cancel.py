@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import small_pipeline
-from visionary_app.services.blob_store import LocalBlobStore
 from visionary_app.services.catalog import Catalog
+from visionary_app.services.local_blob_store import LocalBlobStore
 from visionary_app.services.providers import OfflineProvider
 from visionary_app.services.providers.base import ImageOptions
 

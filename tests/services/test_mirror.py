@@ -4,7 +4,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from tests.conftest import small_pipeline
-from visionary_app.services.blob_store import companion_blob_names
+from visionary_app.services.blob_names import companion_blob_names
 from visionary_app.services.catalog import Catalog
 from visionary_app.services.database import make_engine, upgrade_to_head
 from visionary_app.services.generation import GenerationPipeline

@@ -13,7 +13,7 @@ from visionary_app.services.blob_metadata import (
     decode_image,
     encode_image,
 )
-from visionary_app.services.blob_store import (
+from visionary_app.services.blob_names import (
     companion_blob_names,
     is_image_blob_name,
     is_valid_blob_name,

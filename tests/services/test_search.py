@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from visionary_app.models import Image
-from visionary_app.services import catalog as catalog_module
+from visionary_app.services import search_index
 from visionary_app.services.catalog import Catalog, PageCursor
 from visionary_app.services.database import make_engine
 from visionary_app.services.search_index import postgres_search_schema
@@ -76,7 +76,7 @@ async def test_common_and_rare_words_take_different_paths_with_the_same_answers(
     await any_catalog.add_many([_row(f"common word {i} {'rare' if i % 7 == 0 else ''}", i)
                                 for i in range(60)])  # fmt: skip
     by_index = await _found(any_catalog, "common rare")
-    monkeypatch.setattr(catalog_module, "_DENSE_MATCHES", 1)  # everything counts as common
+    monkeypatch.setattr(search_index, "_DENSE_MATCHES", 1)  # everything counts as common
     by_scan = await _found(any_catalog, "common rare")
     assert by_index == by_scan and len(by_index) == 9
 

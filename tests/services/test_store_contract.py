@@ -8,12 +8,9 @@ import httpx
 import pytest
 
 from tests.conftest import fetch
-from visionary_app.services.blob_store import (
-    BlobNotFoundError,
-    LocalBlobStore,
-    make_blob_name,
-    text_blob_name,
-)
+from visionary_app.services.blob_names import make_blob_name, text_blob_name
+from visionary_app.services.blob_store import BlobNotFoundError
+from visionary_app.services.local_blob_store import LocalBlobStore
 
 
 def _name() -> str:

@@ -10,16 +10,12 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from visionary_app.services.blob_store import BlobStore, LocalBlobStore, is_valid_blob_name
+from visionary_app.services.blob_names import is_valid_blob_name
+from visionary_app.services.blob_store import BlobStore
+from visionary_app.services.content_types import content_type_for_blob
+from visionary_app.services.local_blob_store import LocalBlobStore
 
 __all__ = ["media_api"]
-
-_CONTENT_TYPES = {
-    "png": "image/png",
-    "jpg": "image/jpeg",
-    "webp": "image/webp",
-    "json": "application/json",
-}
 
 
 def media_api(get_store: Callable[[], BlobStore]) -> Starlette:
@@ -45,8 +41,6 @@ def media_api(get_store: Callable[[], BlobStore]) -> Starlette:
         }
         if download_as:
             headers["Content-Disposition"] = f'attachment; filename="{download_as}"'
-        return FileResponse(
-            path, media_type=_CONTENT_TYPES[name.rsplit(".", 1)[1]], headers=headers
-        )
+        return FileResponse(path, media_type=content_type_for_blob(name), headers=headers)
 
     return Starlette(routes=[Route("/media/{name:path}", serve, methods=["GET", "HEAD"])])

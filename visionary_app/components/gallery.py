@@ -9,9 +9,13 @@ from visionary_app.state.gallery import GalleryState, GalleryTile
 from visionary_app.state.generation import GenerationState, JobCard
 from visionary_app.state.lightbox import LightboxState
 
-_OBSERVE_END = (
-    "new IntersectionObserver(e=>{if(e[0].isIntersecting)document.getElementById('load-more')"
-    "?.click()},{rootMargin:'800px'}).observe(document.getElementById('gallery-end'))"
+# Near either end of the window an observer presses "Load newer" / "Load more" (Reflex has
+# no scroll-into-view API).
+_OBSERVE_ENDS = (
+    "const o=new IntersectionObserver(es=>es.forEach(e=>{if(e.isIntersecting)document"
+    ".getElementById(e.target.id==='gallery-end'?'load-more':'load-newer')?.click()}),"
+    "{rootMargin:'800px'});['gallery-start','gallery-end'].forEach(i=>o.observe("
+    "document.getElementById(i)))"
 )
 # How often an open gallery looks for images made elsewhere and re-reads its jobs.
 _LIVE_INTERVAL_MS = 3000
@@ -205,6 +209,18 @@ def gallery() -> rx.Component:
             on_change=[GalleryState.check_new, GenerationState.sync_jobs],
             display="none",
         ),
+        rx.box(id="gallery-start", height="1px"),
+        rx.cond(
+            GalleryState.has_newer,
+            rx.button(
+                "Load newer",
+                on_click=GalleryState.load_newer,
+                loading=GalleryState.loading,
+                variant="soft",
+                id="load-newer",
+                width="100%",
+            ),
+        ),
         rx.grid(
             rx.foreach(GenerationState.jobs, job_card),
             rx.foreach(GalleryState.images, gallery_tile),
@@ -226,12 +242,7 @@ def gallery() -> rx.Component:
                 width="100%",
             ),
         ),
-        # Near the bottom the observer presses "Load more" (Reflex has no scroll-into-view API).
-        rx.box(
-            id="gallery-end",
-            height="1px",
-            on_mount=rx.call_script(_OBSERVE_END),
-        ),
+        rx.box(id="gallery-end", height="1px", on_mount=rx.call_script(_OBSERVE_ENDS)),
         rx.cond(
             (GalleryState.images.length() == 0)
             & (GenerationState.jobs.length() == 0)

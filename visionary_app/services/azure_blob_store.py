@@ -17,13 +17,8 @@ from azure.storage.blob import (
 )
 from azure.storage.blob.aio import BlobServiceClient, LinearRetry
 
-from visionary_app.services.blob_store import (
-    BlobInfo,
-    BlobNotFoundError,
-    SignedUrl,
-    StorageError,
-    is_valid_blob_name,
-)
+from visionary_app.services.blob_names import is_valid_blob_name
+from visionary_app.services.blob_store import BlobInfo, BlobNotFoundError, SignedUrl, StorageError
 
 __all__ = ["AzureBlobStore"]
 

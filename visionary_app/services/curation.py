@@ -7,7 +7,8 @@ import re
 import unicodedata
 
 from visionary_app.models import Image
-from visionary_app.services.blob_store import BlobStore, StorageError, companion_blob_names
+from visionary_app.services.blob_names import companion_blob_names
+from visionary_app.services.blob_store import BlobStore, StorageError
 from visionary_app.services.catalog import Catalog, CatalogError
 
 __all__ = ["DeleteFailed", "delete_image", "download_filename"]

@@ -13,20 +13,20 @@ from datetime import UTC, datetime
 
 from visionary_app.models import Image
 from visionary_app.services.blob_metadata import encode_image
-from visionary_app.services.blob_store import (
-    BlobStore,
-    StorageError,
+from visionary_app.services.blob_names import (
     companion_blob_names,
     make_blob_name,
     text_blob_name,
     thumbnail_blob_name,
 )
+from visionary_app.services.blob_store import BlobStore, StorageError
 from visionary_app.services.catalog import Catalog, CatalogError
+from visionary_app.services.content_types import TEXT_CONTENT_TYPE, THUMBNAIL_CONTENT_TYPE
 from visionary_app.services.curation import DeleteFailed, delete_image
 from visionary_app.services.providers import ImageProvider, ProviderError
 from visionary_app.services.providers.base import GeneratedImage, ImageOptions
-from visionary_app.services.providers.capabilities import ModelCapabilities, capabilities_for
-from visionary_app.services.thumbnails import THUMBNAIL_CONTENT_TYPE, make_thumbnail
+from visionary_app.services.providers.capabilities import ModelCapabilities
+from visionary_app.services.thumbnails import make_thumbnail
 
 __all__ = [
     "Batch",
@@ -134,7 +134,7 @@ class GenerationPipeline:
         self.provider = provider
         self.store = store
         self.catalog = catalog
-        self.capabilities = capabilities_for(provider.model, provider=provider.name)
+        self.capabilities = provider.capabilities
         self.max_prompt_length = max_prompt_length
         self.default_size = default_size
         self.thumbnail_size = thumbnail_size
@@ -144,6 +144,10 @@ class GenerationPipeline:
     def validate(self, raw_prompt: str) -> str:
         """The prompt as it will be used, or InvalidPrompt."""
         return validate_prompt(raw_prompt, self.max_prompt_length)
+
+    def check_options(self, options: ImageOptions) -> None:
+        """Raise InvalidOptions unless the model offers every option chosen."""
+        validate_options(options, self.capabilities, self.provider.model)
 
     def default_options(self) -> ImageOptions:
         """One image at the configured size (if the model offers it), default quality/style."""
@@ -168,7 +172,7 @@ class GenerationPipeline:
         otherwise returns, per image, the indexed row or the reason it was not kept.
         """
         prompt = self.validate(raw_prompt)
-        validate_options(options, self.capabilities, self.provider.model)
+        self.check_options(options)
         started = time.perf_counter()
         try:
             generated = await self.provider.generate(prompt, options)
@@ -271,7 +275,7 @@ class GenerationPipeline:
                 await self.store.put(
                     text_blob_name(record.blob_name),
                     encoded.text_blob,
-                    "application/json",
+                    TEXT_CONTENT_TYPE,
                     {"image_id": str(record.id)},
                 )
             await self.store.put(record.blob_name, data, record.content_type, encoded.metadata)

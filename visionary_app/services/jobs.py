@@ -18,7 +18,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
@@ -44,11 +44,11 @@ __all__ = [
 T = TypeVar("T")
 logger = logging.getLogger(__name__)
 
-ACTIVE = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
+ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
 ABANDONED_MESSAGES = {
-    JobStatus.QUEUED.value: "The server restarted (or stopped) while this job was waiting, so "
+    JobStatus.QUEUED: "The server restarted (or stopped) while this job was waiting, so "
     "it never started and nothing was spent. Please generate it again.",
-    JobStatus.RUNNING.value: "The server restarted (or stopped) while this job was running, so "
+    JobStatus.RUNNING: "The server restarted (or stopped) while this job was running, so "
     "it did not finish. Any image it had already added is in the gallery; please generate the "
     "rest again.",
 }
@@ -98,7 +98,7 @@ class Turn:
     """The answer to "may this job start now?"."""
 
     started: bool
-    status: str
+    status: JobStatus
     ahead: int = 0  # queued jobs that start before this one
 
 
@@ -126,7 +126,6 @@ class JobQueue:
         self.poll_interval_s = poll_interval_s
         self._clock = clock
         self._changed = asyncio.Event()
-        self._running_here: dict[uuid.UUID, asyncio.Task] = {}
 
     async def _run(self, work: Callable[[Session], T]) -> T:
         def failure(error: str) -> QueueUnavailable:
@@ -149,7 +148,7 @@ class JobQueue:
         now = self._clock()
         job = GenerationJob(
             owner=owner, prompt=prompt, size=options.size, quality=options.quality,
-            style=options.style, n=options.n, status=JobStatus.QUEUED.value, images=options.n,
+            style=options.style, n=options.n, status=JobStatus.QUEUED, images=options.n,
             created_at=now, heartbeat_at=now, worker=self.worker,
         )  # fmt: skip
 
@@ -211,7 +210,7 @@ class JobQueue:
         table = GenerationJob.__table__
         # Aliases keep each subquery counting the whole table, not the row being updated.
         counted, earlier, peer = (table.alias(name) for name in ("counted", "earlier", "peer"))
-        running, queued = JobStatus.RUNNING.value, JobStatus.QUEUED.value
+        running, queued = JobStatus.RUNNING, JobStatus.QUEUED
         position = sa.tuple_(
             sa.literal(job.created_at, UTCDateTime()), sa.literal(job.id, sa.Uuid())
         )
@@ -259,13 +258,13 @@ class JobQueue:
             self._lock_queue(session)
             if session.exec(claim).rowcount == 1:
                 session.commit()
-                return Turn(started=True, status=JobStatus.RUNNING.value)
+                return Turn(started=True, status=JobStatus.RUNNING)
             status = session.exec(
                 select(GenerationJob.status).where(col(GenerationJob.id) == job.id)
             ).one()
             ahead = session.exec(
                 select(sa.func.count()).where(
-                    col(GenerationJob.status) == JobStatus.QUEUED.value,
+                    col(GenerationJob.status) == JobStatus.QUEUED,
                     sa.tuple_(col(GenerationJob.created_at), col(GenerationJob.id)) < position,
                 )
             ).one()
@@ -274,39 +273,32 @@ class JobQueue:
 
         return await self._run(work)
 
-    async def wait_turn(
-        self,
-        job: GenerationJob,
-        on_wait: Callable[[int], Awaitable[None]],
-        heartbeat_s: float = 5.0,
-    ) -> None:
+    async def wait_turn(self, job: GenerationJob, on_wait: Callable[[int], None]) -> None:
         """Return once the job is running; raise JobCancelled if it ended while waiting.
 
-        `on_wait(ahead)` is called whenever the number of jobs ahead changes.
+        `on_wait(ahead)` is called whenever the number of jobs ahead changes. The caller
+        keeps the job's heartbeat.
         """
-        last_ahead, last_beat = -1, asyncio.get_running_loop().time()
+        last_ahead = -1
         while True:
             changed = self._changed
             turn = await self.try_start(job)
             if turn.started:
                 return
-            if turn.status != JobStatus.QUEUED.value:
+            if turn.status != JobStatus.QUEUED:
                 raise JobCancelled(turn.status)
             if turn.ahead != last_ahead:
                 last_ahead = turn.ahead
-                await on_wait(turn.ahead)
-            if asyncio.get_running_loop().time() - last_beat >= heartbeat_s:
-                await self.heartbeat([job.id])
-                last_beat = asyncio.get_running_loop().time()
+                on_wait(turn.ahead)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(changed.wait(), self.poll_interval_s)
 
-    async def heartbeat(self, job_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
+    async def heartbeat(self, job_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, JobStatus]:
         """Mark the jobs alive; returns each one's status (a job cancelled elsewhere shows it)."""
         ids = list(job_ids)
         now = self._clock()
 
-        def work(session: Session) -> dict[uuid.UUID, str]:
+        def work(session: Session) -> dict[uuid.UUID, JobStatus]:
             session.exec(
                 sa.update(GenerationJob)
                 .where(col(GenerationJob.id).in_(ids), col(GenerationJob.status).in_(ACTIVE))
@@ -334,7 +326,7 @@ class JobQueue:
         kept = [str(image_id) for image_id in image_ids]
         provider_ms = None if provider_seconds is None else round(provider_seconds * 1000)
         values = {
-            "status": status.value, "images": len(kept), "image_ids": " ".join(kept),
+            "status": status, "images": len(kept), "image_ids": " ".join(kept),
             "error": error, "finished_at": self._clock(), "seen": seen,
             "provider_ms": provider_ms,
         }  # fmt: skip
@@ -357,25 +349,15 @@ class JobQueue:
         return ended
 
     async def cancel(self, job_id: uuid.UUID, owner: str) -> bool:
-        """Cancel the owner's job if it has not ended; its task stops and stores nothing."""
+        """Mark the owner's job cancelled if it has not ended; False if it had.
+
+        Whoever runs the job stops on seeing it (`JobRunner`), and keeps nothing.
+        """
         values = {
-            "status": JobStatus.CANCELLED.value, "images": 0, "finished_at": self._clock(),
+            "status": JobStatus.CANCELLED, "images": 0, "finished_at": self._clock(),
             "error": "Cancelled.", "seen": True,
         }  # fmt: skip
-        cancelled = await self._end(job_id, values, owner=owner)
-        task = self._running_here.get(job_id)
-        if cancelled and task is not None:
-            task.cancel()
-        return cancelled
-
-    @contextlib.contextmanager
-    def running_here(self, job_id: uuid.UUID, task: asyncio.Task):
-        """Register the task doing a job, so a cancel arriving at this worker reaches it."""
-        self._running_here[job_id] = task
-        try:
-            yield
-        finally:
-            self._running_here.pop(job_id, None)
+        return await self._end(job_id, values, owner=owner)
 
     async def fail_abandoned(self, stale_after: timedelta) -> int:
         """Fail active jobs whose worker is gone; returns how many.
@@ -415,7 +397,7 @@ class JobQueue:
                     continue
                 job.error = ABANDONED_MESSAGES[job.status]
                 job.status, job.images, job.finished_at, job.seen = (
-                    JobStatus.FAILED.value,
+                    JobStatus.FAILED,
                     0,
                     now,
                     False,

@@ -8,15 +8,13 @@ from datetime import UTC, datetime, timedelta
 
 from visionary_app.models import Image
 from visionary_app.services.blob_metadata import MetadataError, decode_image, has_text_blob
-from visionary_app.services.blob_store import (
-    BlobInfo,
-    BlobNotFoundError,
-    BlobStore,
+from visionary_app.services.blob_names import (
     companion_blob_names,
     is_image_blob_name,
     text_blob_name,
     thumbnail_blob_name,
 )
+from visionary_app.services.blob_store import BlobInfo, BlobNotFoundError, BlobStore
 from visionary_app.services.catalog import Catalog, CatalogError
 
 __all__ = ["DEFAULT_GRACE", "SyncReport", "reconcile"]

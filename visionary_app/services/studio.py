@@ -11,20 +11,20 @@ import openai
 
 from visionary_app.services.access import AccessControl
 from visionary_app.services.azure_blob_store import AzureBlobStore
-from visionary_app.services.blob_store import (
-    BlobStore,
-    LocalBlobStore,
-    UrlSigner,
-    load_or_create_key,
-)
+from visionary_app.services.blob_store import BlobStore
 from visionary_app.services.catalog import Catalog
 from visionary_app.services.database import make_engine
 from visionary_app.services.generation import GenerationPipeline
 from visionary_app.services.jobs import JobLimits, JobQueue
+from visionary_app.services.local_blob_store import LocalBlobStore
 from visionary_app.services.providers import ImageProvider, OfflineProvider
+from visionary_app.services.providers.base import PROVIDER_LABELS
 from visionary_app.services.providers.capabilities import ModelCapabilities, capabilities_for
 from visionary_app.services.providers.openai_images import OpenAIImageProvider
+from visionary_app.services.runner import JobRunner
+from visionary_app.services.secret_keys import load_or_create_key
 from visionary_app.services.suggestions import ChatSuggester, OfflineSuggester, PromptSuggester
+from visionary_app.services.url_signing import UrlSigner
 from visionary_app.settings import Settings, get_settings, parse_users
 
 __all__ = ["Studio", "build_studio", "get_studio"]
@@ -42,6 +42,7 @@ class Studio:
     catalog: Catalog
     pipeline: GenerationPipeline
     jobs: JobQueue
+    runner: JobRunner
     access: AccessControl
 
     async def aclose(self) -> None:
@@ -73,7 +74,7 @@ def _openai_client(settings: Settings) -> tuple[openai.AsyncOpenAI, str]:
             api_version=settings.openai_api_version,
             **common,
         )
-        return client, "Azure OpenAI"
+        return client, PROVIDER_LABELS[provider]
     key = settings.openai_api_key
     if provider == "openai-compatible":
         if not settings.openai_base_url:
@@ -92,7 +93,7 @@ def _openai_client(settings: Settings) -> tuple[openai.AsyncOpenAI, str]:
     client = openai.AsyncOpenAI(
         api_key=key.get_secret_value(), base_url=settings.openai_base_url, **common
     )
-    return client, "OpenAI"
+    return client, PROVIDER_LABELS[provider]
 
 
 def build_provider(settings: Settings) -> tuple[ImageProvider, PromptSuggester]:
@@ -148,14 +149,14 @@ def build_store(settings: Settings) -> BlobStore:
     if settings.url_signing_key is not None:
         key = settings.url_signing_key.get_secret_value().encode()
     else:
-        key = load_or_create_key(settings.data_dir / "url-signing.key")
+        key = load_or_create_key(settings.data_dir / "url-signing.key", "URL signing key")
     return LocalBlobStore(settings.images_dir, UrlSigner(key, settings.url_ttl_seconds))
 
 
 def build_studio(settings: Settings) -> Studio:
     """Wire every service for `settings` (no network calls happen here)."""
     provider, suggester = build_provider(settings)
-    capabilities = capabilities_for(provider.model, provider=provider.name)
+    capabilities = provider.capabilities
     store = build_store(settings)
     engine = make_engine(settings.resolved_database_url)
     catalog = Catalog(engine)
@@ -177,7 +178,7 @@ def build_studio(settings: Settings) -> Studio:
     jobs = JobQueue(engine, limits)
     return Studio(
         settings, provider, capabilities, suggester, store, catalog, pipeline, jobs,
-        build_access(settings),
+        JobRunner(jobs, pipeline), build_access(settings),
     )  # fmt: skip
 
 
@@ -186,7 +187,7 @@ def build_access(settings: Settings) -> AccessControl:
     if settings.session_secret is not None:
         key = settings.session_secret.get_secret_value().encode()
     elif settings.access_password or settings.access_users:
-        key = load_or_create_key(settings.data_dir / "session.key")
+        key = load_or_create_key(settings.data_dir / "session.key", "session key")
     else:
         key = b""
     users = settings.access_users

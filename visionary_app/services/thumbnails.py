@@ -9,8 +9,6 @@ from PIL import ImageOps
 
 __all__ = ["Thumbnail", "make_thumbnail"]
 
-THUMBNAIL_CONTENT_TYPE = "image/webp"
-
 
 class Thumbnail:
     """Encoded thumbnail bytes and their pixel size."""

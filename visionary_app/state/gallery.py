@@ -1,11 +1,17 @@
-"""Gallery state: the rows on screen (newest first, a page at a time) with fresh signed URLs."""
+"""Gallery state: a bounded window of rows (newest first, a page at a time) with signed URLs.
+
+A tab never holds more than `WINDOW_PAGES` pages. Scrolling down past that drops the top
+page; scrolling back up fetches it again by keyset ("newer than the first row shown"), so
+the window slides both ways with no repeats or gaps, and its size stays flat however far
+anyone scrolls.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import astuple, dataclass, replace
 from datetime import datetime
 
 import reflex as rx
@@ -22,6 +28,15 @@ logger = logging.getLogger(__name__)
 _RENEW_WHEN_LEFT = 0.25
 _CHECKS_PER_TTL = 5
 _MAX_CHECK_INTERVAL_MS = 30_000
+# Pages a tab keeps at most; beyond this the far end is dropped and fetched again if needed.
+WINDOW_PAGES = 4
+# A tile shows a few lines of its prompt; the lightbox reads the whole prompt from the index.
+_TILE_PROMPT_CHARS = 300
+_LOAD_FAILED = "The gallery could not be loaded: the image index is unavailable."
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= _TILE_PROMPT_CHARS else text[: _TILE_PROMPT_CHARS - 1] + "…"
 
 
 @dataclass
@@ -41,6 +56,11 @@ class GalleryTile:
     style: str = ""
 
 
+def cursor_of(tile: GalleryTile) -> PageCursor:
+    """The keyset position of a tile."""
+    return PageCursor(datetime.fromisoformat(tile.created_at), uuid.UUID(tile.id))
+
+
 @dataclass(frozen=True)
 class SignedTile:
     """A tile with what the server keeps to itself: the blob shown and the URL's expiry."""
@@ -57,12 +77,12 @@ async def sign_tile(image: Image) -> SignedTile:
     tile = GalleryTile(
         id=str(image.id),
         url=signed.url,
-        prompt=image.prompt,
+        prompt=_clip(image.prompt),
         width=image.thumbnail_width or image.width,
         height=image.thumbnail_height or image.height,
         created_at=image.created_at.isoformat(),
         model=image.model,
-        revised_prompt=image.revised_prompt or "",
+        revised_prompt=_clip(image.revised_prompt or ""),
         favourite=image.favourite,
         quality=image.quality or "",
         style=image.style or "",
@@ -70,13 +90,18 @@ async def sign_tile(image: Image) -> SignedTile:
     return SignedTile(tile, shown, signed.expires_at)
 
 
+def _newest_first(tiles: list[GalleryTile]) -> list[GalleryTile]:
+    return sorted(tiles, key=lambda t: astuple(cursor_of(t)), reverse=True)
+
+
 class GalleryState(rx.State):
-    """The loaded pages of the gallery; only these rows live in state, never the whole table."""
+    """The window of the gallery on screen; never the whole table, never unbounded."""
 
     images: list[GalleryTile] = []
     loading: bool = False
     loaded: bool = False
-    has_more: bool = False
+    has_more: bool = False  # older images exist below the window
+    has_newer: bool = False  # newer images were dropped above the window
     favourites_only: bool = False
     search: str = ""
     load_error: str = ""
@@ -84,7 +109,6 @@ class GalleryState(rx.State):
     _shown_blobs: dict[str, str] = {}
     _renew_after: float = 0.0
     _retried: set[str] = set()
-    _cursor: tuple[str, str] | None = None
 
     @rx.var(cache=True)
     def renew_check_ms(self) -> int:
@@ -92,9 +116,23 @@ class GalleryState(rx.State):
         ttl_ms = get_settings().url_ttl_seconds * 1000
         return min(_MAX_CHECK_INTERVAL_MS, ttl_ms // _CHECKS_PER_TTL)
 
-    def _remember(self, signed: list[SignedTile]) -> None:
+    @staticmethod
+    def _page_size() -> int:
+        return get_studio().settings.gallery_page_size
+
+    def _window_size(self) -> int:
+        return WINDOW_PAGES * self._page_size()
+
+    def _set_window(self, tiles: list[GalleryTile], signed: list[SignedTile]) -> None:
+        """Show exactly `tiles`; remember the blobs of new ones and forget the dropped ones."""
+        self.images = tiles
+        shown = {tile.id for tile in tiles}
+        blobs = {k: v for k, v in self._shown_blobs.items() if k in shown}
         for item in signed:
-            self._shown_blobs[item.tile.id] = item.shown_blob_name
+            if item.tile.id in shown:
+                blobs[item.tile.id] = item.shown_blob_name
+        self._shown_blobs = blobs
+        self._retried = {image_id for image_id in self._retried if image_id in shown}
         if signed:
             ttl = get_settings().url_ttl_seconds
             renew_after = min(item.expires_at for item in signed) - ttl * _RENEW_WHEN_LEFT
@@ -102,17 +140,15 @@ class GalleryState(rx.State):
                 min(self._renew_after, renew_after) if self._renew_after else renew_after
             )
 
-    async def _fetch_page(self, cursor: PageCursor | None) -> list[SignedTile]:
-        studio = get_studio()
-        size = studio.settings.gallery_page_size
-        records = await studio.catalog.newest(
-            size + 1, before=cursor, favourites_only=self.favourites_only, search=self.search
-        )
-        self.has_more = len(records) > size
-        records = records[:size]
-        if records:
-            last = records[-1]
-            self._cursor = (last.created_at.isoformat(), str(last.id))
+    async def _fetch(self, cursor: PageCursor | None, *, newer: bool = False) -> list[SignedTile]:
+        """One page (plus one row, to tell whether more follow) beside the cursor."""
+        catalog, size = get_studio().catalog, self._page_size()
+        filters = {"favourites_only": self.favourites_only, "search": self.search}
+        if newer:
+            assert cursor is not None
+            records = await catalog.newer(size + 1, cursor, **filters)
+        else:
+            records = await catalog.newest(size + 1, before=cursor, **filters)
         return [await sign_tile(record) for record in records]
 
     @rx.event
@@ -121,54 +157,88 @@ class GalleryState(rx.State):
         self.loading = True
         yield
         try:
-            signed = await self._fetch_page(None)
+            await self._load_top()
         except (CatalogError, StorageError) as exc:
             logger.error("gallery load failed: %s", exc)
-            self.load_error = "The gallery could not be loaded: the image index is unavailable."
+            self.load_error = _LOAD_FAILED
             yield rx.toast.error(self.load_error)
-        else:
-            self.images = [item.tile for item in signed]
-            self._shown_blobs = {}
-            self._renew_after, self._retried = 0.0, set()
-            self._remember(signed)
-            self.load_error = ""
         finally:
             self.loading = False
             self.loaded = True
 
+    async def _load_top(self) -> None:
+        signed = await self._fetch(None)
+        size = self._page_size()
+        self.has_more, self.has_newer = len(signed) > size, False
+        self._shown_blobs, self._renew_after, self._retried = {}, 0.0, set()
+        self._set_window([item.tile for item in signed[:size]], signed[:size])
+        self.load_error = ""
+
     @rx.event
     async def load_more(self):
-        """Append the next page (keyset: strictly older than the last row shown)."""
-        if self.loading or not self.has_more or self._cursor is None:
+        """Append the next older page; past the window's size the top page is dropped."""
+        if self.loading or not self.has_more or not self.images:
             return
         self.loading = True
         yield
-        created_at, image_id = self._cursor
-        cursor = PageCursor(datetime.fromisoformat(created_at), uuid.UUID(image_id))
         try:
-            signed = await self._fetch_page(cursor)
+            signed = await self._fetch(cursor_of(self.images[-1]))
         except (CatalogError, StorageError) as exc:
             logger.error("loading more failed: %s", exc)
             yield rx.toast.error("More images could not be loaded; try again.")
         else:
-            known = {tile.id for tile in self.images}
-            fresh = [item for item in signed if item.tile.id not in known]
-            self.images = [*self.images, *(item.tile for item in fresh)]
-            self._remember(fresh)
+            size = self._page_size()
+            self.has_more = len(signed) > size
+            tiles = [*self.images, *(item.tile for item in signed[:size])]
+            if len(tiles) > self._window_size():
+                tiles = tiles[len(tiles) - self._window_size() :]
+                self.has_newer = True
+            self._set_window(tiles, signed[:size])
+        finally:
+            self.loading = False
+
+    @rx.event
+    async def load_newer(self):
+        """Bring back the page above the window (scrolling up); the bottom page is dropped."""
+        if self.loading or not self.has_newer or not self.images:
+            return
+        self.loading = True
+        yield
+        try:
+            signed = await self._fetch(cursor_of(self.images[0]), newer=True)
+        except (CatalogError, StorageError) as exc:
+            logger.error("loading newer images failed: %s", exc)
+            yield rx.toast.error("Newer images could not be loaded; try again.")
+        else:
+            size = self._page_size()
+            # `newer` is newest first: the rows nearest the window are at the end.
+            self.has_newer = len(signed) > size
+            above = [item.tile for item in signed[-size:]]
+            tiles = [*above, *self.images]
+            if len(tiles) > self._window_size():
+                tiles = tiles[: self._window_size()]
+                self.has_more = True
+            self._set_window(tiles, signed[-size:])
         finally:
             self.loading = False
 
     @rx.event
     async def check_new(self, _tick: str = ""):
-        """Show images anyone made since the newest one on screen (a timer calls this)."""
-        if not self.loaded or self.loading or self.load_error:
+        """Show images anyone made since the newest one on screen (a timer calls this).
+
+        After a failed load this retries the load, so the gallery comes back by itself
+        when the index does.
+        """
+        if not self.loaded or self.loading:
             return None
+        if self.load_error:
+            return await self._recover()
+        if self.has_newer:
+            return None  # scrolled away from the top: scrolling back up brings them
         studio = get_studio()
         try:
             records = await studio.catalog.newest(
-                studio.settings.gallery_page_size,
-                favourites_only=self.favourites_only,
-                search=self.search,
+                self._page_size(), favourites_only=self.favourites_only, search=self.search
             )
         except CatalogError as exc:
             logger.warning("checking for new images failed: %s", exc)
@@ -177,25 +247,36 @@ class GalleryState(rx.State):
         fresh = [r for r in records if str(r.id) not in known]
         if self.images:
             # Older than everything loaded: "Load more" brings those in order.
-            oldest = self.images[-1]
-            oldest_key = (datetime.fromisoformat(oldest.created_at), uuid.UUID(oldest.id))
-            fresh = [r for r in fresh if (r.created_at, r.id) > oldest_key]
+            oldest = astuple(cursor_of(self.images[-1]))
+            fresh = [r for r in fresh if (r.created_at, r.id) > oldest]
         if not fresh:
             return None
-        if self.images and len(fresh) == studio.settings.gallery_page_size:
+        if self.images and len(fresh) == self._page_size():
             return GalleryState.load  # more arrived than a page: start again from the top
         try:
             signed = [await sign_tile(record) for record in fresh]
         except StorageError as exc:
             logger.warning("signing new images failed: %s", exc)
             return None
-        merged = [*(item.tile for item in signed), *self.images]
-        merged.sort(
-            key=lambda t: (datetime.fromisoformat(t.created_at), uuid.UUID(t.id)), reverse=True
-        )
-        self.images = merged
-        self._remember(signed)
+        self._add_at_top(signed)
         return None
+
+    async def _recover(self):
+        try:
+            await self._load_top()
+        except (CatalogError, StorageError) as exc:
+            logger.warning("the gallery is still unavailable: %s", exc)
+            return None
+        logger.info("the gallery is available again")
+        return rx.toast.success("The gallery is back.", id="gallery-back")
+
+    def _add_at_top(self, signed: list[SignedTile]) -> None:
+        """Merge new tiles into the window in order; the oldest fall off its bottom."""
+        merged = _newest_first([*(item.tile for item in signed), *self.images])
+        if len(merged) > self._window_size():
+            merged = merged[: self._window_size()]
+            self.has_more = True
+        self._set_window(merged, signed)
 
     @rx.event
     def set_search(self, value: str):
@@ -245,17 +326,16 @@ class GalleryState(rx.State):
             replace(tile, url=signed.url) if tile.id == image_id else tile for tile in self.images
         ]
 
-    def _show_new(self, signed: SignedTile) -> None:
-        """Put a just-generated image at the top (unless a refresh already brought it)."""
-        filtered = self.favourites_only or self.search.strip()
-        if filtered or any(t.id == signed.tile.id for t in self.images):
+    def _show_new(self, signed: list[SignedTile]) -> None:
+        """Put just-generated images at the top (unless filtered out or scrolled away)."""
+        known = {tile.id for tile in self.images}
+        fresh = [item for item in signed if item.tile.id not in known]
+        if self.favourites_only or self.search.strip() or self.has_newer or not fresh:
             return
-        self.images = [signed.tile, *self.images]
-        self._remember([signed])
+        self._add_at_top(fresh)
 
     def _forget(self, image_id: str) -> None:
-        self.images = [tile for tile in self.images if tile.id != image_id]
-        self._shown_blobs.pop(image_id, None)
+        self._set_window([tile for tile in self.images if tile.id != image_id], [])
 
     def _replace(self, image_id: str, **changes) -> None:
         self.images = [

@@ -1,32 +1,38 @@
-"""Generation state: the prompt being typed and this visitor's jobs, queued or running."""
+"""Generation state: the prompt being typed, and this visitor's jobs shown as cards."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
-import time
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import reflex as rx
 
 from visionary_app.models import GenerationJob, Image, JobStatus
+from visionary_app.services.blob_store import StorageError
 from visionary_app.services.generation import GenerationFailed
-from visionary_app.services.jobs import JobCancelled, LimitReached, QueueUnavailable
+from visionary_app.services.jobs import LimitReached, QueueUnavailable
+from visionary_app.services.runner import (
+    QUEUE_UNAVAILABLE,
+    Cancelled,
+    Failed,
+    JobEvent,
+    Queued,
+    Running,
+    Stored,
+)
 from visionary_app.services.studio import get_studio
-from visionary_app.state.gallery import GalleryState, sign_tile
+from visionary_app.state.gallery import GalleryState, SignedTile, sign_tile
 from visionary_app.state.options import OptionsState
 from visionary_app.state.visitor import VisitorState
 
 logger = logging.getLogger(__name__)
 
-# Each tick is a state update pushed to the page; once a second keeps many jobs cheap.
-_PROGRESS_INTERVAL_S = 1.0
-_HEARTBEAT_INTERVAL_S = 2.0
 _TOAST_PROMPT_CHARS = 60
-_QUEUE_UNAVAILABLE = "The job queue is unavailable (the database did not answer); try again."
+_WAITING = "Waiting for a free slot…"
 
 
 @dataclass
@@ -36,44 +42,63 @@ class JobCard:
     id: str
     job_id: str
     prompt: str
-    status: str = "queued"
-    detail: str = "Waiting for a free slot…"
+    status: str = JobStatus.QUEUED.value
+    detail: str = _WAITING
     cancelling: bool = False
 
 
-def _short(prompt: str) -> str:
+def short_prompt(prompt: str) -> str:
+    """The prompt on one line, cut to fit a toast."""
     one_line = " ".join(prompt.split())
     if len(one_line) <= _TOAST_PROMPT_CHARS:
         return one_line
     return one_line[: _TOAST_PROMPT_CHARS - 1] + "…"
 
 
-def _cancelled_toast(prompt: str):
-    return rx.toast.info(f"Cancelled: nothing was stored for “{_short(prompt)}”.")
-
-
-def _waiting_detail(ahead: int) -> str:
+def waiting_detail(ahead: int) -> str:
+    """What a queued card says about its place."""
     if ahead == 0:
         return "Next in line…"
     return f"Queued: {ahead} job{'s' if ahead != 1 else ''} ahead"
 
 
-def _cards_for(job: GenerationJob) -> list[JobCard]:
-    running = job.status == JobStatus.RUNNING.value
+def running_detail(seconds: float) -> str:
+    """What a running card says beside "Generating…": its time so far."""
+    return f"{max(0.0, seconds):.0f} s"
+
+
+def cards_for(job: GenerationJob, now: datetime | None = None) -> list[JobCard]:
+    """The cards of one job as the queue row describes it (one per image)."""
+    running = job.status == JobStatus.RUNNING
+    if running and job.started_at is not None:
+        detail = running_detail(((now or datetime.now(UTC)) - job.started_at).total_seconds())
+    else:
+        detail = "" if running else _WAITING
     return [
         JobCard(
             id=f"{job.id.hex}-{index}",
             job_id=job.id.hex,
             prompt=job.prompt,
-            status=job.status,
-            detail="Generating…" if running else "Waiting for a free slot…",
+            status=JobStatus(job.status).value,
+            detail=detail,
         )
         for index in range(job.n)
     ]
 
 
+async def sign_new_tiles(images: list[Image]) -> list[SignedTile]:
+    """Tiles for just-stored images; one that cannot be signed now arrives with the next check."""
+    signed = []
+    for image in images:
+        try:
+            signed.append(await sign_tile(image))
+        except StorageError as exc:
+            logger.warning("could not sign new image %s: %s", image.id, exc)
+    return signed
+
+
 class GenerationState(VisitorState):
-    """Prompt input and this visitor's jobs; each submission is its own background event."""
+    """Prompt input and this visitor's job cards; each submission is its own background event."""
 
     prompt: str = ""
     jobs: list[JobCard] = []
@@ -109,144 +134,72 @@ class GenerationState(VisitorState):
 
     @rx.event(background=True)
     async def generate(self, form_data: dict[str, Any]):
-        """Queue the chosen number of images, wait for a slot, generate; the page stays live."""
-        studio = get_studio()
-        try:
-            prompt = studio.pipeline.validate(str(form_data.get("prompt", "")))
-        except GenerationFailed as exc:
-            yield rx.toast.error(str(exc), id="prompt-invalid")
-            return
+        """Queue the chosen images and follow the job to its end; the page stays live."""
+        runner = get_studio().runner
         async with self:
             options = (await self.get_state(OptionsState)).current()
             owner = self._owner()
         try:
-            job = await studio.jobs.submit(owner, prompt, options)
+            job = await runner.submit(owner, str(form_data.get("prompt", "")), options)
+        except GenerationFailed as exc:
+            yield rx.toast.error(str(exc), id="prompt-invalid")
+            return
         except LimitReached as exc:
             yield rx.toast.warning(str(exc), duration=15_000, id="limit-reached")
             return
         except QueueUnavailable as exc:
             logger.error("could not queue a job: %s", exc)
-            yield rx.toast.error(_QUEUE_UNAVAILABLE, duration=10_000)
+            yield rx.toast.error(QUEUE_UNAVAILABLE, duration=10_000)
             return
         job_id = job.id.hex
         async with self:
             # A timer's sync_jobs may already have shown this job's cards.
-            self.jobs = [*_cards_for(job), *(c for c in self.jobs if c.job_id != job_id)]
+            self.jobs = [*cards_for(job), *(c for c in self.jobs if c.job_id != job_id)]
+        async for event in runner.run(job):
+            for toast in await self._show(job, event):
+                yield toast
 
-        async def show_position(ahead: int) -> None:
-            async with self:
-                self._update_cards(job_id, detail=_waiting_detail(ahead))
-
-        try:
-            await studio.jobs.wait_turn(job, show_position)
-        except (JobCancelled, QueueUnavailable) as exc:
-            async with self:
-                self._drop_cards(job_id)
-            if isinstance(exc, QueueUnavailable):
-                yield rx.toast.error(_QUEUE_UNAVAILABLE, duration=10_000)
-            else:
-                yield rx.toast.info(f"Cancelled before it started: “{_short(prompt)}”")
-            return
-        async for toast in self._run(job, prompt, options):
-            yield toast
-
-    async def _run(self, job: GenerationJob, prompt: str, options):
-        """Generate a started job, keep it alive, and end it with one honest toast."""
-        studio, job_id = get_studio(), job.id.hex
-        async with self:
-            self._update_cards(job_id, status="running", detail="0 s")
-        started = time.monotonic()
-        task = asyncio.create_task(studio.pipeline.generate_batch(prompt, options))
-        last_beat = started
-        with studio.jobs.running_here(job.id, task):
-            while not task.done():
-                await asyncio.wait({task}, timeout=_PROGRESS_INTERVAL_S)
-                now = time.monotonic()
+    async def _show(self, job: GenerationJob, event: JobEvent) -> list:
+        """Bring the cards up to date with one event of the job; the toasts to show, if any."""
+        job_id, prompt = job.id.hex, short_prompt(job.prompt)
+        match event:
+            case Queued(ahead=ahead):
                 async with self:
-                    self._update_cards(job_id, detail=f"{now - started:.0f} s")
-                if now - last_beat >= _HEARTBEAT_INTERVAL_S and not task.done():
-                    last_beat = now
-                    await self._heartbeat(job, task)
-        seconds = time.monotonic() - started
-        if task.cancelled() or task.exception() is not None:
-            async with self:
-                self._drop_cards(job_id)
-        if task.cancelled():
-            yield _cancelled_toast(prompt)
-            return
-        error = task.exception()
-        if error is not None:
-            message = str(error) if isinstance(error, GenerationFailed) else None
-            if message is None:
-                logger.error("generation failed unexpectedly", exc_info=error)
-                message = "Generation failed unexpectedly. The details are in the server log."
-            await self._finish(job, JobStatus.FAILED, error=message)
-            yield rx.toast.error(message, duration=10_000)
-            return
-
-        batch = task.result()
-        kept = batch.kept
-        failures = {str(failure) for failure in batch.failures}
-        status = JobStatus.SUCCEEDED if kept else JobStatus.FAILED
-        error = "; ".join(sorted(failures)) or None
-        ended = await self._finish(job, status, kept, error, batch.provider_seconds)
-        if not ended:
-            # Cancelled (here or in another tab) after the images were made: keep nothing.
-            await asyncio.gather(*(studio.pipeline.discard(image) for image in kept))
-            async with self:
-                self._drop_cards(job_id)
-            yield _cancelled_toast(prompt)
-            return
-        signed = [await sign_tile(image) for image in kept]
-        async with self:  # the cards give way to the tiles in one update
-            self._drop_cards(job_id)
-            gallery = await self.get_state(GalleryState)
-            for tile in reversed(signed):
-                gallery._show_new(tile)
-        for message in failures:
-            yield rx.toast.error(message, duration=10_000)
-        if kept:
-            what = "Image ready" if len(kept) == 1 else f"{len(kept)} images ready"
-            yield rx.toast.success(f"{what} in {seconds:.1f} s: “{_short(prompt)}”")
-
-    async def _heartbeat(self, job: GenerationJob, task: asyncio.Task) -> None:
-        """Tell the queue the job is alive; stop it if it was cancelled from another worker."""
-        try:
-            statuses = await get_studio().jobs.heartbeat([job.id])
-        except QueueUnavailable as exc:
-            logger.warning("job heartbeat failed: %s", exc)
-            return
-        if statuses.get(job.id) != JobStatus.RUNNING.value:
-            task.cancel()
-
-    async def _finish(
-        self,
-        job: GenerationJob,
-        status: JobStatus,
-        kept: list[Image] | None = None,
-        error: str | None = None,
-        provider_seconds: float | None = None,
-    ) -> bool:
-        """Record the outcome; False if the job had already ended (cancelled meanwhile)."""
-        try:
-            return await get_studio().jobs.finish(
-                job.id,
-                status,
-                [image.id for image in kept or []],
-                error,
-                provider_seconds=provider_seconds,
-            )
-        except QueueUnavailable as exc:
-            # The images are stored and indexed; only the job's bookkeeping is behind.
-            logger.error("could not record the end of job %s: %s", job.id, exc)
-            return True
+                    self._update_cards(job_id, detail=waiting_detail(ahead))
+            case Running(elapsed_s=seconds):
+                async with self:
+                    self._update_cards(
+                        job_id, status=JobStatus.RUNNING.value, detail=running_detail(seconds)
+                    )
+            case Stored(images=images, failures=failures, elapsed_s=seconds):
+                signed = await sign_new_tiles(images)
+                async with self:  # the cards give way to the tiles in one update
+                    self._drop_cards(job_id)
+                    gallery = await self.get_state(GalleryState)
+                    gallery._show_new(signed)
+                what = "Image ready" if len(images) == 1 else f"{len(images)} images ready"
+                return [
+                    *(rx.toast.error(message, duration=10_000) for message in failures),
+                    rx.toast.success(f"{what} in {seconds:.1f} s: “{prompt}”"),
+                ]
+            case Failed(reason=reason):
+                async with self:
+                    self._drop_cards(job_id)
+                return [rx.toast.error(reason, duration=10_000)]
+            case Cancelled(started=started):
+                async with self:
+                    self._drop_cards(job_id)
+                if started:
+                    return [rx.toast.info(f"Cancelled: nothing was stored for “{prompt}”.")]
+                return [rx.toast.info(f"Cancelled before it started: “{prompt}”")]
+        return []
 
     @rx.event
     async def cancel_job(self, job_id: str):
         """Cancel a queued or running job of this visitor; it stores nothing."""
         self._update_cards(job_id, cancelling=True, detail="Cancelling…")
         try:
-            cancelled = await get_studio().jobs.cancel(uuid.UUID(hex=job_id), self._owner())
+            cancelled = await get_studio().runner.cancel(uuid.UUID(hex=job_id), self._owner())
         except (QueueUnavailable, ValueError):
             self._update_cards(job_id, cancelling=False)
             return rx.toast.error("The job could not be cancelled; try again.")
@@ -275,7 +228,15 @@ class GenerationState(VisitorState):
         self.jobs = [card for card in self.jobs if card.job_id in active_ids]
         for job in active:
             if job.id.hex not in shown:
-                self.jobs = [*self.jobs, *_cards_for(job)]
+                self.jobs = [*self.jobs, *cards_for(job)]
+            elif job.status == JobStatus.RUNNING:  # started elsewhere, or its tab reloaded
+                (fresh, *_) = cards_for(job)
+                self.jobs = [
+                    dataclasses.replace(card, status=fresh.status, detail=fresh.detail)
+                    if card.job_id == fresh.job_id and not card.cancelling
+                    else card
+                    for card in self.jobs
+                ]
         for job in unseen:
-            if job.status == JobStatus.FAILED.value:
-                yield rx.toast.error(f"“{_short(job.prompt)}”: {job.error}", duration=15_000)
+            if job.status == JobStatus.FAILED:
+                yield rx.toast.error(f"“{short_prompt(job.prompt)}”: {job.error}", duration=15_000)

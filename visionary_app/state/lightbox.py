@@ -7,6 +7,7 @@ import uuid
 
 import reflex as rx
 
+from visionary_app.models import Image
 from visionary_app.services.blob_store import StorageError
 from visionary_app.services.catalog import CatalogError
 from visionary_app.services.curation import DeleteFailed, delete_image, download_filename
@@ -33,19 +34,27 @@ class LightboxState(rx.State):
     created_at: str = ""
     confirming_delete: bool = False
 
+    async def _image(self, image_id: str) -> Image | None:
+        """The indexed image with this id; None if the id is malformed, gone or unreadable."""
+        try:
+            return await get_studio().catalog.get(uuid.UUID(image_id))
+        except (CatalogError, ValueError) as exc:
+            logger.error("reading image %r failed: %s", image_id, exc)
+            return None
+
     async def _show(self, image_id: str) -> bool:
         studio = get_studio()
+        image = await self._image(image_id)
+        if image is None:
+            return False
         try:
-            image = await studio.catalog.get(uuid.UUID(image_id))
-            if image is None:
-                return False
-            self.full_url = (await studio.store.signed_url(image.blob_name)).url
-            self.download_name = download_filename(image)
-            signed = await studio.store.download_url(image.blob_name, self.download_name)
-        except (CatalogError, StorageError, ValueError) as exc:
+            full = await studio.store.signed_url(image.blob_name)
+            name = download_filename(image)
+            download = await studio.store.download_url(image.blob_name, name)
+        except (StorageError, ValueError) as exc:
             logger.error("opening %s failed: %s", image_id, exc)
             return False
-        self.download_url = signed.url
+        self.full_url, self.download_name, self.download_url = full.url, name, download.url
         self.image_id = image_id
         self.prompt = image.prompt
         self.revised_prompt = image.revised_prompt or ""
@@ -106,9 +115,9 @@ class LightboxState(rx.State):
     async def regenerate(self):
         """Generate again from this prompt with the same size, quality and style."""
         studio = get_studio()
-        image = await studio.catalog.get(uuid.UUID(self.image_id))
+        image = await self._image(self.image_id)
         if image is None:
-            return rx.toast.error("That image is gone; refresh the gallery.")
+            return rx.toast.error("That image could not be read; refresh the gallery.")
         options = await self.get_state(OptionsState)
         size = f"{image.width}x{image.height}"
         options.size = size if size in studio.capabilities.sizes else ""
@@ -127,8 +136,12 @@ class LightboxState(rx.State):
     async def delete(self):
         """Delete the image, its thumbnail and its row, after the confirmation."""
         studio = get_studio()
-        image = await studio.catalog.get(uuid.UUID(self.image_id))
         self.confirming_delete = False
+        try:
+            image = await studio.catalog.get(uuid.UUID(self.image_id))
+        except (CatalogError, ValueError) as exc:
+            logger.error("reading image %r failed: %s", self.image_id, exc)
+            return rx.toast.error("The image could not be deleted: the index is unavailable.")
         if image is None:
             self.is_open = False
             return rx.toast.error("That image was already deleted.")

@@ -4,16 +4,9 @@ from __future__ import annotations
 
 import reflex as rx
 
-from visionary_app.services.providers.base import ImageOptions
+from visionary_app.services.providers.base import PROVIDER_LABELS, ImageOptions
 from visionary_app.services.studio import get_studio
 from visionary_app.settings import get_settings
-
-_PROVIDER_LABELS = {
-    "offline": "Offline preview",
-    "openai": "OpenAI",
-    "openai-compatible": "OpenAI-compatible",
-    "azure-openai": "Azure OpenAI",
-}
 
 
 class OptionsState(rx.State):
@@ -48,7 +41,7 @@ class OptionsState(rx.State):
     def model_label(self) -> str:
         """Provider and model, as shown next to the options."""
         provider = get_studio().provider
-        return f"{_PROVIDER_LABELS.get(provider.name, provider.name)} · {provider.model}"
+        return f"{PROVIDER_LABELS.get(provider.name, provider.name)} · {provider.model}"
 
     @rx.var
     def selected_size(self) -> str:

@@ -12,42 +12,53 @@ from visionary_app.state.generation import GenerationState
 
 logger = logging.getLogger(__name__)
 
+_UNEXPECTED = "No suggestion: something went wrong on the server (the details are in its log)."
+
 
 class SuggestionState(rx.State):
     """Whether a suggestion is being written."""
 
     suggesting: bool = False
 
-    async def _fetch(self):
-        """Ask for a suggestion and put it in the prompt box; returns it, or None on failure."""
+    async def _fetch(self) -> tuple[str | None, str | None]:
+        """Ask for a suggestion and put it in the prompt box.
+
+        Returns (suggestion, None), or (None, message for the user) on failure, or
+        (None, None) if a suggestion was already on its way. The buttons stop spinning
+        whatever happens.
+        """
         async with self:
             if self.suggesting:
-                return None
+                return None, None
             self.suggesting = True
         try:
             text = await get_studio().suggester.suggest()
         except ProviderError as exc:
+            return None, f"No suggestion: {exc}"
+        except Exception:
+            logger.exception("prompt suggestion failed unexpectedly")
+            return None, _UNEXPECTED
+        else:
+            async with self:
+                generation = await self.get_state(GenerationState)
+                generation.prompt = text
+            return text, None
+        finally:
             async with self:
                 self.suggesting = False
-            return exc
-        async with self:
-            self.suggesting = False
-            generation = await self.get_state(GenerationState)
-            generation.prompt = text
-        return text
 
     @rx.event(background=True)
     async def suggest(self):
         """Fill the prompt box with a creative prompt."""
-        result = await self._fetch()
-        if isinstance(result, ProviderError):
-            yield rx.toast.error(f"No suggestion: {result}")
+        _, error = await self._fetch()
+        if error:
+            yield rx.toast.error(error)
 
     @rx.event(background=True)
     async def use_suggestion(self):
         """Write a suggestion and generate from it right away."""
-        result = await self._fetch()
-        if isinstance(result, ProviderError):
-            yield rx.toast.error(f"No suggestion: {result}")
-        elif isinstance(result, str):
-            yield GenerationState.generate({"prompt": result})
+        text, error = await self._fetch()
+        if error:
+            yield rx.toast.error(error)
+        elif text:
+            yield GenerationState.generate({"prompt": text})

@@ -5,6 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from visionary_app.services.providers.capabilities import ModelCapabilities
+
+# What the page calls each kind of provider (error messages name the server itself).
+PROVIDER_LABELS = {
+    "offline": "Offline preview",
+    "openai": "OpenAI",
+    "openai-compatible": "OpenAI-compatible",
+    "azure-openai": "Azure OpenAI",
+}
+
 
 @dataclass(frozen=True)
 class ImageOptions:
@@ -36,6 +46,7 @@ class ImageProvider(Protocol):
 
     name: str
     model: str
+    capabilities: ModelCapabilities  # looked up once, when the provider is built
 
     async def generate(self, prompt: str, options: ImageOptions) -> list[GeneratedImage]:
         """Produce `options.n` images for `prompt`."""

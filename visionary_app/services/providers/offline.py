@@ -11,6 +11,7 @@ import random
 from PIL import Image, ImageDraw, ImageFilter
 
 from visionary_app.services.providers.base import GeneratedImage, ImageOptions
+from visionary_app.services.providers.capabilities import capabilities_for
 
 _SUPERSAMPLE = 2
 _SUPERSAMPLE_UP_TO = 640
@@ -28,6 +29,7 @@ class OfflineProvider:
     def __init__(self, model: str = "offline-preview", latency_ms: int = 0) -> None:
         self.model = model
         self.latency_ms = latency_ms
+        self.capabilities = capabilities_for(model, provider=self.name)
 
     async def generate(self, prompt: str, options: ImageOptions) -> list[GeneratedImage]:
         """Draw `n` pictures in worker threads, taking at least the configured latency.

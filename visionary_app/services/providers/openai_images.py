@@ -9,13 +9,12 @@ import io
 import openai
 from PIL import Image as PILImage
 
+from visionary_app.services.content_types import content_type_for_pillow
 from visionary_app.services.providers.base import GeneratedImage, ImageOptions, ProviderError
 from visionary_app.services.providers.capabilities import ModelCapabilities
 from visionary_app.services.providers.errors import provider_error
 
 __all__ = ["OpenAIImageProvider"]
-
-_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
 
 
 class OpenAIImageProvider:
@@ -67,7 +66,7 @@ class OpenAIImageProvider:
         try:
             data = base64.b64decode(b64_json, validate=True)
             with PILImage.open(io.BytesIO(data)) as picture:
-                content_type = _FORMATS.get(picture.format or "")
+                content_type = content_type_for_pillow(picture.format)
                 width, height = picture.size
         except (binascii.Error, ValueError, OSError) as exc:
             raise ProviderError(f"{self.label} sent image data that is not an image.") from exc

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from visionary_app.bench.processes import stop_process_group
+from tests.support.processes import stop_process_group
 
 __all__ = ["AppProcess", "AppStartFailed", "free_port", "run_app"]
 

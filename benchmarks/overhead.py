@@ -17,10 +17,10 @@ import time
 import uuid
 from pathlib import Path
 
-from visionary_app.bench.app_server import run_app
-from visionary_app.bench.azurite import Azurite
-from visionary_app.bench.load import PageUser, p95
-from visionary_app.bench.reflex_client import ReflexClient
+from benchmarks.load import PageUser, p95
+from tests.support.app_server import run_app
+from tests.support.azurite import Azurite
+from tests.support.reflex_client import ReflexClient
 
 __all__ = ["run_overhead"]
 

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from visionary_app.bench.app_server import AppProcess, run_app
-from visionary_app.bench.reflex_client import ReflexClient
+from tests.support.app_server import AppProcess, run_app
+from tests.support.reflex_client import ReflexClient
 from visionary_app.services.database import make_engine
 from visionary_app.state.gallery import GalleryState
 from visionary_app.state.generation import GenerationState

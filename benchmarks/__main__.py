@@ -1,4 +1,4 @@
-"""`python -m visionary_app.bench <benchmark> ...`: each prints figures, then one JSON line."""
+"""`python -m benchmarks <benchmark> ...`: each prints figures, then one JSON line."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def _app_env(args: argparse.Namespace, latency_ms: int, concurrent: int, per_use
 
 def main(argv: list[str] | None = None) -> int:
     """Run one benchmark."""
-    parser = argparse.ArgumentParser(prog="python -m visionary_app.bench")
+    parser = argparse.ArgumentParser(prog="python -m benchmarks")
     benchmarks = parser.add_subparsers(dest="benchmark", required=True)
     listing = benchmarks.add_parser(
         "gallery-vs-listing",
@@ -82,16 +82,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.benchmark == "gallery":
-        from visionary_app.bench.gallery import run as run_gallery
+        from benchmarks.gallery import run as run_gallery
 
         result = asyncio.run(run_gallery(args.images, args.baseline, args.repeats, _log))
     elif args.benchmark == "gallery-vs-listing":
-        from visionary_app.bench.gallery_vs_listing import run
+        from benchmarks.gallery_vs_listing import run
 
         sizes = [int(size) for size in args.index_sizes.split(",") if size]
         result = asyncio.run(run(args.images, args.repeats, sizes, _log))
     elif args.benchmark == "load":
-        from visionary_app.bench.load import run_load
+        from benchmarks.load import run_load
 
         env = _app_env(args, args.latency_ms, args.max_concurrent, per_user=2)
         result = asyncio.run(
@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         )  # fmt: skip
     elif args.benchmark == "concurrency":
-        from visionary_app.bench.load import run_concurrency
+        from benchmarks.load import run_concurrency
 
         env = _app_env(args, args.latency_ms, args.jobs, per_user=args.jobs)
         result = asyncio.run(
@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
     elif args.benchmark == "overhead":
-        from visionary_app.bench.overhead import run_overhead
+        from benchmarks.overhead import run_overhead
 
         result = asyncio.run(run_overhead(images=args.images, size=args.size, log=_log))
     print(json.dumps(result, ensure_ascii=False))

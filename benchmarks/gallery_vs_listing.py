@@ -17,12 +17,12 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from visionary_app.bench.azurite import Azurite
-from visionary_app.bench.timing import p50_ms
+from benchmarks.timing import p50_ms
+from tests.support.azurite import Azurite
 from visionary_app.models import Image
 from visionary_app.services.azure_blob_store import AzureBlobStore
 from visionary_app.services.blob_metadata import decode_image, encode_image
-from visionary_app.services.blob_store import make_blob_name
+from visionary_app.services.blob_names import make_blob_name
 from visionary_app.services.catalog import Catalog
 from visionary_app.services.database import make_engine, upgrade_to_head
 

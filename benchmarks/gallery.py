@@ -17,18 +17,15 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from visionary_app.bench.timing import p50_ms
+from benchmarks.timing import p50_ms
 from visionary_app.models import Image
-from visionary_app.services.blob_store import (
-    LocalBlobStore,
-    UrlSigner,
-    make_blob_name,
-    thumbnail_blob_name,
-)
+from visionary_app.services.blob_names import make_blob_name, thumbnail_blob_name
 from visionary_app.services.catalog import Catalog, PageCursor
 from visionary_app.services.database import make_engine, upgrade_to_head
+from visionary_app.services.local_blob_store import LocalBlobStore
 from visionary_app.services.providers.offline import render_png
 from visionary_app.services.thumbnails import make_thumbnail
+from visionary_app.services.url_signing import UrlSigner
 
 PAGE = 24
 SEEDED_THUMBNAILS = 2 * PAGE

@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from visionary_app.bench.app_server import free_port
-from visionary_app.bench.processes import stop_process_group
+from tests.support.app_server import free_port
+from tests.support.processes import stop_process_group
 
 __all__ = ["ACCOUNT_KEY", "Azurite", "azurite_binary"]
 
@@ -24,14 +24,14 @@ ACCOUNT_KEY = (
 
 
 def azurite_binary() -> Path:
-    """The azurite-blob launcher `make test` installs (or $AZURITE_BLOB_BIN)."""
+    """The azurite-blob launcher (or $AZURITE_BLOB_BIN), installed from npm if missing."""
     configured = os.environ.get("AZURITE_BLOB_BIN")
-    path = (
-        Path(configured) if configured else ROOT / ".tools/azurite/node_modules/.bin/azurite-blob"
-    )
+    if configured:
+        return Path(configured)
+    path = ROOT / ".tools/azurite/node_modules/.bin/azurite-blob"
     if not path.exists():
-        msg = f"Azurite not found at {path}; `make test` installs it from npm"
-        raise FileNotFoundError(msg)
+        # The same recipe `make test` uses, so a benchmark run after `make run` works too.
+        subprocess.run(["make", "-s", "-C", str(ROOT), "install-azurite"], check=True)
     return path
 
 

@@ -1,0 +1,70 @@
+"""States driven directly, without a browser: a real studio in tmp_path and one tab's state tree."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from typing import TypeVar
+
+import pytest
+from reflex.state import BaseState, State
+
+from visionary_app.services import studio as studio_module
+from visionary_app.services.database import upgrade_to_head
+from visionary_app.services.studio import Studio, get_studio
+from visionary_app.settings import get_settings
+
+PAGE_SIZE = 5
+T = TypeVar("T", bound=BaseState)
+
+
+@pytest.fixture
+async def studio(tmp_path, monkeypatch) -> AsyncIterator[Studio]:
+    """The process-wide studio, built from settings that point into tmp_path (offline)."""
+    for key in list(os.environ):
+        if key.startswith(("VISIONARY_", "AZURE_", "OPENAI_", "REFLEX_REDIS")):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("VISIONARY_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("VISIONARY_GALLERY_PAGE_SIZE", str(PAGE_SIZE))
+    monkeypatch.setenv("VISIONARY_IMAGE_SIZE", "256x256")
+    get_settings.cache_clear()
+    upgrade_to_head(get_settings().resolved_database_url)
+    monkeypatch.setattr(studio_module, "_studio", None)
+    built = get_studio()
+    yield built
+    await built.aclose()
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def tab(studio) -> State:
+    """The state tree of one browser tab."""
+    return State(_reflex_internal_init=True)
+
+
+def substate(root: State, cls: type[T]) -> T:
+    """One feature's state in a tab's tree."""
+    return root.get_substate(cls.get_full_name().split("."))
+
+
+async def run_event(state: BaseState, handler, *args) -> list[str]:
+    """Run an event handler to its end as Reflex would; what it yielded or returned, as text.
+
+    Toasts and chained events come back as their compiled form, so a test can look for the
+    message a user would read.
+    """
+    result = handler.fn(state, *args)
+    said: list = []
+    if hasattr(result, "__anext__"):
+        said.extend([item async for item in result])
+    else:
+        said.append(await result)
+    flat: list = []
+    for item in said:
+        flat.extend(item if isinstance(item, list) else [item])
+    return [str(item) for item in flat if item is not None]
+
+
+def said(outputs: list[str], text: str) -> bool:
+    """Whether any output carries `text` (keep it ASCII: compiled toasts escape the rest)."""
+    return any(text in out for out in outputs)

@@ -1,0 +1,127 @@
+"""GalleryState: a bounded window that slides both ways, and a live gallery that recovers."""
+
+import pickle
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from tests.state.conftest import PAGE_SIZE, run_event, said, substate
+from visionary_app.models import Image
+from visionary_app.services.catalog import Catalog, CatalogError
+from visionary_app.state.gallery import WINDOW_PAGES, GalleryState
+
+START = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def _row(index: int, prompt: str | None = None) -> Image:
+    image_id = uuid.uuid4()
+    day = START + timedelta(minutes=index)
+    return Image(
+        id=image_id,
+        blob_name=f"images/{day:%Y/%m/%d}/{image_id}.png",
+        prompt=prompt or f"image {index:04d}",
+        created_at=day,
+        provider="offline",
+        model="offline-preview",
+        width=256,
+        height=256,
+        content_type="image/png",
+        byte_size=1,
+    )
+
+
+async def _seed(studio, count: int) -> list[str]:
+    """`count` rows, returned newest first as the gallery orders them."""
+    rows = [_row(index) for index in range(count)]
+    await studio.catalog.add_many(rows)
+    return [str(row.id) for row in reversed(rows)]
+
+
+def _ids(gallery: GalleryState) -> list[str]:
+    return [tile.id for tile in gallery.images]
+
+
+async def test_scrolling_down_and_back_up_keeps_a_bounded_window_in_order(tab, studio):
+    expected = await _seed(studio, 13 * PAGE_SIZE + 2)
+    gallery = substate(tab, GalleryState)
+    await run_event(gallery, GalleryState.load)
+    seen = list(_ids(gallery))
+    limit = WINDOW_PAGES * PAGE_SIZE
+    while gallery.has_more:
+        before = _ids(gallery)
+        await run_event(gallery, GalleryState.load_more)
+        after = _ids(gallery)
+        assert len(after) <= limit and len(gallery._shown_blobs) == len(after)
+        new = [image_id for image_id in after if image_id not in before]
+        assert after[-len(new) :] == new  # the new page is appended below
+        seen.extend(new)
+        assert len(seen) <= len(expected)  # a stuck cursor would loop forever
+    assert seen == expected  # every image once, in order: no repeats, no gaps
+    assert gallery.has_newer and _ids(gallery) == expected[-limit:]
+
+    while gallery.has_newer:
+        await run_event(gallery, GalleryState.load_newer)
+        after = _ids(gallery)
+        assert len(after) <= limit
+        assert after == expected[expected.index(after[0]) : expected.index(after[0]) + len(after)]
+    assert _ids(gallery) == expected[:limit] and gallery.has_more
+
+
+async def test_the_tab_state_stays_flat_after_a_thousand_images(tab, studio):
+    await _seed(studio, 1000)
+    gallery = substate(tab, GalleryState)
+    await run_event(gallery, GalleryState.load)
+    sizes = []
+    while gallery.has_more:
+        await run_event(gallery, GalleryState.load_more)
+        sizes.append(len(pickle.dumps(gallery)))
+    assert max(sizes) < 100_000
+    assert max(sizes[WINDOW_PAGES:]) <= min(sizes[WINDOW_PAGES:]) * 1.05  # flat once full
+
+
+async def test_new_images_arrive_at_the_top_and_the_window_stays_bounded(tab, studio):
+    await _seed(studio, WINDOW_PAGES * PAGE_SIZE)
+    gallery = substate(tab, GalleryState)
+    await run_event(gallery, GalleryState.load)
+    while gallery.has_more:
+        await run_event(gallery, GalleryState.load_more)
+    assert len(gallery.images) == WINDOW_PAGES * PAGE_SIZE
+    newest = _row(10_000, "arrived later")
+    await studio.catalog.add(newest)
+    await run_event(gallery, GalleryState.check_new)
+    assert gallery.images[0].id == str(newest.id)
+    assert len(gallery.images) == WINDOW_PAGES * PAGE_SIZE and gallery.has_more
+
+
+class SwitchableCatalog(Catalog):
+    """The real catalog; while `down`, reads fail as they would with the database gone."""
+
+    down = False
+
+    async def newest(self, *args, **kwargs):
+        if self.down:
+            raise CatalogError("the image index could not be read: connection refused")
+        return await super().newest(*args, **kwargs)
+
+
+async def test_the_live_gallery_recovers_when_the_index_comes_back(tab, studio):
+    await _seed(studio, 3)
+    catalog = SwitchableCatalog(studio.catalog._engine)
+    studio.catalog = catalog
+    gallery = substate(tab, GalleryState)
+    catalog.down = True
+    out = await run_event(gallery, GalleryState.load)
+    assert said(out, "could not be loaded") and gallery.load_error
+    await run_event(gallery, GalleryState.check_new)  # still down: no crash, still waiting
+    assert gallery.load_error and gallery.images == []
+    catalog.down = False
+    out = await run_event(gallery, GalleryState.check_new)
+    assert gallery.load_error == "" and len(gallery.images) == 3
+    assert said(out, "The gallery is back")
+
+
+async def test_long_prompts_are_clipped_on_tiles(tab, studio):
+    await studio.catalog.add(_row(1, "fox " * 1000))
+    gallery = substate(tab, GalleryState)
+    await run_event(gallery, GalleryState.load)
+    (tile,) = gallery.images
+    assert len(tile.prompt) <= 300 and tile.prompt.endswith("…")

@@ -1,0 +1,64 @@
+"""GenerationState: cards while a job runs, tiles and one honest toast when it ends."""
+
+import re
+
+from tests.state.conftest import run_event, said, substate
+from visionary_app.models import JobStatus
+from visionary_app.services.blob_store import StorageError
+from visionary_app.services.local_blob_store import LocalBlobStore
+from visionary_app.services.providers.base import ImageOptions
+from visionary_app.state.gallery import GalleryState
+from visionary_app.state.generation import GenerationState, cards_for
+
+
+class UnsignableStore(LocalBlobStore):
+    """Stores as usual but cannot sign URLs: storage went away right after the upload."""
+
+    async def signed_url(self, name):
+        raise StorageError("image storage is unavailable")
+
+
+async def test_a_generation_ends_as_a_tile_and_a_success_toast(tab):
+    generation = substate(tab, GenerationState)
+    out = await run_event(generation, GenerationState.generate, {"prompt": "a red fox"})
+    assert said(out, "Image ready in")
+    assert generation.jobs == []
+    gallery = substate(tab, GalleryState)
+    assert [tile.prompt for tile in gallery.images] == ["a red fox"]
+
+
+async def test_bad_prompts_are_refused_with_a_message(tab, studio):
+    generation = substate(tab, GenerationState)
+    out = await run_event(generation, GenerationState.generate, {"prompt": "  "})
+    assert said(out, "it is empty")
+    assert await studio.jobs.active(generation._owner()) == []
+
+
+async def test_a_stored_image_that_cannot_be_signed_still_ends_the_job(tab, studio):
+    broken = UnsignableStore(studio.store.root, studio.store.signer)
+    studio.store = studio.pipeline.store = broken
+    generation = substate(tab, GenerationState)
+    out = await run_event(generation, GenerationState.generate, {"prompt": "a red fox"})
+    assert said(out, "Image ready in")  # stored and indexed: that is a success
+    assert generation.jobs == []  # no card left spinning
+    assert await studio.catalog.count() == 1
+
+
+async def test_a_running_job_restored_by_sync_shows_its_time_once(tab, studio):
+    generation = substate(tab, GenerationState)
+    owner = generation._owner()
+    job = await studio.jobs.submit(owner, "restored", ImageOptions(size="256x256"))
+    assert (await studio.jobs.try_start(job)).started
+    await run_event(generation, GenerationState.sync_jobs)
+    (card,) = generation.jobs
+    assert card.status == JobStatus.RUNNING.value
+    assert re.fullmatch(r"\d+ s", card.detail), card.detail  # not "Generating…" twice
+
+
+def test_queued_cards_say_they_wait():
+    from visionary_app.models import GenerationJob
+
+    job = GenerationJob(owner="a", prompt="p", size="256x256", n=2, status=JobStatus.QUEUED)
+    cards = cards_for(job)
+    assert [c.detail for c in cards] == ["Waiting for a free slot…"] * 2
+    assert len({c.id for c in cards}) == 2

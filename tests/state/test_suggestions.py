@@ -1,0 +1,43 @@
+"""SuggestionState: whatever the suggester does, the buttons stop spinning and the user hears."""
+
+import pytest
+
+from tests.state.conftest import run_event, said, substate
+from visionary_app.services.providers import ProviderError
+from visionary_app.state.generation import GenerationState
+from visionary_app.state.suggestions import SuggestionState
+
+
+class Suggester:
+    def __init__(self, outcome) -> None:
+        self.outcome = outcome
+
+    async def suggest(self) -> str:
+        if isinstance(self.outcome, Exception):
+            raise self.outcome
+        return self.outcome
+
+
+@pytest.mark.parametrize(
+    ("error", "message"),
+    [
+        (ProviderError("OpenAI did not answer in time."), "No suggestion: OpenAI did not answer"),
+        (RuntimeError("a bug"), "something went wrong on the server"),
+    ],
+)
+async def test_a_failed_suggestion_says_so_and_stops_spinning(tab, studio, error, message):
+    studio.suggester = Suggester(error)
+    suggestions = substate(tab, SuggestionState)
+    for handler in (SuggestionState.suggest, SuggestionState.use_suggestion):
+        out = await run_event(suggestions, handler)
+        assert said(out, message)
+        assert suggestions.suggesting is False
+
+
+async def test_a_suggestion_fills_the_prompt_box(tab, studio):
+    studio.suggester = Suggester("a lighthouse at dusk")
+    suggestions = substate(tab, SuggestionState)
+    await run_event(suggestions, SuggestionState.suggest)
+    assert substate(tab, GenerationState).prompt == "a lighthouse at dusk"
+    out = await run_event(suggestions, SuggestionState.use_suggestion)
+    assert said(out, "generate") and suggestions.suggesting is False

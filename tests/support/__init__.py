@@ -1,0 +1,1 @@
+"""Launchers and clients the tests (and the benchmarks) drive the app and Azurite with."""

@@ -1,1 +1,0 @@
-"""Benchmarks that print figures (`python -m visionary_app.bench --help`) and their helpers."""

@@ -1,0 +1,265 @@
+"""The whole life of a generation job, told as a stream of events.
+
+A job is submitted (a queue row, limits checked), waits for its turn under the caps, calls
+the provider, stores and indexes what it made, and ends: succeeded, failed with a reason, or
+cancelled with nothing kept. `JobRunner.run` does all of it and yields an event at each step,
+so a Reflex state, an HTTP stream or a test only has to show what happened. One heartbeat
+loop keeps the row alive while the job waits and while it runs, and notices a cancel made
+on another worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+from visionary_app.models import GenerationJob, Image, JobStatus
+from visionary_app.services.generation import GenerationFailed, GenerationPipeline
+from visionary_app.services.jobs import JobCancelled, JobQueue, QueueUnavailable
+from visionary_app.services.providers.base import ImageOptions
+
+__all__ = [
+    "QUEUE_UNAVAILABLE",
+    "Cancelled",
+    "Failed",
+    "JobEvent",
+    "JobRunner",
+    "PartialImage",
+    "Queued",
+    "Running",
+    "Stored",
+]
+
+logger = logging.getLogger(__name__)
+
+QUEUE_UNAVAILABLE = "The job queue is unavailable (the database did not answer); try again."
+UNEXPECTED_FAILURE = "Generation failed unexpectedly. The details are in the server log."
+
+
+@dataclass(frozen=True)
+class Queued:
+    """The job waits for a slot; `ahead` queued jobs start before it."""
+
+    job_id: uuid.UUID
+    ahead: int
+
+
+@dataclass(frozen=True)
+class Running:
+    """The job holds a slot and the provider is working; sent again as time passes."""
+
+    job_id: uuid.UUID
+    elapsed_s: float
+
+
+@dataclass(frozen=True)
+class PartialImage:
+    """A preview of image `index` while it forms (streaming providers); never stored."""
+
+    job_id: uuid.UUID
+    index: int
+    data: bytes
+    content_type: str
+
+
+@dataclass(frozen=True)
+class Stored:
+    """The job ended with these images stored and indexed (and why any others were not)."""
+
+    job_id: uuid.UUID
+    images: list[Image]
+    failures: list[str] = field(default_factory=list)
+    elapsed_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class Failed:
+    """The job ended without an image; `reason` is for the user."""
+
+    job_id: uuid.UUID
+    reason: str
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    """The job was cancelled (here or elsewhere) and nothing was kept."""
+
+    job_id: uuid.UUID
+    started: bool
+
+
+JobEvent = Queued | Running | PartialImage | Stored | Failed | Cancelled
+_FINAL = (Stored, Failed, Cancelled)
+
+
+def options_of(job: GenerationJob) -> ImageOptions:
+    """The options a job was submitted with."""
+    return ImageOptions(size=job.size, quality=job.quality, style=job.style, n=job.n)
+
+
+class JobRunner:
+    """Submits jobs and runs each from its turn in the queue to its end."""
+
+    def __init__(
+        self,
+        queue: JobQueue,
+        pipeline: GenerationPipeline,
+        *,
+        heartbeat_s: float = 2.0,
+        progress_s: float = 1.0,
+    ) -> None:
+        self.queue = queue
+        self.pipeline = pipeline
+        self.heartbeat_s = heartbeat_s
+        self.progress_s = progress_s
+        self._working: dict[uuid.UUID, asyncio.Task] = {}
+
+    async def submit(self, owner: str, raw_prompt: str, options: ImageOptions) -> GenerationJob:
+        """Validate and queue a job.
+
+        Raises InvalidPrompt / InvalidOptions (nothing queued), LimitReached or
+        QueueUnavailable; each message is fit for the user.
+        """
+        prompt = self.pipeline.validate(raw_prompt)
+        self.pipeline.check_options(options)
+        return await self.queue.submit(owner, prompt, options)
+
+    async def cancel(self, job_id: uuid.UUID, owner: str) -> bool:
+        """Cancel the owner's job if it has not ended; False if it had (or is not theirs).
+
+        The row changes first, so a worker that runs the job elsewhere sees it on its next
+        heartbeat; a job running in this process is stopped at once.
+        """
+        cancelled = await self.queue.cancel(job_id, owner)
+        work = self._working.get(job_id)
+        if cancelled and work is not None:
+            work.cancel()
+        return cancelled
+
+    async def run(self, job: GenerationJob) -> AsyncIterator[JobEvent]:
+        """Run a submitted job to its end, yielding what happens; the last event is final."""
+        updates: asyncio.Queue[JobEvent] = asyncio.Queue()
+        work = asyncio.create_task(self._work(job, updates.put_nowait))
+        self._working[job.id] = work
+        loop = asyncio.get_running_loop()
+        running_since: float | None = None
+        next_beat = loop.time() + self.heartbeat_s
+        try:
+            while True:
+                timeout = max(0.0, min(next_beat - loop.time(), self.progress_s))
+                update = asyncio.ensure_future(updates.get())
+                await asyncio.wait({update, work}, timeout=timeout, return_when="FIRST_COMPLETED")
+                if update.done():
+                    event = update.result()
+                    if isinstance(event, Running):
+                        running_since = time.monotonic()
+                    yield event
+                    continue
+                update.cancel()
+                if work.done():
+                    break
+                if running_since is not None:
+                    yield Running(job.id, time.monotonic() - running_since)
+                if loop.time() >= next_beat:
+                    next_beat = loop.time() + self.heartbeat_s
+                    await self._heartbeat(job.id, work)
+            while not updates.empty():  # anything said just before the end
+                yield updates.get_nowait()
+            yield await self._final(job, work, started=running_since is not None)
+        finally:
+            self._working.pop(job.id, None)
+            if not work.done():  # the listener went away: stop, keep nothing, end the row
+                work.cancel()
+                with contextlib.suppress(BaseException):
+                    await work
+                await self._end_quietly(job.id, JobStatus.CANCELLED, error="Cancelled.")
+
+    async def _final(self, job: GenerationJob, work: asyncio.Task, started: bool) -> JobEvent:
+        if not work.cancelled():
+            return work.result()
+        # Stopped by a cancel here or by a heartbeat that saw the job end elsewhere.
+        try:
+            row = await self.queue.get(job.id)
+        except QueueUnavailable:
+            row = None
+        if row is not None and row.status == JobStatus.FAILED:
+            return Failed(job.id, row.error or UNEXPECTED_FAILURE)
+        if row is not None and row.status in (JobStatus.QUEUED, JobStatus.RUNNING):
+            # Nobody cancelled the row (e.g. the task was cancelled at shutdown): say so there.
+            await self._end_quietly(job.id, JobStatus.CANCELLED, error="Cancelled.")
+        return Cancelled(job.id, started=started)
+
+    async def _heartbeat(self, job_id: uuid.UUID, work: asyncio.Task) -> None:
+        """Keep the row alive; stop the work if the job ended elsewhere (a cancel, a watcher)."""
+        try:
+            statuses = await self.queue.heartbeat([job_id])
+        except QueueUnavailable as exc:
+            logger.warning("job heartbeat failed: %s", exc)
+            return
+        if statuses.get(job_id) not in (JobStatus.QUEUED, JobStatus.RUNNING):
+            work.cancel()
+
+    async def _work(self, job: GenerationJob, emit: Callable[[JobEvent], None]) -> JobEvent:
+        """Wait for the turn, generate, record the outcome; returns the final event."""
+        try:
+            await self.queue.wait_turn(job, lambda ahead: emit(Queued(job.id, ahead)))
+        except JobCancelled:
+            row = await self._row(job.id)
+            if row is not None and row.status == JobStatus.FAILED:
+                return Failed(job.id, row.error or UNEXPECTED_FAILURE)
+            return Cancelled(job.id, started=False)
+        except QueueUnavailable as exc:
+            logger.error("job %s could not start: %s", job.id, exc)
+            await self._end_quietly(job.id, JobStatus.FAILED, error=QUEUE_UNAVAILABLE)
+            return Failed(job.id, QUEUE_UNAVAILABLE)
+        emit(Running(job.id, 0.0))
+        started = time.monotonic()
+        try:
+            batch = await self.pipeline.generate_batch(job.prompt, options_of(job))
+        except GenerationFailed as exc:
+            await self._end_quietly(job.id, JobStatus.FAILED, error=str(exc))
+            return Failed(job.id, str(exc))
+        except Exception:
+            logger.exception("generation of job %s failed unexpectedly", job.id)
+            await self._end_quietly(job.id, JobStatus.FAILED, error=UNEXPECTED_FAILURE)
+            return Failed(job.id, UNEXPECTED_FAILURE)
+        kept = batch.kept
+        failures = sorted({str(failure) for failure in batch.failures})
+        status = JobStatus.SUCCEEDED if kept else JobStatus.FAILED
+        try:
+            ended = await self.queue.finish(
+                job.id,
+                status,
+                [image.id for image in kept],
+                "; ".join(failures) or None,
+                provider_seconds=batch.provider_seconds,
+            )
+        except QueueUnavailable as exc:
+            # The images are stored and indexed; only the job's bookkeeping is behind.
+            logger.error("could not record the end of job %s: %s", job.id, exc)
+            ended = True
+        if not ended:
+            # Cancelled (here or on another worker) after the images were made: keep nothing.
+            await asyncio.gather(*(self.pipeline.discard(image) for image in kept))
+            return Cancelled(job.id, started=True)
+        if not kept:
+            return Failed(job.id, "; ".join(failures) or UNEXPECTED_FAILURE)
+        return Stored(job.id, kept, failures, time.monotonic() - started)
+
+    async def _row(self, job_id: uuid.UUID) -> GenerationJob | None:
+        try:
+            return await self.queue.get(job_id)
+        except QueueUnavailable:
+            return None
+
+    async def _end_quietly(self, job_id: uuid.UUID, status: JobStatus, *, error: str) -> None:
+        """End the row if it is still active; a database outage is logged, not raised."""
+        try:
+            await self.queue.finish(job_id, status, error=error)
+        except QueueUnavailable as exc:
+            logger.error("could not record the end of job %s: %s", job_id, exc)
