@@ -10,6 +10,10 @@ BUN := $(CURDIR)/.tools/bun/node_modules/@oven/bun-linux-x64/bin/bun
 AZURITE_VERSION := 3.35.0
 AZURITE := $(CURDIR)/.tools/azurite/node_modules/.bin/azurite-blob
 AZURITE_PORT ?= 10000
+AXE_VERSION := 4.14.1
+AXE := $(CURDIR)/.tools/axe/node_modules/axe-core/axe.min.js
+LIGHTHOUSE_VERSION := 12.2.3
+LIGHTHOUSE := $(CURDIR)/.tools/lighthouse/node_modules/.bin/lighthouse
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Reflex must never reach for the internet: bun comes from the npm registry, no telemetry.
@@ -26,12 +30,12 @@ run: install migrate  ## Start the app (production build) at http://localhost:$(
 dev: install migrate  ## Start with hot reload (frontend :3000, backend :8000)
 	$(BIN)/reflex run
 
-test: install-dev chromium $(AZURITE)  ## Lint, then run the whole test suite
+test: install-dev chromium $(AZURITE) $(AXE)  ## Lint, then run the whole test suite
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
 
-bench: install install-azurite  ## Run one benchmark: make bench ARGS="gallery --images 100000"
+bench: install install-azurite chromium $(LIGHTHOUSE)  ## Run one benchmark: make bench ARGS="gallery --images 100000"
 	$(BIN)/python -m benchmarks $(ARGS)
 
 screenshot: install-dev chromium $(AZURITE)  ## Retake docs/gallery.png with the test browser
@@ -76,6 +80,14 @@ $(VENV)/.dev-installed: requirements-dev.txt $(VENV)/.installed
 $(BUN):
 	npm install --no-save --no-package-lock --ignore-scripts --prefix .tools/bun @oven/bun-linux-x64@$(BUN_VERSION)
 	test -x $(BUN)
+
+$(AXE):
+	npm install --no-save --no-package-lock --ignore-scripts --prefix .tools/axe axe-core@$(AXE_VERSION)
+	test -f $(AXE)
+
+$(LIGHTHOUSE):
+	npm install --no-save --no-package-lock --ignore-scripts --prefix .tools/lighthouse lighthouse@$(LIGHTHOUSE_VERSION)
+	test -x $(LIGHTHOUSE)
 
 $(AZURITE):
 	npm install --no-save --no-package-lock --ignore-scripts --prefix .tools/azurite azurite@$(AZURITE_VERSION)

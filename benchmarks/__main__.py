@@ -79,6 +79,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     overhead.add_argument("--images", type=int, default=30)
     overhead.add_argument("--size", default="1024x1024")
+    tab_state = benchmarks.add_parser(
+        "tab-state", help="one tab's gallery state after scrolling N images (bounded window)"
+    )
+    tab_state.add_argument("--images", type=int, default=1000)
+    lighthouse = benchmarks.add_parser(
+        "lighthouse", help="Lighthouse scores of the studio page (mobile defaults)"
+    )
+    lighthouse.add_argument("--images", type=int, default=24)
+    lighthouse.add_argument("--runs", type=int, default=3, help="the median run is reported")
     args = parser.parse_args(argv)
 
     if args.benchmark == "gallery":
@@ -109,6 +118,14 @@ def main(argv: list[str] | None = None) -> int:
                 jobs=args.jobs, latency_ms=args.latency_ms, url=args.url, env=env, log=_log
             )
         )
+    elif args.benchmark == "tab-state":
+        from benchmarks.tab_state import run as run_tab_state
+
+        result = asyncio.run(run_tab_state(args.images, _log))
+    elif args.benchmark == "lighthouse":
+        from benchmarks.lighthouse import run as run_lighthouse
+
+        result = run_lighthouse(args.images, args.runs, _log)
     elif args.benchmark == "overhead":
         from benchmarks.overhead import run_overhead
 

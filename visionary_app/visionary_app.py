@@ -30,7 +30,19 @@ async def watch_jobs() -> None:
     await get_studio().jobs.watch(stale_after)
 
 
-app = rx.App(api_transformer=media_api(lambda: get_studio().store))
+# Icons, the web app manifest and the preview image are static files in assets/.
+_HEAD = [
+    rx.el.link(rel="icon", href="/favicon.svg", type="image/svg+xml"),
+    rx.el.link(rel="apple-touch-icon", href="/apple-touch-icon.png"),
+    rx.el.link(rel="manifest", href="/manifest.webmanifest"),
+    rx.el.meta(name="theme-color", content="#3e63dd"),
+]
+
+app = rx.App(
+    api_transformer=media_api(lambda: get_studio().store),
+    head_components=_HEAD,
+    html_lang="en",
+)
 app.register_lifespan_task(apply_migrations)
 app.register_lifespan_task(watch_jobs)
 app.add_middleware(AccessGate())

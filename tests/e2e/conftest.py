@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sqlite3
 import uuid
@@ -14,7 +15,7 @@ import pytest
 from azure.storage.blob import BlobServiceClient
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.support.app_server import AppStartFailed, run_app
+from tests.support.app_server import ROOT, AppStartFailed, run_app
 from tests.support.azurite import Azurite
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -28,6 +29,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+AXE = ROOT / ".tools/axe/node_modules/axe-core/axe.min.js"
 OFFLINE_LATENCY_MS = 1500
 ITEM = '[data-testid="gallery-item"]'
 JOB_CARD = '[data-testid="job-card"]'
@@ -211,3 +213,25 @@ def seed_images(app: RunningApp, prompts: list[str], size: str | None = None) ->
     thread.join()
     if failure:
         raise failure[0]
+
+
+def axe_violations(page: Page) -> list[dict]:
+    """What axe-core (from the npm registry) finds wrong on the page as it is now."""
+    if not AXE.exists():
+        pytest.fail(f"axe-core not found at {AXE}; `make test` installs it from npm")
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("async () => await axe.run(document)")
+    return [
+        {
+            "id": violation["id"],
+            "impact": violation["impact"],
+            "nodes": [node["target"] for node in violation["nodes"]][:5],
+        }
+        for violation in result["violations"]
+    ]
+
+
+def assert_no_axe_violations(page: Page, where: str) -> None:
+    """Fail with axe-core's findings, if it has any."""
+    violations = axe_violations(page)
+    assert violations == [], f"{where}: {json.dumps(violations, indent=1)}"

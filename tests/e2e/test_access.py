@@ -12,7 +12,13 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.conftest import ITEM, RunningApp, launch_app, seed_images
+from tests.e2e.conftest import (
+    ITEM,
+    RunningApp,
+    assert_no_axe_violations,
+    launch_app,
+    seed_images,
+)
 from tests.support.reflex_client import ReflexClient
 from visionary_app.state.gallery import GalleryState
 from visionary_app.state.generation import GenerationState
@@ -135,3 +141,22 @@ def test_a_client_that_skips_the_form_gets_nothing(locked_app: RunningApp):
     thread.join(60)
     assert seen["images"] == []
     assert not [row for row in _jobs(locked_app) if row[1] == prompt]
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_no_axe_violations_on_sign_in(browser: Browser, locked_app: RunningApp, scheme: str):
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme=scheme)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    try:
+        page.goto(locked_app.url)
+        expect(page).to_have_url(f"{locked_app.url}/sign-in")
+        expect(page.locator("#sign-in-password")).to_be_visible()
+        assert_no_axe_violations(page, f"sign-in ({scheme})")
+        page.fill("#sign-in-name", "alice")
+        page.fill("#sign-in-password", "wrong")
+        page.click("#sign-in-button")
+        expect(page.locator("#sign-in-error")).to_be_visible()
+        assert_no_axe_violations(page, f"sign-in with an error ({scheme})")
+    finally:
+        context.close()

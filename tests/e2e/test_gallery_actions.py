@@ -13,15 +13,17 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.e2e.conftest import ITEM, RunningApp, seed_images
 from tests.support.app_server import ROOT
+from visionary_app.state.gallery import WINDOW_PAGES
 
 PAGE_SIZE = 24
+WINDOW = WINDOW_PAGES * PAGE_SIZE
 
 
 @pytest.fixture(scope="module")
 def many_images(app: RunningApp) -> list[str]:
-    """More than two pages of images, oldest first."""
+    """More than a tab's window of pages, oldest first."""
     run = uuid.uuid4().hex[:6]
-    prompts = [f"scroll sample {index:02d} {run}" for index in range(2 * PAGE_SIZE + 5)]
+    prompts = [f"scroll sample {index:03d} {run}" for index in range(WINDOW + 5)]
     seed_images(app, prompts)
     return prompts
 
@@ -54,27 +56,42 @@ def test_scrolling_loads_more_without_repeats(many_images: list[str], page: Page
     assert [p for p in shown if p in many_images] == newest_first[: len(shown)]
 
 
-def test_load_more_button_reaches_the_end_from_the_keyboard(
-    page: Page, app: RunningApp, many_images: list[str]
-):
-    expect(page.locator(ITEM)).to_have_count(PAGE_SIZE)
-    for _ in range(10):
-        button = page.locator("#load-more")
+def _press_until_gone(page: Page, button_id: str, seen: list[str]) -> None:
+    """Press a paging button from the keyboard until it goes; `seen` collects new ids in order."""
+    for _ in range(20):
+        button = page.locator(f"#{button_id}")
         if button.count() == 0:
-            break
-        before = page.locator(ITEM).count()
+            return
+        before = _ids(page)
         try:
             button.focus(timeout=2_000)
         except PlaywrightTimeoutError:
             continue  # the scroll observer loaded the last page first: the button is gone
         page.keyboard.press("Enter")
         page.wait_for_function(
-            f"() => document.querySelectorAll('{ITEM}').length > {before} "
-            "|| !document.querySelector('#load-more')"
+            f"ids => JSON.stringify([...document.querySelectorAll('{ITEM}')]"
+            ".map(e => e.dataset.imageId)) !== JSON.stringify(ids) "
+            f"|| !document.querySelector('#{button_id}')",
+            arg=before,
         )
-    expect(page.locator("#load-more")).to_have_count(0)
-    ids = _ids(page)
-    assert len(ids) == len(set(ids)) == len(app.image_rows())
+        after = _ids(page)
+        assert len(after) <= WINDOW  # the tab keeps a bounded window
+        seen.extend(image_id for image_id in after if image_id not in seen)
+    raise AssertionError(f"#{button_id} never went away")
+
+
+def test_load_more_and_newer_page_through_everything_from_the_keyboard(
+    page: Page, app: RunningApp, many_images: list[str]
+):
+    expect(page.locator(ITEM)).to_have_count(PAGE_SIZE)
+    first_screen = _ids(page)
+    seen = list(first_screen)
+    _press_until_gone(page, "load-more", seen)
+    assert len(seen) == len(set(seen)) == len(app.image_rows())  # no repeats, no gaps
+    expect(page.locator("#load-newer")).to_have_count(1)  # the top pages were let go
+    back: list[str] = []
+    _press_until_gone(page, "load-newer", back)
+    assert _ids(page)[:PAGE_SIZE] == first_screen  # back at the top, in the same order
 
 
 def test_lightbox_keyboard(page: Page, many_images: list[str]):

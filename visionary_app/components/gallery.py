@@ -85,10 +85,16 @@ def gallery_tile(tile: GalleryTile, index: rx.Var[int]) -> rx.Component:
             renewable_image(
                 src=backend_resolved(tile.url),
                 on_error=GalleryState.image_failed(tile.id),
-                alt=tile.prompt,
+                # The button around it is named by the prompt; the picture adds no words.
+                alt="",
                 # HTML attributes (not CSS) so the browser reserves the box before loading.
-                custom_attrs={"width": tile.width, "height": tile.height},
-                loading="lazy",
+                # The first tile is the largest thing on the first screen: fetch it first.
+                custom_attrs={
+                    "width": tile.width,
+                    "height": tile.height,
+                    "fetchpriority": rx.cond(index == 0, "high", "auto"),
+                },
+                loading=rx.cond(index < 4, "eager", "lazy"),
                 decoding="async",
                 # Absolute, so the picture fills the square tile whatever its own size.
                 style={
@@ -114,6 +120,7 @@ def gallery_tile(tile: GalleryTile, index: rx.Var[int]) -> rx.Component:
             ),
             type="button",
             on_click=LightboxState.open_image(tile.id),
+            id=f"tile-{tile.id}",
             class_name="tile-open",
             aria_label=tile.prompt,
         ),
@@ -156,6 +163,12 @@ _GRID_STYLE = {
         "height": "100%",
         "cursor": "zoom-in",
     },
+    # `all: unset` above removes the browser's ring; draw one inside the tile's rounded box.
+    ".tile-open:focus-visible": {
+        "outline": "2px solid var(--accent-9)",
+        "outline_offset": "-4px",
+        "border_radius": "var(--radius-4)",
+    },
     ".tile-star": {"position": "absolute", "top": "0.5em", "right": "0.5em", "cursor": "pointer"},
     "@media (min-width: 520px)": {
         "[data-featured='true']": {"grid_column": "span 2", "grid_row": "span 2"},
@@ -166,35 +179,48 @@ _GRID_STYLE = {
 def gallery() -> rx.Component:
     """The grid with its toolbar, loaded when the page loads."""
     return rx.vstack(
-        rx.hstack(
-            rx.heading("Gallery", size="5", as_="h2"),
-            rx.spacer(),
-            rx.input(
-                rx.input.slot(rx.icon("search", size=16)),
-                placeholder="Search prompts",
-                value=GalleryState.search,
-                on_change=GalleryState.set_search,
-                debounce_timeout=300,
-                type="search",
-                id="gallery-search",
-                aria_label="Search prompts",
-                max_width="18em",
+        rx.flex(
+            rx.heading("Gallery", size="5", as_="h2", flex_grow="1"),
+            rx.flex(
+                rx.input(
+                    rx.input.slot(rx.icon("search", size=16)),
+                    placeholder="Search prompts",
+                    value=GalleryState.search,
+                    on_change=GalleryState.set_search,
+                    debounce_timeout=300,
+                    type="search",
+                    id="gallery-search",
+                    aria_label="Search prompts",
+                    flex="1 1 12em",
+                    max_width="24em",
+                ),
+                rx.hstack(
+                    rx.text("Favourites only", size="2", as_="label", html_for="favourites-only"),
+                    rx.switch(
+                        id="favourites-only",
+                        aria_label="Favourites only",
+                        checked=GalleryState.favourites_only,
+                        on_change=GalleryState.set_favourites_only,
+                    ),
+                    rx.icon_button(
+                        rx.icon("refresh-cw", size=18),
+                        on_click=GalleryState.load,
+                        loading=GalleryState.loading,
+                        variant="soft",
+                        aria_label="Refresh gallery",
+                        title="Refresh gallery",
+                        id="refresh-gallery",
+                    ),
+                    align="center",
+                ),
+                wrap="wrap",
+                gap="3",
+                align="center",
+                justify="end",
+                flex="1 1 20em",
             ),
-            rx.text("Favourites only", size="2", as_="label", html_for="favourites-only"),
-            rx.switch(
-                id="favourites-only",
-                checked=GalleryState.favourites_only,
-                on_change=GalleryState.set_favourites_only,
-            ),
-            rx.icon_button(
-                rx.icon("refresh-cw", size=18),
-                on_click=GalleryState.load,
-                loading=GalleryState.loading,
-                variant="soft",
-                aria_label="Refresh gallery",
-                title="Refresh gallery",
-                id="refresh-gallery",
-            ),
+            wrap="wrap",
+            gap="3",
             width="100%",
             align="center",
         ),

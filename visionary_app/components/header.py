@@ -38,34 +38,39 @@ def offline_notice() -> rx.Component:
 
 def header() -> rx.Component:
     """Top bar of the studio."""
-    return rx.hstack(
+    return rx.el.header(
         rx.hstack(
-            rx.icon("sparkles", size=28, color=rx.color("accent", 9)),
-            rx.vstack(
-                rx.heading("VisionaryAI", size="7", as_="h1"),
-                rx.text("Type a prompt, get an image.", size="2", color_scheme="gray"),
-                spacing="0",
-            ),
-            align="center",
-            spacing="3",
-        ),
-        rx.spacer(),
-        rx.cond(
-            AccessState.access_required,
             rx.hstack(
-                rx.text(AccessState.signed_in_as, size="2", color_scheme="gray", id="signed-in-as"),
-                rx.button(
-                    "Sign out",
-                    on_click=AccessState.sign_out,
-                    variant="soft",
-                    size="1",
-                    id="sign-out",
+                rx.icon("sparkles", size=28, color=rx.color("accent", 9)),
+                rx.vstack(
+                    rx.heading("VisionaryAI", size="7", as_="h1"),
+                    rx.text("Type a prompt, get an image.", size="2", color_scheme="gray"),
+                    spacing="0",
                 ),
                 align="center",
+                spacing="3",
             ),
-        ),
-        rx.color_mode.button(aria_label="Toggle dark mode"),
-        width="100%",
-        align="center",
-        padding_y="1em",
+            rx.spacer(),
+            rx.cond(
+                AccessState.access_required,
+                rx.hstack(
+                    rx.text(
+                        AccessState.signed_in_as, size="2", color_scheme="gray", id="signed-in-as"
+                    ),
+                    rx.button(
+                        "Sign out",
+                        on_click=AccessState.sign_out,
+                        variant="soft",
+                        size="1",
+                        id="sign-out",
+                    ),
+                    align="center",
+                ),
+            ),
+            rx.color_mode.button(aria_label="Toggle dark mode", id="color-mode"),
+            width="100%",
+            align="center",
+            padding_y="1em",
+            wrap="wrap",
+        )
     )

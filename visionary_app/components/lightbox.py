@@ -128,6 +128,11 @@ def lightbox() -> rx.Component:
             rx.window_event_listener(on_key_down=LightboxState.handle_key),
             max_width="min(1100px, 95vw)",
             id="lightbox",
+            # Radix returns focus to a dialog trigger; this dialog opens from any tile, so
+            # focus goes back to the tile it was opened from (Reflex has no API for this).
+            on_close_auto_focus=rx.call_script(
+                f"document.getElementById('tile-{LightboxState.origin_id}')?.focus()"
+            ),
             aria_describedby=None,
         ),
         open=LightboxState.is_open,

@@ -10,15 +10,15 @@ from visionary_app.state.suggestions import SuggestionState
 
 
 def _option(label: str, element_id: str, items, value, on_change) -> rx.Component:
+    # Built from its parts so the trigger (the button people press) carries the name.
     return rx.hstack(
         rx.text(label, size="1", color_scheme="gray", as_="label", html_for=element_id),
-        rx.select(
-            items,
+        rx.select.root(
+            rx.select.trigger(id=element_id, aria_label=label),
+            rx.select.content(rx.foreach(items, lambda item: rx.select.item(item, value=item))),
             value=value,
             on_change=on_change,
             size="1",
-            id=element_id,
-            aria_label=label,
         ),
         align="center",
         spacing="1",
@@ -76,6 +76,7 @@ def suggestion_buttons() -> rx.Component:
             title="Generate straight from a suggested prompt",
         ),
         spacing="2",
+        wrap="wrap",
     )
 
 
@@ -111,18 +112,26 @@ def prompt_form() -> rx.Component:
                 aria_label="Prompt",
             ),
             options_bar(),
-            rx.hstack(
+            rx.flex(
                 _counter(),
-                rx.spacer(),
-                suggestion_buttons(),
-                rx.button(
-                    rx.icon("wand-sparkles", size=18),
-                    "Generate",
-                    id="generate-button",
-                    type="submit",
-                    size="3",
-                    disabled=GenerationState.prompt.strip() == "",
+                rx.flex(
+                    suggestion_buttons(),
+                    rx.button(
+                        rx.icon("wand-sparkles", size=18),
+                        "Generate",
+                        id="generate-button",
+                        type="submit",
+                        size="3",
+                        disabled=GenerationState.prompt.strip() == "",
+                    ),
+                    wrap="wrap",
+                    gap="2",
+                    align="center",
+                    justify="end",
+                    margin_left="auto",
                 ),
+                wrap="wrap",
+                gap="2",
                 width="100%",
                 align="center",
             ),

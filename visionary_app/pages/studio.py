@@ -13,21 +13,27 @@ from visionary_app.state.generation import GenerationState
 
 ROUTE = "/"
 TITLE = "VisionaryAI"
+DESCRIPTION = (
+    "A self-hosted AI image studio: type a prompt, watch it generate, and keep every image "
+    "in a fast, searchable gallery."
+)
 
 
 def studio_page() -> rx.Component:
     """Compose the page."""
     return rx.container(
-        rx.vstack(
-            header(),
-            offline_notice(),
-            prompt_form(),
-            gallery(),
-            lightbox(),
-            spacing="5",
-            width="100%",
+        header(),
+        rx.el.main(
+            rx.vstack(
+                offline_notice(),
+                prompt_form(),
+                gallery(),
+                spacing="5",
+                width="100%",
+            ),
             padding_bottom="3em",
         ),
+        lightbox(),
         size="4",
     )
 
@@ -38,5 +44,7 @@ def register(app: rx.App) -> None:
         studio_page,
         route=ROUTE,
         title=TITLE,
+        description=DESCRIPTION,
+        image="/social-preview.png",
         on_load=[GalleryState.load, GenerationState.sync_jobs],
     )

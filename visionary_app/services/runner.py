@@ -20,7 +20,12 @@ from dataclasses import dataclass, field
 
 from visionary_app.models import GenerationJob, Image, JobStatus
 from visionary_app.services.generation import GenerationFailed, GenerationPipeline
-from visionary_app.services.jobs import JobCancelled, JobQueue, QueueUnavailable
+from visionary_app.services.jobs import (
+    ABANDONED_MESSAGES,
+    JobCancelled,
+    JobQueue,
+    QueueUnavailable,
+)
 from visionary_app.services.providers.base import ImageOptions
 
 __all__ = [
@@ -94,7 +99,6 @@ class Cancelled:
 
 
 JobEvent = Queued | Running | PartialImage | Stored | Failed | Cancelled
-_FINAL = (Stored, Failed, Cancelled)
 
 
 def options_of(job: GenerationJob) -> ImageOptions:
@@ -173,11 +177,11 @@ class JobRunner:
             yield await self._final(job, work, started=running_since is not None)
         finally:
             self._working.pop(job.id, None)
-            if not work.done():  # the listener went away: stop, keep nothing, end the row
+            if not work.done():  # the listener went away (the server is stopping)
                 work.cancel()
                 with contextlib.suppress(BaseException):
                     await work
-                await self._end_quietly(job.id, JobStatus.CANCELLED, error="Cancelled.")
+                await self._interrupted(job.id, started=running_since is not None)
 
     async def _final(self, job: GenerationJob, work: asyncio.Task, started: bool) -> JobEvent:
         if not work.cancelled():
@@ -190,8 +194,9 @@ class JobRunner:
         if row is not None and row.status == JobStatus.FAILED:
             return Failed(job.id, row.error or UNEXPECTED_FAILURE)
         if row is not None and row.status in (JobStatus.QUEUED, JobStatus.RUNNING):
-            # Nobody cancelled the row (e.g. the task was cancelled at shutdown): say so there.
-            await self._end_quietly(job.id, JobStatus.CANCELLED, error="Cancelled.")
+            # Nobody cancelled the job: its task was stopped (the server is stopping).
+            reason = await self._interrupted(job.id, started=started)
+            return Failed(job.id, reason)
         return Cancelled(job.id, started=started)
 
     async def _heartbeat(self, job_id: uuid.UUID, work: asyncio.Task) -> None:
@@ -257,9 +262,21 @@ class JobRunner:
         except QueueUnavailable:
             return None
 
-    async def _end_quietly(self, job_id: uuid.UUID, status: JobStatus, *, error: str) -> None:
+    async def _end_quietly(
+        self, job_id: uuid.UUID, status: JobStatus, *, error: str, seen: bool = True
+    ) -> None:
         """End the row if it is still active; a database outage is logged, not raised."""
         try:
-            await self.queue.finish(job_id, status, error=error)
+            await self.queue.finish(job_id, status, error=error, seen=seen)
         except QueueUnavailable as exc:
             logger.error("could not record the end of job %s: %s", job_id, exc)
+
+    async def _interrupted(self, job_id: uuid.UUID, *, started: bool) -> str:
+        """Fail a job whose task was stopped under it; its owner is told on their next visit.
+
+        If the database cannot be reached now, the queue's watcher fails it later with the
+        same words.
+        """
+        reason = ABANDONED_MESSAGES[JobStatus.RUNNING if started else JobStatus.QUEUED]
+        await self._end_quietly(job_id, JobStatus.FAILED, error=reason, seen=False)
+        return reason

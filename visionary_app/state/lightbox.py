@@ -24,6 +24,7 @@ class LightboxState(rx.State):
 
     is_open: bool = False
     image_id: str = ""
+    origin_id: str = ""  # the tile it was opened from; focus goes back there on close
     full_url: str = ""
     download_url: str = ""
     download_name: str = ""
@@ -69,6 +70,7 @@ class LightboxState(rx.State):
         """Open the lightbox on one image."""
         if await self._show(image_id):
             self.is_open = True
+            self.origin_id = image_id
         else:
             yield rx.toast.error("That image could not be opened; refresh the gallery.")
 
