@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from tests.state.conftest import PAGE_SIZE, run_event, said, substate
 from visionary_app.models import Image
 from visionary_app.services.catalog import Catalog, CatalogError
-from visionary_app.state.gallery import WINDOW_PAGES, GalleryState
+from visionary_app.state.gallery import WINDOW_PAGES, GalleryState, sign_tile
 
 START = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -125,3 +125,13 @@ async def test_long_prompts_are_clipped_on_tiles(tab, studio):
     await run_event(gallery, GalleryState.load)
     (tile,) = gallery.images
     assert len(tile.prompt) <= 300 and tile.prompt.endswith("…")
+
+
+async def test_an_image_stored_before_a_newer_one_was_shown_still_arrives(tab, studio):
+    gallery = substate(tab, GalleryState)
+    await run_event(gallery, GalleryState.load)  # an empty gallery: nothing below the window
+    earlier, later = _row(1, "made on another worker"), _row(2, "made in this tab")
+    await studio.catalog.add_many([earlier, later])
+    gallery._show_new([await sign_tile(later)])  # this tab's own job ended first
+    await run_event(gallery, GalleryState.check_new)
+    assert _ids(gallery) == [str(later.id), str(earlier.id)]

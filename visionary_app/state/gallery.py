@@ -245,8 +245,10 @@ class GalleryState(rx.State):
             return None
         known = {tile.id for tile in self.images}
         fresh = [r for r in records if str(r.id) not in known]
-        if self.images:
-            # Older than everything loaded: "Load more" brings those in order.
+        if self.images and self.has_more:
+            # Older than everything loaded: "Load more" brings those in order. Without more
+            # below, the window reaches the end, so an older row belongs in it (one stored
+            # elsewhere just before this tab showed a newer image of its own).
             oldest = astuple(cursor_of(self.images[-1]))
             fresh = [r for r in fresh if (r.created_at, r.id) > oldest]
         if not fresh:
