@@ -6,6 +6,7 @@ import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -15,7 +16,9 @@ from starlette.testclient import TestClient
 
 from tests.support.azurite import Azurite
 from visionary_app.api.media import media_api
+from visionary_app.models import Image
 from visionary_app.services.azure_blob_store import AzureBlobStore
+from visionary_app.services.blob_names import make_blob_name
 from visionary_app.services.catalog import Catalog
 from visionary_app.services.database import make_engine, upgrade_to_head
 from visionary_app.services.local_blob_store import LocalBlobStore
@@ -23,6 +26,19 @@ from visionary_app.services.search_index import postgres_search_schema
 from visionary_app.services.url_signing import UrlSigner
 
 SIGNING_KEY = b"test-signing-key-0123456789abcdef"
+
+
+def indexed_image(created_at: datetime, prompt: str = "p", **fields) -> Image:
+    """An index row (with no blob behind it) for catalog, search and gallery tests."""
+    image_id = uuid.uuid4()
+    values = {
+        "id": image_id, "blob_name": make_blob_name(image_id, created_at, "image/png"),
+        "prompt": prompt, "created_at": created_at, "provider": "offline",
+        "model": "offline-preview", "width": 64, "height": 64, "content_type": "image/png",
+        "byte_size": 10,
+    }  # fmt: skip
+    values.update(fields)
+    return Image(**values)
 
 
 @pytest.fixture

@@ -1,31 +1,15 @@
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from visionary_app.models import Image
+from tests.conftest import indexed_image
 from visionary_app.services.catalog import Catalog, PageCursor
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
-def _image(created_at: datetime, prompt: str = "p") -> Image:
-    image_id = uuid.uuid4()
-    return Image(
-        id=image_id,
-        blob_name=f"images/2026/11/25/{image_id}.png",
-        prompt=prompt,
-        created_at=created_at,
-        provider="offline",
-        model="offline-preview",
-        width=64,
-        height=64,
-        content_type="image/png",
-        byte_size=10,
-    )
-
-
 async def test_newest_first_with_utc_times(catalog: Catalog):
     for minutes in (0, 2, 1):
-        await catalog.add(_image(T0 + timedelta(minutes=minutes), prompt=str(minutes)))
+        await catalog.add(indexed_image(T0 + timedelta(minutes=minutes), prompt=str(minutes)))
     rows = await catalog.newest(10)
     assert [row.prompt for row in rows] == ["2", "1", "0"]
     assert rows[0].created_at == T0 + timedelta(minutes=2)
@@ -34,7 +18,7 @@ async def test_newest_first_with_utc_times(catalog: Catalog):
 
 async def test_keyset_pages_never_repeat_or_skip(catalog: Catalog):
     # Many images share a timestamp, so the id must break ties.
-    added = [_image(T0 + timedelta(seconds=i // 4)) for i in range(23)]
+    added = [indexed_image(T0 + timedelta(seconds=i // 4)) for i in range(23)]
     for image in added:
         await catalog.add(image)
     seen: list[uuid.UUID] = []
@@ -52,6 +36,6 @@ async def test_keyset_pages_never_repeat_or_skip(catalog: Catalog):
 
 async def test_prompt_round_trips_exactly(catalog: Catalog):
     prompt = "🦊 ../..\\ <b>x</b> 日本語 «ß» \u200d\ttab\nline"
-    image = await catalog.add(_image(T0, prompt=prompt))
+    image = await catalog.add(indexed_image(T0, prompt=prompt))
     assert (await catalog.get(image.id)).prompt == prompt
     assert await catalog.count() == 1

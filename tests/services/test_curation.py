@@ -7,7 +7,7 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from tests.conftest import small_pipeline
+from tests.conftest import indexed_image, small_pipeline
 from visionary_app.api.media import media_api
 from visionary_app.models import Image
 from visionary_app.services.blob_names import companion_blob_names
@@ -65,12 +65,7 @@ async def test_favourites_survive_and_filter(catalog, store):
 
 
 def _row(created_at: datetime) -> Image:
-    image_id = uuid.uuid4()
-    return Image(
-        id=image_id, blob_name=f"images/2026/11/25/{image_id}.png", prompt=str(created_at),
-        created_at=created_at, provider="offline", model="m", width=1, height=1,
-        content_type="image/png", byte_size=1,
-    )  # fmt: skip
+    return indexed_image(created_at, str(created_at))
 
 
 async def test_paging_while_new_images_arrive_never_repeats_or_skips(catalog):

@@ -1,12 +1,12 @@
 """Search by prompt: any word, any script, newest first, paged like the gallery."""
 
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
+from tests.conftest import indexed_image
 from visionary_app.models import Image
 from visionary_app.services import search_index
 from visionary_app.services.catalog import Catalog, PageCursor
@@ -25,12 +25,7 @@ PROMPTS = [
 
 
 def _row(prompt: str, seconds: int) -> Image:
-    image_id = uuid.uuid4()
-    return Image(
-        id=image_id, blob_name=f"images/2026/11/25/{image_id}.png", prompt=prompt,
-        created_at=T0 + timedelta(seconds=seconds), provider="offline", model="m", width=1,
-        height=1, content_type="image/png", byte_size=1,
-    )  # fmt: skip
+    return indexed_image(T0 + timedelta(seconds=seconds), prompt)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

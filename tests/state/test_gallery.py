@@ -1,9 +1,9 @@
 """GalleryState: a bounded window that slides both ways, and a live gallery that recovers."""
 
 import pickle
-import uuid
 from datetime import UTC, datetime, timedelta
 
+from tests.conftest import indexed_image
 from tests.state.conftest import PAGE_SIZE, run_event, said, substate
 from visionary_app.models import Image
 from visionary_app.services.catalog import Catalog, CatalogError
@@ -13,20 +13,7 @@ START = datetime(2026, 11, 1, tzinfo=UTC)
 
 
 def _row(index: int, prompt: str | None = None) -> Image:
-    image_id = uuid.uuid4()
-    day = START + timedelta(minutes=index)
-    return Image(
-        id=image_id,
-        blob_name=f"images/{day:%Y/%m/%d}/{image_id}.png",
-        prompt=prompt or f"image {index:04d}",
-        created_at=day,
-        provider="offline",
-        model="offline-preview",
-        width=256,
-        height=256,
-        content_type="image/png",
-        byte_size=1,
-    )
+    return indexed_image(START + timedelta(minutes=index), prompt or f"image {index:04d}")
 
 
 async def _seed(studio, count: int) -> list[str]:
