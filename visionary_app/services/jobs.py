@@ -32,6 +32,7 @@ from visionary_app.services.providers.base import ImageOptions
 
 __all__ = [
     "ABANDONED_MESSAGES",
+    "ACTIVE",
     "JobCancelled",
     "JobLimits",
     "JobQueue",

@@ -22,6 +22,7 @@ from visionary_app.models import GenerationJob, Image, JobStatus
 from visionary_app.services.generation import GenerationFailed, GenerationPipeline
 from visionary_app.services.jobs import (
     ABANDONED_MESSAGES,
+    ACTIVE,
     JobCancelled,
     JobQueue,
     QueueUnavailable,
@@ -187,17 +188,20 @@ class JobRunner:
         if not work.cancelled():
             return work.result()
         # Stopped by a cancel here or by a heartbeat that saw the job end elsewhere.
-        try:
-            row = await self.queue.get(job.id)
-        except QueueUnavailable:
-            row = None
+        return await self._ended_elsewhere(job.id, started=started)
+
+    async def _ended_elsewhere(self, job_id: uuid.UUID, *, started: bool) -> JobEvent:
+        """The final event of a job whose work stopped without an outcome of its own.
+
+        The row says why: failed (a watcher), cancelled (its owner), or still active, which
+        means nobody ended it and its task was stopped (the server is stopping).
+        """
+        row = await self._row(job_id)
         if row is not None and row.status == JobStatus.FAILED:
-            return Failed(job.id, row.error or UNEXPECTED_FAILURE)
-        if row is not None and row.status in (JobStatus.QUEUED, JobStatus.RUNNING):
-            # Nobody cancelled the job: its task was stopped (the server is stopping).
-            reason = await self._interrupted(job.id, started=started)
-            return Failed(job.id, reason)
-        return Cancelled(job.id, started=started)
+            return Failed(job_id, row.error or UNEXPECTED_FAILURE)
+        if row is not None and row.status in ACTIVE:
+            return Failed(job_id, await self._interrupted(job_id, started=started))
+        return Cancelled(job_id, started=started)
 
     async def _heartbeat(self, job_id: uuid.UUID, work: asyncio.Task) -> None:
         """Keep the row alive; stop the work if the job ended elsewhere (a cancel, a watcher)."""
@@ -206,7 +210,7 @@ class JobRunner:
         except QueueUnavailable as exc:
             logger.warning("job heartbeat failed: %s", exc)
             return
-        if statuses.get(job_id) not in (JobStatus.QUEUED, JobStatus.RUNNING):
+        if statuses.get(job_id) not in ACTIVE:
             work.cancel()
 
     async def _work(self, job: GenerationJob, emit: Callable[[JobEvent], None]) -> JobEvent:
@@ -214,10 +218,7 @@ class JobRunner:
         try:
             await self.queue.wait_turn(job, lambda ahead: emit(Queued(job.id, ahead)))
         except JobCancelled:
-            row = await self._row(job.id)
-            if row is not None and row.status == JobStatus.FAILED:
-                return Failed(job.id, row.error or UNEXPECTED_FAILURE)
-            return Cancelled(job.id, started=False)
+            return await self._ended_elsewhere(job.id, started=False)
         except QueueUnavailable as exc:
             logger.error("job %s could not start: %s", job.id, exc)
             await self._end_quietly(job.id, JobStatus.FAILED, error=QUEUE_UNAVAILABLE)
@@ -235,13 +236,14 @@ class JobRunner:
             return Failed(job.id, UNEXPECTED_FAILURE)
         kept = batch.kept
         failures = sorted({str(failure) for failure in batch.failures})
+        error = "; ".join(failures) or None
         status = JobStatus.SUCCEEDED if kept else JobStatus.FAILED
         try:
             ended = await self.queue.finish(
                 job.id,
                 status,
                 [image.id for image in kept],
-                "; ".join(failures) or None,
+                error,
                 provider_seconds=batch.provider_seconds,
             )
         except QueueUnavailable as exc:
@@ -253,7 +255,7 @@ class JobRunner:
             await asyncio.gather(*(self.pipeline.discard(image) for image in kept))
             return Cancelled(job.id, started=True)
         if not kept:
-            return Failed(job.id, "; ".join(failures) or UNEXPECTED_FAILURE)
+            return Failed(job.id, error or UNEXPECTED_FAILURE)
         return Stored(job.id, kept, failures, time.monotonic() - started)
 
     async def _row(self, job_id: uuid.UUID) -> GenerationJob | None:
