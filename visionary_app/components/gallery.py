@@ -176,6 +176,21 @@ _GRID_STYLE = {
 }
 
 
+def _paging_button(label: str, shown: rx.Var[bool], handler, element_id: str) -> rx.Component:
+    """ "Load newer" above the window or "Load more" below it, while there is more that way."""
+    return rx.cond(
+        shown,
+        rx.button(
+            label,
+            on_click=handler,
+            loading=GalleryState.loading,
+            variant="soft",
+            id=element_id,
+            width="100%",
+        ),
+    )
+
+
 def gallery() -> rx.Component:
     """The grid with its toolbar, loaded when the page loads."""
     return rx.vstack(
@@ -236,17 +251,7 @@ def gallery() -> rx.Component:
             display="none",
         ),
         rx.box(id="gallery-start", height="1px"),
-        rx.cond(
-            GalleryState.has_newer,
-            rx.button(
-                "Load newer",
-                on_click=GalleryState.load_newer,
-                loading=GalleryState.loading,
-                variant="soft",
-                id="load-newer",
-                width="100%",
-            ),
-        ),
+        _paging_button("Load newer", GalleryState.has_newer, GalleryState.load_newer, "load-newer"),
         rx.grid(
             rx.foreach(GenerationState.jobs, job_card),
             rx.foreach(GalleryState.images, gallery_tile),
@@ -257,17 +262,7 @@ def gallery() -> rx.Component:
             style=_GRID_STYLE,
             custom_attrs={"data-loaded": rx.cond(GalleryState.loaded, "true", "false")},
         ),
-        rx.cond(
-            GalleryState.has_more,
-            rx.button(
-                "Load more",
-                on_click=GalleryState.load_more,
-                loading=GalleryState.loading,
-                variant="soft",
-                id="load-more",
-                width="100%",
-            ),
-        ),
+        _paging_button("Load more", GalleryState.has_more, GalleryState.load_more, "load-more"),
         rx.box(id="gallery-end", height="1px", on_mount=rx.call_script(_OBSERVE_ENDS)),
         rx.cond(
             (GalleryState.images.length() == 0)

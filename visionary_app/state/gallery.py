@@ -140,15 +140,15 @@ class GalleryState(rx.State):
                 min(self._renew_after, renew_after) if self._renew_after else renew_after
             )
 
-    async def _fetch(self, cursor: PageCursor | None, *, newer: bool = False) -> list[SignedTile]:
-        """One page (plus one row, to tell whether more follow) beside the cursor."""
+    async def _fetch(self, cursor: PageCursor | None, *, older: bool = True) -> list[SignedTile]:
+        """One page (plus one row, to tell whether more follow) beside the cursor, newest first."""
         catalog, size = get_studio().catalog, self._page_size()
         filters = {"favourites_only": self.favourites_only, "search": self.search}
-        if newer:
+        if older:
+            records = await catalog.newest(size + 1, before=cursor, **filters)
+        else:
             assert cursor is not None
             records = await catalog.newer(size + 1, cursor, **filters)
-        else:
-            records = await catalog.newest(size + 1, before=cursor, **filters)
         return [await sign_tile(record) for record in records]
 
     @rx.event
@@ -177,48 +177,47 @@ class GalleryState(rx.State):
     @rx.event
     async def load_more(self):
         """Append the next older page; past the window's size the top page is dropped."""
-        if self.loading or not self.has_more or not self.images:
-            return
-        self.loading = True
-        yield
-        try:
-            signed = await self._fetch(cursor_of(self.images[-1]))
-        except (CatalogError, StorageError) as exc:
-            logger.error("loading more failed: %s", exc)
-            yield rx.toast.error("More images could not be loaded; try again.")
-        else:
-            size = self._page_size()
-            self.has_more = len(signed) > size
-            tiles = [*self.images, *(item.tile for item in signed[:size])]
-            if len(tiles) > self._window_size():
-                tiles = tiles[len(tiles) - self._window_size() :]
-                self.has_newer = True
-            self._set_window(tiles, signed[:size])
-        finally:
-            self.loading = False
+        async for update in self._slide(older=True):
+            yield update
 
     @rx.event
     async def load_newer(self):
         """Bring back the page above the window (scrolling up); the bottom page is dropped."""
-        if self.loading or not self.has_newer or not self.images:
+        async for update in self._slide(older=False):
+            yield update
+
+    async def _slide(self, *, older: bool):
+        """Add the page beyond one edge of the window and trim the other edge to keep it bounded."""
+        beyond_edge = self.has_more if older else self.has_newer
+        if self.loading or not beyond_edge or not self.images:
             return
         self.loading = True
         yield
+        edge = self.images[-1] if older else self.images[0]
         try:
-            signed = await self._fetch(cursor_of(self.images[0]), newer=True)
+            signed = await self._fetch(cursor_of(edge), older=older)
         except (CatalogError, StorageError) as exc:
-            logger.error("loading newer images failed: %s", exc)
-            yield rx.toast.error("Newer images could not be loaded; try again.")
+            logger.error("loading %s images failed: %s", "older" if older else "newer", exc)
+            what = "More" if older else "Newer"
+            yield rx.toast.error(f"{what} images could not be loaded; try again.")
         else:
-            size = self._page_size()
-            # `newer` is newest first: the rows nearest the window are at the end.
-            self.has_newer = len(signed) > size
-            above = [item.tile for item in signed[-size:]]
-            tiles = [*above, *self.images]
-            if len(tiles) > self._window_size():
-                tiles = tiles[: self._window_size()]
-                self.has_more = True
-            self._set_window(tiles, signed[-size:])
+            size, window = self._page_size(), self._window_size()
+            more_beyond = len(signed) > size
+            # Pages come newest first: the rows next to the window lead an older page and
+            # close a newer one.
+            page = signed[:size] if older else signed[-size:]
+            tiles = [item.tile for item in page]
+            if older:
+                self.has_more = more_beyond
+                tiles = [*self.images, *tiles]
+                if len(tiles) > window:
+                    tiles, self.has_newer = tiles[len(tiles) - window :], True
+            else:
+                self.has_newer = more_beyond
+                tiles = [*tiles, *self.images]
+                if len(tiles) > window:
+                    tiles, self.has_more = tiles[:window], True
+            self._set_window(tiles, page)
         finally:
             self.loading = False
 
