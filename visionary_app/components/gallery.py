@@ -177,7 +177,7 @@ _GRID_STYLE = {
 
 
 def _paging_button(label: str, shown: rx.Var[bool], handler, element_id: str) -> rx.Component:
-    """ "Load newer" above the window or "Load more" below it, while there is more that way."""
+    """The "Load newer" (above the window) or "Load more" (below it) button, while there is more."""
     return rx.cond(
         shown,
         rx.button(
