@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 from tests.support.app_server import ROOT, run_app
+from tests.support.seeding import store_images
 
 LIGHTHOUSE = ROOT / ".tools/lighthouse/node_modules/.bin/lighthouse"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -26,25 +27,6 @@ _METRICS = (
     "cumulative-layout-shift",
     "speed-index",
 )
-
-
-async def _seed(env: dict[str, str], count: int) -> None:
-    """Store `count` offline images through the app's own pipeline."""
-    from visionary_app.services.studio import build_studio
-    from visionary_app.settings import Settings
-
-    saved = dict(os.environ)
-    os.environ.update({k: v for k, v in env.items() if k.startswith("VISIONARY_")})
-    try:
-        studio = build_studio(Settings(_env_file=None, offline_latency_ms=0))
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-    try:
-        for index in range(count):
-            await studio.pipeline.generate(f"a lighthouse on a cliff at dusk, study {index}")
-    finally:
-        await studio.aclose()
 
 
 def _lighthouse(url: str, out: Path) -> dict:
@@ -73,7 +55,8 @@ def run(images: int, runs: int, log) -> dict:
     env = {"VISIONARY_IMAGE_SIZE": "1024x1024"}
     reports = []
     with run_app(work, env) as app:
-        asyncio.run(_seed(app.env, images))
+        prompts = [f"a lighthouse on a cliff at dusk, study {index}" for index in range(images)]
+        asyncio.run(store_images(app.env, prompts))
         for index in range(runs):
             report = _lighthouse(f"{app.url}/", work / f"report-{index}.json")
             scores = {

@@ -17,6 +17,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 
 from tests.support.app_server import ROOT, AppStartFailed, run_app
 from tests.support.azurite import Azurite
+from tests.support.seeding import store_images
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -178,33 +179,11 @@ def seed_images(app: RunningApp, prompts: list[str], size: str | None = None) ->
     import asyncio
     import threading
 
-    from visionary_app.services.studio import build_studio
-    from visionary_app.settings import Settings
-
-    settings_env = {k: v for k, v in app.env.items() if k.startswith(("VISIONARY_", "AZURE_"))}
     failure: list[BaseException] = []
-
-    async def seed() -> None:
-        saved = {key: os.environ.get(key) for key in settings_env}
-        os.environ.update(settings_env)
-        try:
-            overrides = {"image_size": size} if size else {}
-            studio = build_studio(Settings(_env_file=None, offline_latency_ms=0, **overrides))
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
-        try:
-            for prompt in prompts:
-                await studio.pipeline.generate(prompt)
-        finally:
-            await studio.aclose()
 
     def run() -> None:
         try:
-            asyncio.run(seed())
+            asyncio.run(store_images(app.env, prompts, size))
         except BaseException as exc:
             failure.append(exc)
 

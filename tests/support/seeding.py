@@ -1,0 +1,38 @@
+"""Images stored straight into a running app's store and index, through its own pipeline."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+
+__all__ = ["store_images"]
+
+
+async def store_images(
+    app_env: Mapping[str, str], prompts: Iterable[str], size: str | None = None
+) -> None:
+    """Generate `prompts` offline (no latency) with the app's settings, into its store and index.
+
+    The settings are read from the app's VISIONARY_/AZURE_ variables, set only while the
+    studio is built, so this process's own environment is left as it was.
+    """
+    from visionary_app.services.studio import build_studio
+    from visionary_app.settings import Settings
+
+    settings_env = {k: v for k, v in app_env.items() if k.startswith(("VISIONARY_", "AZURE_"))}
+    saved = {key: os.environ.get(key) for key in settings_env}
+    os.environ.update(settings_env)
+    try:
+        overrides = {"image_size": size} if size else {}
+        studio = build_studio(Settings(_env_file=None, offline_latency_ms=0, **overrides))
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    try:
+        for prompt in prompts:
+            await studio.pipeline.generate(prompt)
+    finally:
+        await studio.aclose()
