@@ -16,17 +16,9 @@ import tempfile
 from pathlib import Path
 
 from benchmarks.gallery import _rows, _seed
+from tests.support.states import run_handler
 
 _TARGET_BYTES = 100_000
-
-
-async def _run_handler(state, handler) -> None:
-    result = handler.fn(state)
-    if hasattr(result, "__anext__"):
-        async for _ in result:
-            pass
-    else:
-        await result
 
 
 async def run(images: int, log) -> dict:
@@ -46,11 +38,11 @@ async def run(images: int, log) -> dict:
     _seed(url, _rows(images + 100, seed=7)).dispose()
     tab = State(_reflex_internal_init=True)
     gallery = tab.get_substate(GalleryState.get_full_name().split("."))
-    await _run_handler(gallery, GalleryState.load)
+    await run_handler(gallery, GalleryState.load)
     everything = list(gallery.images)
     pages: list[dict] = []
     while len(everything) < images and gallery.has_more:
-        await _run_handler(gallery, GalleryState.load_more)
+        await run_handler(gallery, GalleryState.load_more)
         known = {tile.id for tile in everything}
         everything.extend(tile for tile in gallery.images if tile.id not in known)
         pages.append(

@@ -9,6 +9,7 @@ from typing import TypeVar
 import pytest
 from reflex.state import BaseState, State
 
+from tests.support.states import run_handler
 from visionary_app.services import studio as studio_module
 from visionary_app.services.database import upgrade_to_head
 from visionary_app.services.studio import Studio, get_studio
@@ -53,16 +54,7 @@ async def run_event(state: BaseState, handler, *args) -> list[str]:
     Toasts and chained events come back as their compiled form, so a test can look for the
     message a user would read.
     """
-    result = handler.fn(state, *args)
-    said: list = []
-    if hasattr(result, "__anext__"):
-        said.extend([item async for item in result])
-    else:
-        said.append(await result)
-    flat: list = []
-    for item in said:
-        flat.extend(item if isinstance(item, list) else [item])
-    return [str(item) for item in flat if item is not None]
+    return [str(item) for item in await run_handler(state, handler, *args)]
 
 
 def said(outputs: list[str], text: str) -> bool:
