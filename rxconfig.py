@@ -4,6 +4,7 @@ import reflex as rx
 from reflex_base.plugins.sitemap import SitemapPlugin
 
 from visionary_app.settings import get_settings
+from visionary_app.theme import theme_plugin
 
 settings = get_settings()
 # Reflex opens the database while compiling (schema check), so its folder must exist.
@@ -13,10 +14,11 @@ config = rx.Config(
     app_name="visionary_app",
     db_url=settings.resolved_database_url,
     telemetry_enabled=False,
-    plugins=[
-        rx.plugins.RadixThemesPlugin(theme=rx.theme(accent_color="violet", radius="large")),
-    ],
+    plugins=[theme_plugin()],
     disable_plugins=[SitemapPlugin],
     # The sticky badge sits on top of the toasts in the bottom-right corner.
     show_built_with_reflex=False,
+    # Brotli first: the stylesheet and scripts every page waits for are about 20% smaller
+    # than with gzip; gzip stays for clients without brotli.
+    frontend_compression_formats=["brotli", "gzip"],
 )

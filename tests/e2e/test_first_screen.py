@@ -84,3 +84,29 @@ def _byte_sizes(app: RunningApp) -> list[tuple[str, int]]:
 
     with contextlib.closing(sqlite3.connect(Path(app.data_dir) / "visionary.db")) as db:
         return db.execute("SELECT prompt, byte_size FROM image").fetchall()
+
+
+def test_the_prerendered_page_hydrates_without_errors_or_shifts(browser: Browser, app: RunningApp):
+    # React throws the prerendered page away and draws it again on any mismatch (error #418),
+    # which costs a phone most of its start-up time; an invalid nesting (a <p> in a <p>) did it.
+    seed_images(app, [f"hydration sample {uuid.uuid4().hex[:6]}"])
+    context = browser.new_context(viewport={"width": 412, "height": 823})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    page.add_init_script(
+        "window.__shift = 0; new PerformanceObserver(list => list.getEntries().forEach("
+        "e => { if (!e.hadRecentInput) window.__shift += e.value })).observe("
+        "{type: 'layout-shift', buffered: true})"
+    )
+    try:
+        open_studio(page, app.url)
+        expect(page.locator(ITEM).first).to_be_visible()
+        page.wait_for_timeout(1_000)
+        shift = page.evaluate("window.__shift")
+    finally:
+        context.close()
+    assert errors == []
+    # The options' model name arrives after the first paint; it must not push the page down.
+    assert shift < 0.01, f"cumulative layout shift {shift:.3f}"

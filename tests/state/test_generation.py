@@ -62,3 +62,14 @@ def test_queued_cards_say_they_wait():
     cards = cards_for(job)
     assert [c.detail for c in cards] == ["Waiting for a free slot…"] * 2
     assert len({c.id for c in cards}) == 2
+
+
+async def test_the_job_timer_sends_nothing_when_nothing_changed(tab, studio):
+    generation = substate(tab, GenerationState)
+    owner = generation._owner()
+    job = await studio.jobs.submit(owner, "waiting", ImageOptions(size="256x256"))
+    await run_event(generation, GenerationState.sync_jobs)
+    assert [card.job_id for card in generation.jobs] == [job.id.hex]
+    generation.dirty_vars.clear()
+    await run_event(generation, GenerationState.sync_jobs)  # the next tick: same queue
+    assert "jobs" not in generation.dirty_vars

@@ -12,8 +12,11 @@ def offline_notice() -> rx.Component:
     """Says plainly that images are offline previews, and how to get real ones."""
     return rx.cond(
         GenerationState.is_offline,
-        rx.callout(
-            rx.text(
+        # Children straight into the callout's own <p>: a <p> inside it is invalid HTML, which
+        # the browser splits apart, and React then throws the prerendered page away.
+        rx.callout.root(
+            rx.callout.icon(rx.icon("info")),
+            rx.callout.text(
                 rx.text.strong("Offline preview. "),
                 "Images are drawn locally from your prompt, without any AI model. "
                 "To generate real images, set ",
@@ -28,7 +31,6 @@ def offline_notice() -> rx.Component:
                 rx.code(".env.example"),
                 " explains, and restart.",
             ),
-            icon="info",
             size="1",
             variant="surface",
             id="offline-notice",

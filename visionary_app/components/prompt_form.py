@@ -45,11 +45,19 @@ def options_bar() -> rx.Component:
             _option("Images", "option-count", OptionsState.counts, OptionsState.count,
                     OptionsState.set_count),
         ),
-        rx.badge(OptionsState.model_label, variant="soft", color_scheme="gray", id="model-label"),
         wrap="wrap",
         spacing="3",
         align="center",
     )  # fmt: skip
+
+
+def model_badge() -> rx.Component:
+    """The model in use, on a line of its own.
+
+    Its name arrives after the first paint; beside the options, a long name would wrap them
+    and shift everything below it.
+    """
+    return rx.badge(OptionsState.model_label, variant="soft", color_scheme="gray", id="model-label")
 
 
 def suggestion_buttons() -> rx.Component:
@@ -112,6 +120,7 @@ def prompt_form() -> rx.Component:
                 aria_label="Prompt",
             ),
             options_bar(),
+            model_badge(),
             rx.flex(
                 _counter(),
                 rx.flex(

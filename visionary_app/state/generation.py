@@ -225,18 +225,22 @@ class GenerationState(VisitorState):
             return
         active_ids = {job.id.hex for job in active}
         shown = {card.job_id for card in self.jobs}
-        self.jobs = [card for card in self.jobs if card.job_id in active_ids]
+        cards = [card for card in self.jobs if card.job_id in active_ids]
         for job in active:
             if job.id.hex not in shown:
-                self.jobs = [*self.jobs, *cards_for(job)]
+                cards += cards_for(job)
             elif job.status == JobStatus.RUNNING:  # started elsewhere, or its tab reloaded
                 (fresh, *_) = cards_for(job)
-                self.jobs = [
+                cards = [
                     dataclasses.replace(card, status=fresh.status, detail=fresh.detail)
                     if card.job_id == fresh.job_id and not card.cancelling
                     else card
-                    for card in self.jobs
+                    for card in cards
                 ]
+        # Assigned only when something changed: every assignment is a delta to the browser
+        # and a render of the gallery, every few seconds in every open tab.
+        if cards != self.jobs:
+            self.jobs = cards
         for job in unseen:
             if job.status == JobStatus.FAILED:
                 yield rx.toast.error(f"“{short_prompt(job.prompt)}”: {job.error}", duration=15_000)
