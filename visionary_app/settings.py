@@ -11,6 +11,8 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _SIZE_PATTERN = re.compile(r"^(\d{2,5})x(\d{2,5})$")
+# A key anyone could guess signs sessions anyone could forge: keys are at least this long.
+MIN_KEY_BYTES = 32
 
 
 def parse_users(text: str) -> dict[str, str]:
@@ -157,6 +159,28 @@ class Settings(BaseSettings):
     def _check_users(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None:
             parse_users(value.get_secret_value())
+        return value
+
+    @field_validator("session_secret", "url_signing_key", mode="before")
+    @classmethod
+    def _blank_key_is_unset(cls, value: object) -> object:
+        # An uncommented `VISIONARY_SESSION_SECRET=` line means "not set", not "sign with ''".
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("session_secret", "url_signing_key")
+    @classmethod
+    def _check_key_length(cls, value: SecretStr | None, info) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().encode()) < MIN_KEY_BYTES:
+            name = f"VISIONARY_{info.field_name.upper()}"
+            msg = (
+                f"{name} is shorter than {MIN_KEY_BYTES} bytes, so sessions or links signed "
+                "with it could be forged. Use a random value, e.g. the output of "
+                "`python -c 'import secrets; print(secrets.token_hex(32))'`, or leave it "
+                "empty to have one generated into the data directory."
+            )
+            raise ValueError(msg)
         return value
 
     @field_validator("image_size")

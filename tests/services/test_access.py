@@ -1,6 +1,7 @@
 """Access control: credentials, constant-time checks, and session tokens that cannot be forged."""
 
 import pytest
+from pydantic import ValidationError
 
 from visionary_app.services.access import SHARED, AccessControl
 from visionary_app.settings import Settings, parse_users
@@ -57,3 +58,21 @@ def test_a_shared_token_stops_working_once_users_are_listed():
 def test_malformed_user_lists_are_refused_at_start_up(text):
     with pytest.raises(ValueError, match="name:password"):
         Settings(_env_file=None, access_users=text)
+
+
+@pytest.mark.parametrize("field", ["session_secret", "url_signing_key"])
+def test_a_blank_key_means_unset(field):
+    assert getattr(Settings(_env_file=None, **{field: "  "}), field) is None
+    assert getattr(Settings(_env_file=None, **{field: ""}), field) is None
+
+
+@pytest.mark.parametrize("field", ["session_secret", "url_signing_key"])
+@pytest.mark.parametrize("weak", ["x", "secret", "a" * 31])
+def test_a_short_key_refuses_to_start_with_a_clear_error(field, weak):
+    with pytest.raises(ValidationError, match="shorter than 32 bytes"):
+        Settings(_env_file=None, **{field: weak})
+
+
+def test_a_long_key_is_kept():
+    key = "k" * 32
+    assert Settings(_env_file=None, session_secret=key).session_secret.get_secret_value() == key
