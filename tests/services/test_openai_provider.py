@@ -177,6 +177,22 @@ async def test_server_errors_and_unreachable_servers(fake):
         await closed.generate("x", ImageOptions())
 
 
+async def test_credentials_in_the_address_never_reach_a_message(fake, caplog):
+    # An address with credentials in it: "user:pass@host" must not show up in a toast or job row.
+    secret_url = "http://someone:hunter2-secret@127.0.0.1:9/v1"
+    closed, _ = build_provider(
+        _settings(provider="openai-compatible", OPENAI_BASE_URL=secret_url,
+                  provider_max_retries=0, provider_timeout_seconds=5)
+    )  # fmt: skip
+    with pytest.raises(ProviderError) as raised:
+        await closed.generate("x", ImageOptions())
+    message = str(raised.value)
+    assert "127.0.0.1:9" in message
+    assert "hunter2" not in message and "someone" not in message
+    assert "hunter2" not in caplog.text
+    assert closed.label == "127.0.0.1:9"
+
+
 async def test_garbage_image_data_is_refused(fake):
     provider, _ = build_provider(openai_settings(fake))
     with pytest.raises(ProviderError, match="not an image"):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import openai
 
@@ -18,7 +17,7 @@ from visionary_app.services.generation import GenerationPipeline
 from visionary_app.services.jobs import JobLimits, JobQueue
 from visionary_app.services.local_blob_store import LocalBlobStore
 from visionary_app.services.providers import ImageProvider, OfflineProvider
-from visionary_app.services.providers.base import PROVIDER_LABELS
+from visionary_app.services.providers.base import PROVIDER_LABELS, public_host
 from visionary_app.services.providers.capabilities import ModelCapabilities, capabilities_for
 from visionary_app.services.providers.openai_images import OpenAIImageProvider
 from visionary_app.services.runner import JobRunner
@@ -86,7 +85,7 @@ def _openai_client(settings: Settings) -> tuple[openai.AsyncOpenAI, str]:
             api_key=key.get_secret_value() if key else "not-needed",
             **common,
         )
-        return client, urlsplit(settings.openai_base_url).netloc or "the image server"
+        return client, public_host(settings.openai_base_url) or "the image server"
     if key is None:
         msg = "the openai provider needs OPENAI_API_KEY"
         raise ValueError(msg)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Protocol
+from urllib.parse import urlsplit
 
 from visionary_app.services.providers.capabilities import ModelCapabilities
 
@@ -14,6 +15,22 @@ PROVIDER_LABELS = {
     "openai-compatible": "OpenAI-compatible",
     "azure-openai": "Azure OpenAI",
 }
+
+
+def public_host(url: str) -> str:
+    """The host (and port) of an address, fit for messages and logs.
+
+    An address may carry credentials (`https://user:secret@host/v1`): they never leave here.
+    """
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        return ""
+    if ":" in host:  # IPv6
+        host = f"[{host}]"
+    return f"{host}:{port}" if host and port else host
 
 
 @dataclass(frozen=True)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import logging
 import math
-from urllib.parse import urlsplit
 
 import openai
 
-from visionary_app.services.providers.base import ProviderError
+from visionary_app.services.providers.base import ProviderError, public_host
 
 __all__ = ["provider_error"]
 
@@ -49,7 +48,7 @@ def provider_error(exc: Exception, *, label: str, timeout_s: float) -> ProviderE
             f"{label} did not answer within {timeout_s:g} s. Nothing was stored; try again."
         )
     if isinstance(exc, openai.APIConnectionError):
-        host = urlsplit(str(exc.request.url)).netloc if exc.request else "its address"
+        host = (public_host(str(exc.request.url)) if exc.request else "") or "its address"
         return ProviderError(
             f"Could not connect to {label} at {host}. Nothing was stored; check the address "
             "or try again later."
