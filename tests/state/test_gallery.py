@@ -122,3 +122,33 @@ async def test_an_image_stored_before_a_newer_one_was_shown_still_arrives(tab, s
     gallery._show_new([await sign_tile(later)])  # this tab's own job ended first
     await run_event(gallery, GalleryState.check_new)
     assert _ids(gallery) == [str(later.id), str(earlier.id)]
+
+
+async def test_a_huge_search_is_cut_to_the_cap_with_a_message(tab, studio):
+    await studio.catalog.add_many([_row(1, "a fox in snow"), _row(2, "a crow")])
+    gallery = substate(tab, GalleryState)
+    out = await run_event(gallery, GalleryState.set_search, "fox " + "x" * 200_000)
+    assert len(gallery.search) == 200
+    assert said(out, "limited to 200 characters")
+    await run_event(gallery, GalleryState.load)
+    assert gallery.load_error == "" and gallery.images == []  # searched, found nothing
+    out = await run_event(gallery, GalleryState.set_search, "fox")
+    assert not said(out, "limited")
+    await run_event(gallery, GalleryState.load)
+    assert [tile.prompt for tile in gallery.images] == ["a fox in snow"]
+
+
+async def test_a_search_with_a_lone_surrogate_gets_an_answer(tab, studio):
+    await studio.catalog.add_many([_row(1, "a fox in snow"), _row(2, "a crow")])
+    gallery = substate(tab, GalleryState)
+    await run_event(gallery, GalleryState.set_search, "fox\ud800")
+    await run_event(gallery, GalleryState.load)
+    await run_event(gallery, GalleryState.check_new)  # the timer: no error on any poll
+    assert gallery.load_error == ""
+    assert [tile.prompt for tile in gallery.images] == ["a fox in snow"]
+
+
+async def test_the_catalog_answers_any_string(studio):
+    await studio.catalog.add_many([_row(1, "a fox in snow")])
+    for query in ("\ud800", "fox\udfff", "x" * 100_000, "\x00", "🦊" * 300):
+        await studio.catalog.newest(5, search=query)  # an answer, not an exception

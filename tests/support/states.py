@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 from reflex.state import BaseState
 
 __all__ = ["run_handler"]
@@ -17,8 +19,10 @@ async def run_handler(state: BaseState, handler, *args) -> list:
     said: list = []
     if hasattr(result, "__anext__"):
         said.extend([item async for item in result])
-    else:
+    elif inspect.isawaitable(result):
         said.append(await result)
+    else:  # a plain (not async) handler has already run
+        said.append(result)
     flat: list = []
     for item in said:
         flat.extend(item if isinstance(item, list) else [item])

@@ -21,8 +21,10 @@ from sqlmodel import Session, col
 from visionary_app.models import Image
 
 __all__ = [
+    "MAX_QUERY_CHARS",
     "MIN_TRIGRAM_CHARS",
     "PromptSearch",
+    "clean_query",
     "fts_phrase",
     "install_sqlite_search",
     "like_pattern",
@@ -30,6 +32,8 @@ __all__ = [
     "search_terms",
 ]
 
+# Longer searches are cut to this many characters (the box says so), and stored so in state.
+MAX_QUERY_CHARS = 200
 MIN_TRIGRAM_CHARS = 3
 # Above this many trigram matches a term is common: scanning newest-first with LIKE finds a
 # page sooner than collecting every match. Below it, the match set is small and quick to use.
@@ -77,11 +81,22 @@ def postgres_search_schema(schema: str) -> str:
 
 
 def search_terms(query: str) -> list[str]:
-    """The words of a search box entry, without empties or duplicates, in order."""
+    """The words of a search box entry, without empties or duplicates, in order.
+
+    Any string gets an answer: lone surrogates (which no database can store or compare) are
+    dropped, and only the first MAX_QUERY_CHARS characters count.
+    """
     seen: dict[str, None] = {}
-    for word in query.split():
+    for word in clean_query(query).split():
         seen.setdefault(word, None)
     return list(seen)[:8]
+
+
+def clean_query(query: str) -> str:
+    """The part of a search entry that is searched: no lone surrogates, at most the cap."""
+    if not query.isascii():
+        query = "".join(ch for ch in query if not 0xD800 <= ord(ch) <= 0xDFFF)
+    return query[:MAX_QUERY_CHARS]
 
 
 def fts_phrase(term: str) -> str:

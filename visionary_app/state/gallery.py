@@ -19,6 +19,7 @@ import reflex as rx
 from visionary_app.models import Image
 from visionary_app.services.blob_store import StorageError
 from visionary_app.services.catalog import CatalogError, PageCursor
+from visionary_app.services.search_index import MAX_QUERY_CHARS, clean_query
 from visionary_app.services.studio import get_studio
 from visionary_app.settings import get_settings
 
@@ -281,10 +282,24 @@ class GalleryState(rx.State):
 
     @rx.event
     def set_search(self, value: str):
-        """Search prompts as the user types (the input debounces); empty shows everything."""
-        if value == self.search:
+        """Search prompts as the user types (the input debounces); empty shows everything.
+
+        Whatever arrives is cut to MAX_QUERY_CHARS (the box stops there too; a crafted event
+        does not) and loses any lone surrogate, so the state never holds more than that.
+        """
+        text = str(value)
+        cleaned = clean_query(text)
+        if cleaned == self.search:
             return None
-        self.search = value
+        self.search = cleaned
+        if len(text) > MAX_QUERY_CHARS:
+            return [
+                GalleryState.load,
+                rx.toast.warning(
+                    f"Searches are limited to {MAX_QUERY_CHARS} characters; "
+                    f"searching for the first {MAX_QUERY_CHARS}."
+                ),
+            ]
         return GalleryState.load
 
     @rx.event
