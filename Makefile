@@ -52,8 +52,8 @@ format: install-dev
 migrate: install  ## Bring the image index to the latest migration
 	$(BIN)/python -m visionary_app migrate
 
-sync: install  ## Reconcile the index with the blob store (add DRY_RUN=1 to only print)
-	$(BIN)/python -m visionary_app sync $(if $(DRY_RUN),--dry-run)
+sync: install  ## Reconcile the index with the blob store (DRY_RUN=1 only prints, FORCE=1 allows mass removal)
+	$(BIN)/python -m visionary_app sync $(if $(DRY_RUN),--dry-run) $(if $(FORCE),--force)
 
 azurite: $(AZURITE)  ## Run Azurite (Azure Storage emulator) on 127.0.0.1:$(AZURITE_PORT), data in data/azurite
 	$(AZURITE) --blobHost 127.0.0.1 --blobPort $(AZURITE_PORT) --location data/azurite \

@@ -68,3 +68,15 @@ async def test_sync_rebuilds_a_deleted_index(tmp_path, azurite, kind, monkeypatc
     assert [image.prompt for image in await catalog.newest(10)] == list(reversed(prompts))
     catalog.dispose()
     assert "0 indexed, 0 rows removed" in _run(env, "sync", "--grace-seconds", "0")
+
+
+@pytest.mark.parametrize("kind", ["local", "azure"])
+def test_sync_refuses_a_missing_store_and_changes_nothing(tmp_path, azurite, kind):
+    env = _env(tmp_path, azurite, kind)  # nothing stored yet: no directory, no container
+    _run(env, "migrate")
+    result = subprocess.run(
+        [sys.executable, "-m", "visionary_app", "sync", "--force"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "sync refused: the blob store is missing" in result.stderr

@@ -1,4 +1,4 @@
-"""Command line: `python -m visionary_app migrate | sync [--dry-run]`."""
+"""Command line: `python -m visionary_app migrate | sync [--dry-run] [--force]`."""
 
 from __future__ import annotations
 
@@ -8,15 +8,20 @@ import sys
 from datetime import timedelta
 
 from visionary_app.services.database import upgrade_to_head
-from visionary_app.services.mirror import DEFAULT_GRACE, reconcile
+from visionary_app.services.mirror import DEFAULT_GRACE, MAX_REMOVED_SHARE, SyncRefused, reconcile
 from visionary_app.services.studio import build_studio
 from visionary_app.settings import get_settings
 
 
-async def _sync(dry_run: bool, grace: timedelta) -> int:
+async def _sync(dry_run: bool, grace: timedelta, force: bool) -> int:
     studio = build_studio(get_settings())
     try:
-        report = await reconcile(studio.store, studio.catalog, dry_run=dry_run, grace=grace)
+        report = await reconcile(
+            studio.store, studio.catalog, dry_run=dry_run, grace=grace, force=force
+        )
+    except SyncRefused as exc:
+        print(f"sync refused: {exc}", file=sys.stderr)
+        return 2
     finally:
         await studio.aclose()
     print("\n".join(report.lines()))
@@ -40,12 +45,18 @@ def main(argv: list[str] | None = None) -> int:
         default=DEFAULT_GRACE.total_seconds(),
         help="leave blobs younger than this alone (they may be mid-generation)",
     )
+    sync.add_argument(
+        "--force",
+        action="store_true",
+        help=f"remove rows even when the store lists no images or more than "
+        f"{MAX_REMOVED_SHARE:.0%} of them are gone",
+    )
     args = parser.parse_args(argv)
     upgrade_to_head(get_settings().resolved_database_url)
     if args.command == "migrate":
         print("image index is at the latest migration")
         return 0
-    return asyncio.run(_sync(args.dry_run, timedelta(seconds=args.grace_seconds)))
+    return asyncio.run(_sync(args.dry_run, timedelta(seconds=args.grace_seconds), args.force))
 
 
 if __name__ == "__main__":

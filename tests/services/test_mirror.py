@@ -1,14 +1,19 @@
 """The index mirrors the store: rebuild from blobs alone, drop rows whose blob is gone."""
 
+import uuid
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import small_pipeline
+from visionary_app.models import Image
 from visionary_app.services.blob_names import companion_blob_names
 from visionary_app.services.catalog import Catalog
 from visionary_app.services.database import make_engine, upgrade_to_head
 from visionary_app.services.generation import GenerationPipeline
-from visionary_app.services.mirror import reconcile
+from visionary_app.services.local_blob_store import LocalBlobStore
+from visionary_app.services.mirror import SyncRefused, reconcile
 
 NOW = timedelta(0)
 VARIED_PROMPTS = [
@@ -102,7 +107,7 @@ async def test_orphan_thumbnails_and_text_blobs_are_deleted(blob_store, catalog)
     for name in companions:
         assert await blob_store.exists(name)
     await blob_store.delete(image.blob_name)
-    report = await reconcile(blob_store, catalog, grace=NOW)
+    report = await reconcile(blob_store, catalog, grace=NOW, force=True)  # the only image
     assert report.removed_companions == companions
     for name in companions:
         assert not await blob_store.exists(name)
@@ -119,3 +124,51 @@ async def test_sync_racing_the_pipeline_never_loses_the_row(blob_store, catalog)
     image = await _pipeline(blob_store, racing).generate("racing")
     assert (await catalog.get(image.id)).prompt == "racing"
     assert await blob_store.exists(image.blob_name)
+
+
+async def test_a_missing_store_is_refused_even_with_force(make_blob_store, catalog):
+    indexed = await _pipeline(make_blob_store(), catalog).generate("kept")
+    # A mistyped container or data directory: a store that does not exist at all.
+    missing = make_blob_store()
+    if isinstance(missing, LocalBlobStore):
+        missing = LocalBlobStore(missing.root.parent / "mistyped", missing.signer)
+    else:
+        missing.container_name = f"mistyped-{missing.container_name}"
+        missing._container = missing._service.get_container_client(missing.container_name)
+    for force in (False, True):
+        with pytest.raises(SyncRefused, match="blob store is missing"):
+            await reconcile(missing, catalog, grace=NOW, force=force)
+    assert [image.id for image in await catalog.newest(10)] == [indexed.id]
+
+
+async def test_an_empty_listing_removes_nothing_without_force(blob_store, catalog):
+    made = [await _pipeline(blob_store, catalog).generate(f"image {i}") for i in range(3)]
+    for image in made:  # the container is there, and empty
+        for name in (image.blob_name, *companion_blob_names(image.blob_name)):
+            await blob_store.delete(name)
+    with pytest.raises(SyncRefused, match="lists no images, so all 3 rows"):
+        await reconcile(blob_store, catalog, grace=NOW)
+    assert await catalog.count() == 3
+    dry = await reconcile(blob_store, catalog, grace=NOW, dry_run=True)
+    assert "a real run would refuse" in dry.lines()[-1]
+    report = await reconcile(blob_store, catalog, grace=NOW, force=True)
+    assert len(report.removed_rows) == 3 and await catalog.count() == 0
+
+
+async def test_removing_more_than_a_quarter_needs_force(blob_store, catalog, tmp_path):
+    # 40 rows, 12 of whose blobs are gone: more than 25 % and more than 10 rows.
+    other = _fresh_catalog(tmp_path, "other.db")
+    kept = [await _pipeline(blob_store, other).generate(f"kept {i}") for i in range(28)]
+    rows = [Image(**image.model_dump()) for image in kept]
+    rows += [Image(**{**image.model_dump(), "id": uuid.uuid4(), "blob_name": _gone(i)})
+             for i, image in enumerate(kept[:12])]  # fmt: skip
+    await catalog.add_many(rows)
+    with pytest.raises(SyncRefused, match="12 of 40 rows would be removed"):
+        await reconcile(blob_store, catalog, grace=NOW)
+    assert await catalog.count() == 40
+    report = await reconcile(blob_store, catalog, grace=NOW, force=True)
+    assert len(report.removed_rows) == 12 and await catalog.count() == 28
+
+
+def _gone(index: int) -> str:
+    return f"images/2026/01/01/{uuid.UUID(int=index + 1)}.png"

@@ -151,6 +151,13 @@ class AzureBlobStore:
         except AzureError as exc:
             raise StorageError(f"blob storage could not read {name}: {_describe(exc)}") from exc
 
+    async def root_exists(self) -> bool:
+        """Whether the container exists (a mistyped name does not)."""
+        try:
+            return await self._container.exists()
+        except AzureError as exc:
+            raise StorageError(f"blob storage is unavailable: {_describe(exc)}") from exc
+
     async def list_blobs(self) -> AsyncIterator[BlobInfo]:
         """List the images folder with metadata; names we could not have built are skipped."""
         try:

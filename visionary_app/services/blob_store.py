@@ -58,6 +58,10 @@ class BlobStore(Protocol):
         """The blob's bytes; BlobNotFoundError if it is not there."""
         ...
 
+    async def root_exists(self) -> bool:
+        """Whether the store itself (the directory, the container) is there at all."""
+        ...
+
     def list_blobs(self) -> AsyncIterator[BlobInfo]:
         """Every blob whose name we could have built, with its metadata, in no set order."""
         ...

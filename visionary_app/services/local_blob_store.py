@@ -101,6 +101,10 @@ class LocalBlobStore:
             msg = f"local image store could not read {name}: {exc.strerror or exc}"
             raise StorageError(msg) from exc
 
+    async def root_exists(self) -> bool:
+        """Whether the store's directory exists (a mistyped data directory does not)."""
+        return await asyncio.to_thread(self.root.is_dir)
+
     async def list_blobs(self) -> AsyncIterator[BlobInfo]:
         """Walk the images folder; files that are not blobs we built are ignored."""
         for info in await asyncio.to_thread(self._scan):

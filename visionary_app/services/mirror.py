@@ -17,13 +17,23 @@ from visionary_app.services.blob_names import (
 from visionary_app.services.blob_store import BlobInfo, BlobNotFoundError, BlobStore
 from visionary_app.services.catalog import Catalog, CatalogError
 
-__all__ = ["DEFAULT_GRACE", "SyncReport", "reconcile"]
+__all__ = ["DEFAULT_GRACE", "MAX_REMOVED_SHARE", "SyncRefused", "SyncReport", "reconcile"]
 
 logger = logging.getLogger(__name__)
 
 # A generation uploads its blob a moment before it inserts the row; leave young blobs alone.
 DEFAULT_GRACE = timedelta(minutes=2)
 _BATCH = 500
+# Without --force, sync removes at most this share of the rows (and never all of them from an
+# empty listing): a mistyped container or data directory looks like every blob is gone.
+MAX_REMOVED_SHARE = 0.25
+# Removing this many rows is always allowed: a few deleted blobs are routine, even in a small
+# gallery where they are a large share.
+_ALWAYS_REMOVABLE = 10
+
+
+class SyncRefused(Exception):
+    """Sync would remove rows it should not without a person saying so; nothing changed."""
 
 
 @dataclass
@@ -38,6 +48,7 @@ class SyncReport:
     removed_companions: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     in_flight: list[str] = field(default_factory=list)
+    refused: str = ""  # set in a dry run that a real run would refuse
 
     def lines(self) -> list[str]:
         """Human-readable account, one action per line, then a summary."""
@@ -55,6 +66,8 @@ class SyncReport:
             f"{len(self.skipped)} skipped, "
             f"{len(self.in_flight)} in flight"
         )
+        if self.refused:
+            out.append(f"a real run would refuse: {self.refused}")
         return out
 
 
@@ -64,8 +77,20 @@ async def reconcile(
     *,
     dry_run: bool = False,
     grace: timedelta = DEFAULT_GRACE,
+    force: bool = False,
 ) -> SyncReport:
-    """Make the index match the store. Safe while the app runs (see DEFAULT_GRACE)."""
+    """Make the index match the store. Safe while the app runs (see DEFAULT_GRACE).
+
+    Refuses (SyncRefused, nothing changed) when the store itself is missing, and, unless
+    `force`, when it would remove every row from an empty listing or more than
+    MAX_REMOVED_SHARE of the rows.
+    """
+    if not await store.root_exists():
+        msg = (
+            "the blob store is missing (no such container or directory): check the storage "
+            "settings; nothing was changed"
+        )
+        raise SyncRefused(msg)
     report = SyncReport(dry_run=dry_run)
     # Read the index before listing: any row read here had its blob uploaded earlier, so the
     # listing will include that blob unless it really is gone.
@@ -78,6 +103,10 @@ async def reconcile(
     cutoff = datetime.now(UTC) - grace
 
     report.removed_rows = sorted(indexed - images.keys())
+    refusal = "" if force else _removal_refusal(len(report.removed_rows), len(indexed), len(images))
+    if refusal and not dry_run:
+        raise SyncRefused(refusal)
+    report.refused = refusal
     if report.removed_rows and not dry_run:
         await catalog.remove_blob_names(report.removed_rows)
 
@@ -102,6 +131,22 @@ async def reconcile(
             if not dry_run:
                 await store.delete(name)
     return report
+
+
+def _removal_refusal(removing: int, rows: int, blobs: int) -> str:
+    """Why removing `removing` of `rows` rows needs --force, or "" when it does not."""
+    if removing and blobs == 0:
+        return (
+            f"the store lists no images, so all {rows} rows would be removed. If the images "
+            "really are gone, run again with --force; nothing was changed"
+        )
+    if removing > _ALWAYS_REMOVABLE and removing > rows * MAX_REMOVED_SHARE:
+        return (
+            f"{removing} of {rows} rows would be removed (more than "
+            f"{MAX_REMOVED_SHARE:.0%}). Check the storage settings; if the images "
+            "really are gone, run again with --force; nothing was changed"
+        )
+    return ""
 
 
 async def _decode(store: BlobStore, blob: BlobInfo, companions: dict[str, BlobInfo]) -> Image:
