@@ -38,15 +38,31 @@ def azurite_binary() -> Path:
 class Azurite:
     """One Azurite blob service on a free port, in its own process group."""
 
-    def __init__(self, location: Path) -> None:
+    def __init__(self, location: Path, *, oauth: bool = False) -> None:
+        """`oauth` serves HTTPS (a self-signed certificate) and accepts bearer tokens, the way
+        an app without an account key talks to real Azure."""
         self.location = location
         self.port = free_port()
+        self.oauth = oauth
         self._process: subprocess.Popen | None = None
 
     @property
     def blob_endpoint(self) -> str:
         """Base URL of the account."""
-        return f"http://127.0.0.1:{self.port}/{ACCOUNT_NAME}"
+        scheme = "https" if self.oauth else "http"
+        return f"{scheme}://127.0.0.1:{self.port}/{ACCOUNT_NAME}"
+
+    def _tls_arguments(self) -> list[str]:
+        if not self.oauth:
+            return []
+        cert, key = self.location / "cert.pem", self.location / "key.pem"
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+             "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
+             "-addext", "subjectAltName=IP:127.0.0.1"],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        return ["--oauth", "basic", "--cert", str(cert), "--key", str(key)]
 
     @property
     def connection_string(self) -> str:
@@ -69,6 +85,7 @@ class Azurite:
                 "--disableTelemetry",
                 # azure-storage-blob 12.31 speaks a newer API version than Azurite 3.35 knows.
                 "--skipApiVersionCheck",
+                *self._tls_arguments(),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -26,7 +26,27 @@ __all__ = ["AzureBlobStore"]
 SAS_START_SKEW = timedelta(minutes=5)
 # Blobs never change after upload (new images get new names), so browsers may keep them.
 CACHE_CONTROL = "private, max-age=31536000, immutable"
-_DELEGATION_KEY_LIFETIME = timedelta(hours=12)
+# A user delegation key is fetched for at least this long and reused until it would run out.
+_DELEGATION_KEY_REUSE = timedelta(hours=12)
+# Azure issues user delegation keys for at most seven days.
+MAX_DELEGATION_KEY_LIFETIME = timedelta(days=7) - timedelta(minutes=1)
+
+
+def delegation_key_lifetime(ttl: timedelta) -> timedelta:
+    """How long to ask a new user delegation key to last: every link's life, and reuse."""
+    return min(MAX_DELEGATION_KEY_LIFETIME, ttl + _DELEGATION_KEY_REUSE)
+
+
+def needs_new_delegation_key(key_expiry: datetime | None, now: datetime, ttl: timedelta) -> bool:
+    """Whether the key in hand is missing or too close to its end for a link made now.
+
+    A link lasts `ttl`, but no longer than the key that signs it; a key at the longest
+    lifetime Azure allows is still reused for _DELEGATION_KEY_REUSE, not fetched per link.
+    """
+    if key_expiry is None:
+        return True
+    lifetime = delegation_key_lifetime(ttl)
+    return key_expiry < now + min(ttl, lifetime - _DELEGATION_KEY_REUSE)
 
 
 def _client_options(timeout_s: float, retries: int) -> dict[str, Any]:
@@ -183,7 +203,11 @@ class AzureBlobStore:
         return await self.signed_url(name, download_as=filename)
 
     async def signed_url(self, name: str, download_as: str | None = None) -> SignedUrl:
-        """A read-only SAS URL for this one blob, valid from a little before now for the TTL."""
+        """A read-only SAS URL for this one blob, valid from a little before now for the TTL.
+
+        With a user delegation key, the link ends no later than the key. On real Azure
+        (https) the SAS is only good over HTTPS.
+        """
         _check(name)
         now = datetime.now(UTC)
         expiry = now + timedelta(seconds=self.ttl_seconds)
@@ -191,7 +215,9 @@ class AzureBlobStore:
         if self._account_key is not None:
             credential = {"account_key": self._account_key}
         else:
-            credential = {"user_delegation_key": await self._user_delegation_key(expiry)}
+            key, key_expiry = await self._user_delegation_key(now)
+            credential = {"user_delegation_key": key}
+            expiry = min(expiry, key_expiry)
         token = generate_blob_sas(
             account_name=self._service.account_name,
             container_name=self.container_name,
@@ -199,6 +225,7 @@ class AzureBlobStore:
             permission=BlobSasPermissions(read=True),
             start=now - SAS_START_SKEW,
             expiry=expiry,
+            protocol="https" if self._container.url.startswith("https://") else None,
             content_disposition=(
                 f'attachment; filename="{download_as}"' if download_as is not None else None
             ),
@@ -207,11 +234,14 @@ class AzureBlobStore:
         url = f"{self._container.url}/{quote(name)}?{token}"
         return SignedUrl(url=url, expires_at=int(expiry.timestamp()))
 
-    async def _user_delegation_key(self, needed_until: datetime) -> UserDelegationKey:
+    async def _user_delegation_key(self, now: datetime) -> tuple[UserDelegationKey, datetime]:
+        ttl = timedelta(seconds=self.ttl_seconds)
         async with self._delegation_lock:
-            if self._delegation_key is None or self._delegation_key_expiry <= needed_until:
-                start = datetime.now(UTC) - SAS_START_SKEW
-                expiry = datetime.now(UTC) + _DELEGATION_KEY_LIFETIME
+            if self._delegation_key is None or needs_new_delegation_key(
+                self._delegation_key_expiry, now, ttl
+            ):
+                start = now - SAS_START_SKEW
+                expiry = now + delegation_key_lifetime(ttl)
                 try:
                     self._delegation_key = await self._service.get_user_delegation_key(
                         start, expiry
@@ -220,7 +250,7 @@ class AzureBlobStore:
                     msg = f"blob storage refused a user delegation key: {_describe(exc)}"
                     raise StorageError(msg) from exc
                 self._delegation_key_expiry = expiry
-            return self._delegation_key
+            return self._delegation_key, self._delegation_key_expiry
 
 
 def _check(name: str) -> None:
