@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import io
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 
 import uvicorn
+from PIL import Image as PILImage
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -125,6 +127,10 @@ class FakeOpenAI:
         for index in range(n):
             if "[not-an-image]" in prompt:
                 b64 = base64.b64encode(b"<html>not an image</html>").decode()
+            elif "[huge]" in prompt:  # 400 M pixels in a few kilobytes: a decompression bomb
+                buffer = io.BytesIO()
+                PILImage.new("1", (20_000, 20_000)).save(buffer, format="PNG")
+                b64 = base64.b64encode(buffer.getvalue()).decode()
             else:
                 png = await asyncio.to_thread(
                     render_png, f"{prompt}#{index}", self.image_px, self.image_px

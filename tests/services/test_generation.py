@@ -1,7 +1,10 @@
+import dataclasses
+import io
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from PIL import Image as PILImage
 
 from tests.conftest import small_pipeline
 from visionary_app.services.blob_store import StorageError
@@ -15,6 +18,7 @@ from visionary_app.services.generation import (
 )
 from visionary_app.services.local_blob_store import LocalBlobStore
 from visionary_app.services.providers import OfflineProvider, ProviderError
+from visionary_app.services.providers.base import ImageOptions
 
 
 def _blob_files(store: LocalBlobStore) -> list[Path]:
@@ -145,3 +149,31 @@ async def test_provider_failure_message_reaches_the_user(store, catalog):
         await _pipeline(store, catalog, RefusingProvider()).generate("a cat")
     assert await catalog.count() == 0
     assert _blob_files(store) == []
+
+
+class BombSecond(OfflineProvider):
+    """Draws as usual, except that the batch's second picture has too many pixels to open."""
+
+    async def generate(self, prompt, options):
+        images = await super().generate(prompt, options)
+        buffer = io.BytesIO()
+        PILImage.new("1", (4000, 4000)).save(buffer, format="PNG")
+        images[1] = dataclasses.replace(images[1], data=buffer.getvalue(), width=4000, height=4000)
+        return images
+
+
+async def test_a_decompression_bomb_in_a_batch_keeps_the_gallery_and_the_count_agreeing(
+    store, catalog, monkeypatch
+):
+    # Pillow refuses images over twice MAX_IMAGE_PIXELS with DecompressionBombError, which is
+    # not an OSError: 16 M pixels against a limit lowered to 5 M here.
+    monkeypatch.setattr(PILImage, "MAX_IMAGE_PIXELS", 5_000_000)
+    pipeline = _pipeline(store, catalog, BombSecond())
+    batch = await pipeline.generate_batch("three foxes", ImageOptions(size="256x256", n=3))
+    assert len(batch.kept) == 2 and len(batch.failures) == 1
+    assert "too many pixels" in str(batch.failures[0])
+    assert await catalog.count() == 2  # exactly the images the job says it kept
+    kept_blobs = {image.blob_name for image in batch.kept}
+    images_stored = {p.relative_to(store.root).as_posix() for p in _blob_files(store)
+                     if p.suffix == ".png"}  # fmt: skip
+    assert images_stored == kept_blobs  # nothing of the bomb was stored

@@ -193,6 +193,12 @@ async def test_credentials_in_the_address_never_reach_a_message(fake, caplog):
     assert closed.label == "127.0.0.1:9"
 
 
+async def test_an_image_with_too_many_pixels_is_refused(fake):
+    provider, _ = build_provider(openai_settings(fake))
+    with pytest.raises(ProviderError, match="sent an image with too many pixels"):
+        await provider.generate("[huge] x", ImageOptions())
+
+
 async def test_garbage_image_data_is_refused(fake):
     provider, _ = build_provider(openai_settings(fake))
     with pytest.raises(ProviderError, match="not an image"):

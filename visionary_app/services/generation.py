@@ -186,6 +186,13 @@ class GenerationPipeline:
                     results.append(await self._keep(prompt, image, options))
                 except GenerationFailed as exc:
                     results.append(exc)
+                except Exception:
+                    # Whatever went wrong with this image (_keep leaves nothing of it), the
+                    # ones kept before it stay kept and counted: the gallery and the job agree.
+                    logger.exception("keeping an image of a batch failed")
+                    results.append(
+                        GenerationFailed("The image could not be stored; nothing of it was kept.")
+                    )
         except asyncio.CancelledError:
             # Cancelled part-way: a cancelled job keeps nothing, not even its finished images.
             kept = [r for r in results if isinstance(r, Image)]
@@ -237,7 +244,7 @@ class GenerationPipeline:
         except asyncio.CancelledError:
             await asyncio.shield(self._discard_after(adding, record))
             raise
-        except CatalogError as exc:
+        except Exception as exc:  # CatalogError, or anything else: the row is there or not
             # A concurrent `sync` may have indexed the blob first; then the row is right.
             if await self._indexed_elsewhere(record):
                 return record
@@ -256,9 +263,11 @@ class GenerationPipeline:
         """
         try:
             thumbnail = await asyncio.to_thread(make_thumbnail, data, self.thumbnail_size)
-        except OSError as exc:
+        except Exception as exc:  # OSError, and Pillow's DecompressionBombError, MemoryError...
+            logger.warning("could not read the image for %s: %r", record.blob_name, exc)
             raise GenerationFailed(
-                "The provider's image could not be read; nothing was stored."
+                "The provider's image could not be read (damaged, or too many pixels); "
+                "nothing was stored."
             ) from exc
         record.thumbnail_blob_name = thumbnail_blob_name(record.blob_name)
         record.thumbnail_width, record.thumbnail_height = thumbnail.width, thumbnail.height
@@ -286,6 +295,9 @@ class GenerationPipeline:
                 "The image was generated but could not be saved: image storage is unavailable. "
                 "Nothing was stored; please try again."
             ) from exc
+        except Exception:
+            await self._remove_blobs(record)  # an unexpected failure leaves nothing either
+            raise
 
     async def _discard_after(self, adding: asyncio.Future, record: Image) -> None:
         try:

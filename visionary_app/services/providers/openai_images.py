@@ -68,6 +68,8 @@ class OpenAIImageProvider:
             with PILImage.open(io.BytesIO(data)) as picture:
                 content_type = content_type_for_pillow(picture.format)
                 width, height = picture.size
+        except PILImage.DecompressionBombError as exc:
+            raise ProviderError(f"{self.label} sent an image with too many pixels.") from exc
         except (binascii.Error, ValueError, OSError) as exc:
             raise ProviderError(f"{self.label} sent image data that is not an image.") from exc
         if content_type is None:
