@@ -95,8 +95,10 @@ class JobStatusType(sa.TypeDecorator):
 class GenerationJob(SQLModel, table=True):
     """One submission of a prompt: queued, run under the caps, and its outcome kept.
 
-    `images` is what the job counts against the cost limits: the images requested while it is
-    queued or running, the images actually kept once it has ended.
+    `images` is what the job counts against the cost limits: the images requested. A job that
+    ends before its provider call started (cancelled or abandoned while queued) counts 0; once
+    the call started, the images were paid for, so they count whatever happens after.
+    `image_ids` are the images it kept. `heartbeat_at` is written by the database's clock.
     """
 
     __tablename__ = "generation_job"

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
+from sqlmodel import Session
 
 from visionary_app.models import GenerationJob, JobStatus
 from visionary_app.services.database import make_engine
@@ -47,11 +48,11 @@ def make_queue(db_url):
     """Queues on their own engines, as separate workers would have."""
     engines: list[sa.Engine] = []
 
-    def make(clock=None, **limits) -> JobQueue:
+    def make(clock=None, worker=None, **limits) -> JobQueue:
         engine = make_engine(db_url)
         engines.append(engine)
         kwargs = {"clock": clock} if clock else {}
-        return JobQueue(engine, JobLimits(**limits), poll_interval_s=0.02, **kwargs)
+        return JobQueue(engine, JobLimits(**limits), poll_interval_s=0.02, worker=worker, **kwargs)
 
     yield make
     for engine in engines:
@@ -103,9 +104,14 @@ async def test_hourly_limit_per_owner_says_when_to_retry(make_queue):
     assert "limit of 3 images per hour" in str(refused.value)
     assert "Try again in about 40 minutes (at 13:00 UTC)" in str(refused.value)
     await queue.submit("bob", "d", TWO)  # another user has their own allowance
-    # A failed job gives back what it reserved.
-    await queue.finish(first.id, JobStatus.FAILED, error="provider refused")
-    await queue.submit("alice", "e", TWO)
+    # A job that ends before its provider call started gives back what it reserved...
+    await queue.finish(first.id, JobStatus.FAILED, error="never started")
+    second = await queue.submit("alice", "e", TWO)
+    # ...one whose call started keeps counting, whatever its outcome.
+    assert (await queue.try_start(second)).started
+    await queue.finish(second.id, JobStatus.FAILED, error="provider refused")
+    with pytest.raises(LimitReached):
+        await queue.submit("alice", "g", ONE)
     clock.now += timedelta(hours=1)
     await queue.submit("alice", "f", TWO)
 
@@ -171,23 +177,48 @@ async def test_cancel_ends_a_waiting_job_and_marks_a_running_one(make_queue):
     assert not await queue.cancel(running.id, "mallory")  # not theirs
     assert await queue.cancel(running.id, "alice")
     ended = await queue.get(running.id)
-    assert (ended.status, ended.images) == (JobStatus.CANCELLED, 0)
+    # Its provider call had started: cancelling does not refund the image against the limits.
+    assert (ended.status, ended.images) == (JobStatus.CANCELLED, 1)
+    assert (await queue.get(waiting.id)).images == 0  # never started: nothing spent
     # Finishing after a cancel changes nothing: the caller learns the job had ended.
     assert not await queue.finish(running.id, JobStatus.SUCCEEDED)
 
 
+async def test_a_worker_whose_clock_runs_fast_fails_nobody_elses_live_jobs(make_queue):
+    honest = make_queue(worker="host-a:101:aaaa")  # two machines
+    live = await honest.submit("alice", "running elsewhere", ONE)
+    assert (await honest.try_start(live)).started
+    await honest.heartbeat([live.id])
+
+    class FastClock(Clock):
+        def __call__(self) -> datetime:
+            return datetime.now(UTC) + timedelta(seconds=90)
+
+    fast = make_queue(clock=FastClock(), worker="host-b:202:bbbb")
+    assert await fast.fail_abandoned(stale_after=timedelta(seconds=60)) == 0
+    assert (await honest.get(live.id)).status == JobStatus.RUNNING
+
+
+def _age_heartbeat(queue: JobQueue, job_id, seconds: float) -> None:
+    """Move a job's last heartbeat `seconds` into the past, as a silent worker would leave it."""
+    with Session(queue._engine) as session:
+        job = session.get(GenerationJob, job_id)
+        job.heartbeat_at -= timedelta(seconds=seconds)
+        session.add(job)
+        session.commit()
+
+
 async def test_jobs_of_a_gone_worker_are_failed_and_their_owner_told_once(make_queue):
-    clock = Clock()
-    queue = make_queue(clock=clock)
-    stale = await queue.submit("alice", "stale heartbeat", ONE)
+    queue = make_queue()
+    stale = await queue.submit("alice", "stale heartbeat", TWO)
     assert (await queue.try_start(stale)).started
     fresh = await queue.submit("alice", "fresh heartbeat", ONE)
-    clock.now += timedelta(seconds=90)
-    await queue.heartbeat([fresh.id])
+    _age_heartbeat(queue, stale.id, 90)
     assert await queue.fail_abandoned(stale_after=timedelta(seconds=60)) == 1
     ended = await queue.get(stale.id)
     assert ended.status == "failed" and "server restarted" in ended.error
-    assert "while this job was running" in ended.error and ended.images == 0
+    # It was running, so its provider call had started: both images still count.
+    assert "while this job was running" in ended.error and ended.images == 2
     assert [job.id for job in await queue.take_unseen("alice")] == [stale.id]
     assert await queue.take_unseen("alice") == []
     assert [job.id for job in await queue.active("alice")] == [fresh.id]

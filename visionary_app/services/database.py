@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import fcntl
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -116,3 +117,16 @@ async def in_session(
             raise failure(exc.__class__.__name__) from exc
 
     return await asyncio.to_thread(in_thread)
+
+
+def database_now(session: Session) -> datetime:
+    """The database server's clock, in UTC: the one clock every worker reads the same.
+
+    Heartbeats are written and judged stale by it, so a worker whose own clock runs fast or
+    slow cannot make another worker's live jobs look abandoned.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        text = session.exec(sa.select(sa.func.strftime("%Y-%m-%d %H:%M:%f", "now"))).one()[0]
+        return datetime.fromisoformat(text).replace(tzinfo=UTC)
+    (value,) = session.exec(sa.select(sa.func.clock_timestamp())).one()
+    return value.astimezone(UTC)

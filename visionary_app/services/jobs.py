@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from visionary_app.models import GenerationJob, JobStatus, UTCDateTime
-from visionary_app.services.database import in_session
+from visionary_app.services.database import database_now, in_session
 from visionary_app.services.providers.base import ImageOptions
 
 __all__ = [
@@ -55,6 +55,11 @@ ABANDONED_MESSAGES = {
 }
 _HOUR = timedelta(hours=1)
 _DAY = timedelta(days=1)
+# What an ending job counts against the limits: nothing if it never started (nothing was
+# spent), else what it requested (the provider call was made, whatever came of it).
+_REFUND_IF_QUEUED = sa.case(
+    (col(GenerationJob.status) == JobStatus.QUEUED, 0), else_=col(GenerationJob.images)
+)
 # Any constant works: it names the one lock all workers take to submit or start jobs.
 _POSTGRES_QUEUE_LOCK = 0x56495349  # "VISI"
 
@@ -155,6 +160,7 @@ class JobQueue:
 
         def work(session: Session) -> GenerationJob:
             self._lock_queue(session)
+            job.heartbeat_at = database_now(session)
             # Inserting first takes SQLite's write lock, so the sums below cannot go stale.
             session.add(job)
             session.flush()
@@ -207,7 +213,6 @@ class JobQueue:
         slots for the eligible jobs queued before it too (eligible: their owner is under the
         per-user cap). So a burst of jobs starts together, and none overtakes another.
         """
-        now = self._clock()
         table = GenerationJob.__table__
         # Aliases keep each subquery counting the whole table, not the row being updated.
         counted, earlier, peer = (table.alias(name) for name in ("counted", "earlier", "peer"))
@@ -238,26 +243,24 @@ class JobQueue:
             .scalar_subquery()
         )
         before_me = sa.tuple_(counted.c.created_at, counted.c.id) < position
-        claim = (
-            sa.update(table)
-            .where(
-                table.c.id == job.id,
-                table.c.status == queued,
-                count(counted.c.status == running) + earlier_eligible < self.limits.max_concurrent,
-                count(
-                    counted.c.owner == job.owner,
-                    sa.or_(
-                        counted.c.status == running, sa.and_(counted.c.status == queued, before_me)
-                    ),
-                )
-                < self.limits.max_running_per_owner,
+        claim = sa.update(table).where(
+            table.c.id == job.id,
+            table.c.status == queued,
+            count(counted.c.status == running) + earlier_eligible < self.limits.max_concurrent,
+            count(
+                counted.c.owner == job.owner,
+                sa.or_(counted.c.status == running, sa.and_(counted.c.status == queued, before_me)),
             )
-            .values(status=running, started_at=now, heartbeat_at=now, worker=self.worker)
+            < self.limits.max_running_per_owner,
         )
 
         def work(session: Session) -> Turn:
             self._lock_queue(session)
-            if session.exec(claim).rowcount == 1:
+            now = database_now(session)
+            started = claim.values(
+                status=running, started_at=now, heartbeat_at=now, worker=self.worker
+            )
+            if session.exec(started).rowcount == 1:
                 session.commit()
                 return Turn(started=True, status=JobStatus.RUNNING)
             status = session.exec(
@@ -297,13 +300,12 @@ class JobQueue:
     async def heartbeat(self, job_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, JobStatus]:
         """Mark the jobs alive; returns each one's status (a job cancelled elsewhere shows it)."""
         ids = list(job_ids)
-        now = self._clock()
 
         def work(session: Session) -> dict[uuid.UUID, JobStatus]:
             session.exec(
                 sa.update(GenerationJob)
                 .where(col(GenerationJob.id).in_(ids), col(GenerationJob.status).in_(ACTIVE))
-                .values(heartbeat_at=now)
+                .values(heartbeat_at=database_now(session))
             )
             session.commit()
             rows = session.exec(
@@ -326,8 +328,10 @@ class JobQueue:
         """End a job that is still active; False if it had already ended (e.g. cancelled)."""
         kept = [str(image_id) for image_id in image_ids]
         provider_ms = None if provider_seconds is None else round(provider_seconds * 1000)
+        # `images` stays what was requested once the provider call was made (it is paid for,
+        # however many images were kept); a job that never started gives it back.
         values = {
-            "status": status, "images": len(kept), "image_ids": " ".join(kept),
+            "status": status, "image_ids": " ".join(kept), "images": _REFUND_IF_QUEUED,
             "error": error, "finished_at": self._clock(), "seen": seen,
             "provider_ms": provider_ms,
         }  # fmt: skip
@@ -354,9 +358,11 @@ class JobQueue:
 
         Whoever runs the job stops on seeing it (`JobRunner`), and keeps nothing.
         """
+        # A job cancelled while waiting spent nothing; one whose provider call had started
+        # keeps counting its images, or cancelling would refund what was paid.
         values = {
-            "status": JobStatus.CANCELLED, "images": 0, "finished_at": self._clock(),
-            "error": "Cancelled.", "seen": True,
+            "status": JobStatus.CANCELLED, "finished_at": self._clock(),
+            "error": "Cancelled.", "seen": True, "images": _REFUND_IF_QUEUED,
         }  # fmt: skip
         return await self._end(job_id, values, owner=owner)
 
@@ -366,7 +372,6 @@ class JobQueue:
         A job is abandoned when its heartbeat is older than `stale_after`, or at once when its
         worker ran on this host under a process that no longer exists (or is this one, restarted).
         """
-        now = self._clock()
         host = socket.gethostname()
 
         def is_dead_here(worker: str | None) -> bool:
@@ -388,6 +393,7 @@ class JobQueue:
             return False
 
         def work(session: Session) -> int:
+            now = database_now(session)  # the clock heartbeats were written by
             active = session.exec(
                 select(GenerationJob).where(col(GenerationJob.status).in_(ACTIVE))
             ).all()
@@ -397,12 +403,10 @@ class JobQueue:
                 if not (stale or is_dead_here(job.worker)):
                     continue
                 job.error = ABANDONED_MESSAGES[job.status]
-                job.status, job.images, job.finished_at, job.seen = (
-                    JobStatus.FAILED,
-                    0,
-                    now,
-                    False,
-                )
+                # A job that was running had called the provider: its images were paid for.
+                if job.status == JobStatus.QUEUED:
+                    job.images = 0
+                job.status, job.finished_at, job.seen = JobStatus.FAILED, now, False
                 session.add(job)
                 ended += 1
             session.commit()
