@@ -22,10 +22,13 @@ from visionary_app.services.blob_names import make_blob_name
 from visionary_app.services.catalog import Catalog
 from visionary_app.services.database import make_engine, upgrade_to_head
 from visionary_app.services.local_blob_store import LocalBlobStore
+from visionary_app.services.ownership import Viewer
 from visionary_app.services.search_index import postgres_search_schema
 from visionary_app.services.url_signing import UrlSigner
 
 SIGNING_KEY = b"test-signing-key-0123456789abcdef"
+# A viewer who owns nothing: sees exactly the shared images (every image tests make by default).
+ANYONE = Viewer(owner="visitor:anyone")
 
 
 def indexed_image(created_at: datetime, prompt: str = "p", **fields) -> Image:

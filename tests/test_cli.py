@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import ANYONE
 from visionary_app.services.catalog import Catalog
 from visionary_app.services.database import make_engine
 from visionary_app.services.studio import build_studio
@@ -65,7 +66,9 @@ async def test_sync_rebuilds_a_deleted_index(tmp_path, azurite, kind, monkeypatc
     assert "3 indexed, 0 rows removed" in out
 
     catalog = Catalog(make_engine(Settings().resolved_database_url))
-    assert [image.prompt for image in await catalog.newest(10)] == list(reversed(prompts))
+    assert [image.prompt for image in await catalog.newest(10, viewer=ANYONE)] == list(
+        reversed(prompts)
+    )
     catalog.dispose()
     assert "0 indexed, 0 rows removed" in _run(env, "sync", "--grace-seconds", "0")
 

@@ -9,7 +9,26 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-__all__ = ["GenerationJob", "Image", "JobStatus", "JobStatusType", "UTCDateTime"]
+__all__ = [
+    "LEGACY_OWNER",
+    "Favourite",
+    "GenerationJob",
+    "Image",
+    "JobStatus",
+    "JobStatusType",
+    "UTCDateTime",
+    "Visibility",
+]
+
+# The owner of images made before images had owners (and of those nobody can be traced to).
+LEGACY_OWNER = "legacy"
+
+
+class Visibility(StrEnum):
+    """Who may see an image: its owner only, or everyone who may use the app."""
+
+    PRIVATE = "private"
+    SHARED = "shared"
 
 
 class UTCDateTime(sa.TypeDecorator):
@@ -39,8 +58,10 @@ class Image(SQLModel, table=True):
     # Serves "newest first" keyset pagination: ORDER BY created_at DESC, id DESC.
     __table_args__ = (
         sa.Index("ix_image_created_at_id", "created_at", "id"),
-        # Serves the favourites filter with the same keyset order.
-        sa.Index("ix_image_favourite_created_at_id", "favourite", "created_at", "id"),
+        # "Mine", and everyone's private images, with the same keyset order.
+        sa.Index("ix_image_owner_created_at_id", "owner", "created_at", "id"),
+        # "Everyone": the shared images, newest first.
+        sa.Index("ix_image_visibility_created_at_id", "visibility", "created_at", "id"),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -61,10 +82,25 @@ class Image(SQLModel, table=True):
     thumbnail_height: int | None = None
     quality: str | None = Field(default=None, sa_column=sa.Column(sa.String(32), nullable=True))
     style: str | None = Field(default=None, sa_column=sa.Column(sa.String(32), nullable=True))
-    favourite: bool = Field(
-        default=False,
-        sa_column=sa.Column(sa.Boolean, nullable=False, server_default=sa.false()),
+    # Who made it (`user:<name>`, `visitor:<id>`, LEGACY_OWNER), and who may see it.
+    owner: str = Field(default=LEGACY_OWNER, sa_column=sa.Column(sa.String(128), nullable=False))
+    visibility: str = Field(
+        default=Visibility.SHARED.value, sa_column=sa.Column(sa.String(16), nullable=False)
     )
+
+
+class Favourite(SQLModel, table=True):
+    """One user's star on one image: favourites are per user."""
+
+    __tablename__ = "favourite"
+
+    owner: str = Field(sa_column=sa.Column(sa.String(128), primary_key=True))
+    image_id: uuid.UUID = Field(
+        sa_column=sa.Column(
+            sa.Uuid(), sa.ForeignKey("image.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    created_at: datetime = Field(sa_column=sa.Column(UTCDateTime(), nullable=False))
 
 
 class JobStatus(StrEnum):

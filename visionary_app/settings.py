@@ -150,6 +150,15 @@ class Settings(BaseSettings):
         "workers run on several hosts).",
     )
     session_hours: int = Field(default=12, ge=1, le=24 * 90, description="Sign-in lifetime.")
+    # Owners and privacy.
+    default_visibility: Literal["private", "shared"] = Field(
+        default="shared",
+        description="Who sees a new image: its owner only (private) or everyone (shared).",
+    )
+    admins: str = Field(
+        default="",
+        description="User names (comma-separated) who may delete or hide anyone's shared image.",
+    )
     job_stale_seconds: int = Field(
         default=60, ge=10, le=3600, description="A job silent this long has lost its worker."
     )
@@ -217,6 +226,12 @@ class Settings(BaseSettings):
         if self.image_model:
             return self.image_model
         return "offline-preview" if self.resolved_provider == "offline" else "gpt-image-2"
+
+    @property
+    def admin_names(self) -> frozenset[str]:
+        """The admins' user names, lower case (names are case-insensitive)."""
+        names = self.admins.replace("\n", ",").split(",")
+        return frozenset(name.strip().lower() for name in names if name.strip())
 
     @property
     def images_dir(self) -> Path:

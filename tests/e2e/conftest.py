@@ -171,10 +171,19 @@ def page(browser: Browser, app: RunningApp) -> Iterator[Page]:
         yield studio
 
 
-def seed_images(app: RunningApp, prompts: list[str], size: str | None = None) -> None:
+def visitor_owner(page: Page) -> str:
+    """The owner key the app files this browser's images under (its visitor cookie)."""
+    cookies = {cookie["name"]: cookie["value"] for cookie in page.context.cookies()}
+    return f"visitor:{cookies['visionary_visitor']}"
+
+
+def seed_images(
+    app: RunningApp, prompts: list[str], size: str | None = None, *, owner: str | None = None
+) -> None:
     """Generate images straight into the app's store and index (offline, small), in a thread.
 
     Playwright's sync API owns this thread's event loop, so the async pipeline runs in another.
+    `owner` makes them someone's (e.g. `visitor_owner(page)`); by default nobody's.
     """
     import asyncio
     import threading
@@ -183,7 +192,7 @@ def seed_images(app: RunningApp, prompts: list[str], size: str | None = None) ->
 
     def run() -> None:
         try:
-            asyncio.run(store_images(app.env, prompts, size))
+            asyncio.run(store_images(app.env, prompts, size, **({"owner": owner} if owner else {})))
         except BaseException as exc:
             failure.append(exc)
 

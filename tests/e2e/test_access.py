@@ -22,8 +22,14 @@ from tests.e2e.conftest import (
 from tests.support.reflex_client import ReflexClient
 from visionary_app.state.gallery import GalleryState
 from visionary_app.state.generation import GenerationState
+from visionary_app.state.lightbox import LightboxState
+from visionary_app.state.visitor import VisitorState
 
-PASSWORDS = {"alice": "wonderland-rabbit-42", "bob": "builder-can-we-fix-it"}
+PASSWORDS = {
+    "alice": "wonderland-rabbit-42",
+    "bob": "builder-can-we-fix-it",
+    "carol": "admin-of-the-studio-7",
+}
 SESSION_SECRET = "session-secret-never-in-the-browser-0123456789"
 
 
@@ -34,6 +40,7 @@ def locked_app(tmp_path_factory) -> Iterator[RunningApp]:
         tmp_path_factory.mktemp("app-locked"),
         access_users=users,
         session_secret=SESSION_SECRET,
+        admins="carol",
         images_per_user_per_hour="1",
         offline_latency_ms="300",
     ) as running:
@@ -160,3 +167,108 @@ def test_no_axe_violations_on_sign_in(browser: Browser, locked_app: RunningApp, 
         assert_no_axe_violations(page, f"sign-in with an error ({scheme})")
     finally:
         context.close()
+
+
+def _images(app: RunningApp) -> dict[str, tuple[str, str]]:
+    """prompt -> (owner, visibility) of every indexed image."""
+    with contextlib.closing(sqlite3.connect(app.data_dir / "visionary.db")) as connection:
+        rows = connection.execute("SELECT prompt, owner, visibility FROM image").fetchall()
+    return {prompt: (owner, visibility) for prompt, owner, visibility in rows}
+
+
+def _session_of(page: Page) -> str:
+    return {c["name"]: c["value"] for c in page.context.cookies()}["visionary_session"]
+
+
+def _as(app: RunningApp, session: str, actions) -> ReflexClient:
+    """Run `actions(client)` on a raw websocket tab signed in with `session`; the client."""
+    client = ReflexClient(app.url, cookies={(VisitorState, "session_token"): session})
+
+    async def run() -> None:
+        await client.connect()
+        await actions(client)
+        await asyncio.sleep(1.5)
+        await client.close()
+
+    thread = threading.Thread(target=lambda: asyncio.run(run()))
+    thread.start()
+    thread.join(60)
+    return client
+
+
+def test_a_private_image_reaches_nobody_else_and_only_owners_and_admins_change_images(
+    browser: Browser, locked_app: RunningApp
+):
+    run = uuid.uuid4().hex[:6]
+    private, shared = f"alice private {run}", f"alice shared {run}"
+    seed_images(locked_app, [private, shared], owner="user:alice")
+
+    with _browser_page(browser) as alice:
+        _sign_in(alice, locked_app, "alice", PASSWORDS["alice"])
+        alice.locator(ITEM).filter(has_text=private).locator(".tile-open").click()
+        expect(alice.locator("#lightbox-owner")).to_have_text("you")
+        alice.click("#visibility-toggle")
+        expect(alice.locator("#lightbox-visibility")).to_contain_text("Private")
+        assert _images(locked_app)[private] == ("user:alice", "private")
+        alice.keyboard.press("Escape")
+        alice.locator(ITEM).filter(has_text=shared).locator(".tile-star").click()
+        expect(alice.locator(ITEM).filter(has_text=shared).locator(".tile-star")).to_have_attribute(
+            "data-favourite", "true"
+        )
+
+    with _browser_page(browser) as bob:
+        _sign_in(bob, locked_app, "bob", PASSWORDS["bob"])
+        expect(bob.locator(ITEM).filter(has_text=shared)).to_have_count(1)
+        expect(bob.locator(ITEM).filter(has_text=private)).to_have_count(0)
+        star = bob.locator(ITEM).filter(has_text=shared).locator(".tile-star")
+        expect(star).to_have_attribute("data-favourite", "false")  # Alice's star is hers
+        bob.fill("#gallery-search", private)
+        expect(bob.get_by_text("No image matches that search.")).to_be_visible()
+        bob.fill("#gallery-search", "")
+        bob.click("#gallery-scope >> text=Mine")
+        expect(bob.locator(ITEM).filter(has_text=shared)).to_have_count(0)
+        bob.click("#gallery-scope >> text=Everyone")
+        bob.locator(ITEM).filter(has_text=shared).locator(".tile-open").click()
+        expect(bob.locator("#lightbox-owner")).to_have_text("alice")
+        expect(bob.locator("#delete-image")).to_have_count(0)
+        expect(bob.locator("#visibility-toggle")).to_have_count(0)
+        bob_session = _session_of(bob)
+
+    ids = {tile["prompt"]: tile["id"] for tile in _as(
+        locked_app, _session_of_user(browser, locked_app, "alice"),
+        lambda c: c.send(GalleryState, "load"),
+    ).get(GalleryState, "images", [])}  # fmt: skip
+
+    async def bob_crafts(client: ReflexClient) -> None:
+        # By id, past the page: the private one does not open, the shared one cannot be
+        # deleted or hidden.
+        await client.send(LightboxState, "open_image", image_id=ids[private])
+        await client.send(GalleryState, "set_search", value=private)
+        await client.send(LightboxState, "open_image", image_id=ids[shared])
+        await asyncio.sleep(1)
+        await client.send(LightboxState, "delete")
+        await client.send(LightboxState, "toggle_visibility")
+
+    crafted = _as(locked_app, bob_session, bob_crafts)
+    assert crafted.get(LightboxState, "prompt") == shared  # never the private prompt
+    assert crafted.get(GalleryState, "images") == []
+    assert any("could not be opened" in text for _, text in crafted.toasts)
+    assert any("only its owner" in text for _, text in crafted.toasts)
+    assert _images(locked_app)[shared] == ("user:alice", "shared")
+    assert _images(locked_app)[private] == ("user:alice", "private")
+
+    with _browser_page(browser) as carol:  # an admin
+        _sign_in(carol, locked_app, "carol", PASSWORDS["carol"])
+        expect(carol.locator(ITEM).filter(has_text=private)).to_have_count(0)
+        carol.locator(ITEM).filter(has_text=shared).locator(".tile-open").click()
+        carol.click("#delete-image")
+        carol.click("#confirm-delete")
+        expect(carol.locator(ITEM).filter(has_text=shared)).to_have_count(0)
+    assert shared not in _images(locked_app) and private in _images(locked_app)
+
+
+def _session_of_user(browser: Browser, app: RunningApp, name: str) -> str:
+    with _browser_page(browser) as page:
+        _sign_in(page, app, name, PASSWORDS[name])
+        expect(page.locator("#gallery[data-loaded='true']")).to_be_attached()
+        return _session_of(page)

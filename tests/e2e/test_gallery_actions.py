@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from tests.e2e.conftest import ITEM, RunningApp, seed_images
+from tests.e2e.conftest import ITEM, RunningApp, seed_images, visitor_owner
 from tests.support.app_server import ROOT
 from visionary_app.state.gallery import WINDOW_PAGES
 
@@ -29,8 +29,8 @@ def many_images(app: RunningApp) -> list[str]:
 
 
 def _seed_and_show(page: Page, app: RunningApp, prompt: str):
-    """Store one image behind the app's back, refresh, and return its tile once it is shown."""
-    seed_images(app, [prompt])
+    """Store one image of this browser's behind the app's back, refresh, return its tile."""
+    seed_images(app, [prompt], owner=visitor_owner(page))
     page.click("#refresh-gallery")
     tile = page.locator(ITEM).filter(has_text=prompt)
     expect(tile).to_have_count(1)

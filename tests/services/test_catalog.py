@@ -1,7 +1,7 @@
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from tests.conftest import indexed_image
+from tests.conftest import ANYONE, indexed_image
 from visionary_app.services.catalog import Catalog, PageCursor
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -10,7 +10,7 @@ T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 async def test_newest_first_with_utc_times(catalog: Catalog):
     for minutes in (0, 2, 1):
         await catalog.add(indexed_image(T0 + timedelta(minutes=minutes), prompt=str(minutes)))
-    rows = await catalog.newest(10)
+    rows = await catalog.newest(10, viewer=ANYONE)
     assert [row.prompt for row in rows] == ["2", "1", "0"]
     assert rows[0].created_at == T0 + timedelta(minutes=2)
     assert rows[0].created_at.tzinfo is not None
@@ -24,7 +24,7 @@ async def test_keyset_pages_never_repeat_or_skip(catalog: Catalog):
     seen: list[uuid.UUID] = []
     cursor = None
     for _ in range(50):  # bounded: a cursor that does not advance must fail, not hang
-        page = await catalog.newest(5, before=cursor)
+        page = await catalog.newest(5, before=cursor, viewer=ANYONE)
         if not page:
             break
         seen.extend(row.id for row in page)

@@ -7,15 +7,22 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from tests.conftest import indexed_image, small_pipeline
+from tests.conftest import ANYONE, indexed_image, small_pipeline
 from visionary_app.api.media import media_api
-from visionary_app.models import Image
+from visionary_app.models import Image, Visibility
 from visionary_app.services.blob_names import companion_blob_names
 from visionary_app.services.blob_store import StorageError
-from visionary_app.services.catalog import PageCursor
-from visionary_app.services.curation import DeleteFailed, delete_image, download_filename
+from visionary_app.services.catalog import Catalog, PageCursor
+from visionary_app.services.curation import (
+    DeleteFailed,
+    change_visibility,
+    delete_image,
+    download_filename,
+)
+from visionary_app.services.database import make_engine, upgrade_to_head
 from visionary_app.services.local_blob_store import LocalBlobStore
 from visionary_app.services.mirror import reconcile
+from visionary_app.services.ownership import Scope, Viewer
 
 
 async def _names(store) -> set[str]:
@@ -36,7 +43,7 @@ async def test_delete_removes_image_thumbnail_text_and_row_and_sync_keeps_it_gon
     assert await catalog.get(doomed.id) is None
     report = await reconcile(blob_store, catalog, grace=timedelta(0))
     assert report.indexed == [] and report.removed_rows == []
-    assert [image.id for image in await catalog.newest(10)] == [kept.id]
+    assert [image.id for image in await catalog.newest(10, viewer=ANYONE)] == [kept.id]
 
 
 async def test_delete_with_storage_down_changes_nothing(store, catalog):
@@ -52,16 +59,54 @@ async def test_delete_with_storage_down_changes_nothing(store, catalog):
     assert image.blob_name in await _names(store)
 
 
-async def test_favourites_survive_and_filter(catalog, store):
+async def test_favourites_are_per_user_and_filter(catalog, store):
+    alice, bob = Viewer("user:alice"), Viewer("user:bob")
     first = await small_pipeline(store, catalog).generate("one")
     second = await small_pipeline(store, catalog).generate("two")
-    assert await catalog.set_favourite(first.id, True)
-    assert not await catalog.set_favourite(uuid.uuid4(), True)
-    assert [i.id for i in await catalog.newest(10, favourites_only=True)] == [first.id]
-    assert {i.id: i.favourite for i in await catalog.newest(10)} == {
-        first.id: True,
-        second.id: False,
-    }
+    assert await catalog.set_favourite(alice, first.id, True)
+    assert not await catalog.set_favourite(alice, uuid.uuid4(), True)
+    mine = await catalog.newest(10, viewer=alice, favourites_only=True)
+    assert [i.id for i in mine] == [first.id]
+    assert await catalog.starred(alice, [first.id, second.id]) == {first.id}
+    # Alice's star is hers: Bob has none, and his own star does not touch hers.
+    assert await catalog.newest(10, viewer=bob, favourites_only=True) == []
+    assert await catalog.set_favourite(bob, second.id, True)
+    assert await catalog.starred(alice, [first.id, second.id]) == {first.id}
+    assert await catalog.set_favourite(alice, first.id, False)
+    assert await catalog.starred(alice, [first.id]) == set()
+
+
+async def test_a_private_image_reaches_nobody_else(catalog, store):
+    alice, bob = Viewer("user:alice"), Viewer("user:bob")
+    admin = Viewer("user:root", admin=True)
+    pipeline = small_pipeline(store, catalog)
+    private = await pipeline.generate("alice's secret", owner=alice.owner)
+    await change_visibility(store, catalog, private, Visibility.PRIVATE)
+    private = await catalog.get(private.id)
+    shared = await pipeline.generate("alice's shared", owner=alice.owner)
+    for outsider in (bob, admin):
+        assert [i.id for i in await catalog.newest(10, viewer=outsider)] == [shared.id]
+        assert await catalog.newest(10, viewer=outsider, search="secret") == []
+        assert await catalog.get_for(outsider, private.id) is None
+        assert not await catalog.set_favourite(outsider, private.id, True)
+        assert await catalog.count(outsider) == 1
+    assert [i.id for i in await catalog.newest(10, viewer=alice)] == [shared.id, private.id]
+    assert [i.id for i in await catalog.newest(10, viewer=bob, scope=Scope.MINE)] == []
+    assert len(await catalog.newest(10, viewer=alice, scope=Scope.MINE)) == 2
+    # Who may change what: the owner, and an admin on what they can see.
+    assert alice.may_change(private) and not admin.may_change(private)
+    assert admin.may_change(shared) and not bob.may_change(shared)
+
+
+async def test_visibility_goes_into_the_blob_so_sync_restores_it(catalog, store, tmp_path):
+    image = await small_pipeline(store, catalog).generate("secret", owner="user:alice")
+    await change_visibility(store, catalog, image, Visibility.PRIVATE)
+    url = f"sqlite:///{tmp_path / 'rebuilt.db'}"
+    upgrade_to_head(url)
+    rebuilt = Catalog(make_engine(url))
+    await reconcile(store, rebuilt, grace=timedelta(0))
+    restored = await rebuilt.get(image.id)
+    assert (restored.owner, restored.visibility) == ("user:alice", "private")
 
 
 def _row(created_at: datetime) -> Image:
@@ -74,7 +119,7 @@ async def test_paging_while_new_images_arrive_never_repeats_or_skips(catalog):
     await catalog.add_many(original)
     seen, cursor, newer = [], None, 0
     for _ in range(50):  # bounded: a cursor that does not advance must fail, not hang
-        page = await catalog.newest(7, before=cursor)
+        page = await catalog.newest(7, before=cursor, viewer=ANYONE)
         if not page:
             break
         seen += [image.id for image in page]

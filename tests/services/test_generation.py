@@ -169,7 +169,9 @@ async def test_a_decompression_bomb_in_a_batch_keeps_the_gallery_and_the_count_a
     # not an OSError: 16 M pixels against a limit lowered to 5 M here.
     monkeypatch.setattr(PILImage, "MAX_IMAGE_PIXELS", 5_000_000)
     pipeline = _pipeline(store, catalog, BombSecond())
-    batch = await pipeline.generate_batch("three foxes", ImageOptions(size="256x256", n=3))
+    batch = await pipeline.generate_batch(
+        "three foxes", ImageOptions(size="256x256", n=3), owner="user:alice"
+    )
     assert len(batch.kept) == 2 and len(batch.failures) == 1
     assert "too many pixels" in str(batch.failures[0])
     assert await catalog.count() == 2  # exactly the images the job says it kept

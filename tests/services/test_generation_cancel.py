@@ -95,7 +95,7 @@ async def test_cancel_after_part_of_a_batch_was_kept_discards_the_kept_ones(
     catalog = GatedCatalog(engine, hold_from=2)
     pipeline = small_pipeline(store, catalog)
     options = ImageOptions(size="256x256", n=2)
-    task = asyncio.create_task(pipeline.generate_batch("two foxes", options))
+    task = asyncio.create_task(pipeline.generate_batch("two foxes", options, owner="user:alice"))
     await asyncio.wait_for(catalog.reached.wait(), 10)
     assert await catalog.count() == 1  # the first image was kept before the cancel
     task.cancel()

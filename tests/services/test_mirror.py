@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import small_pipeline
+from tests.conftest import ANYONE, small_pipeline
 from visionary_app.models import Image
 from visionary_app.services.blob_names import companion_blob_names
 from visionary_app.services.catalog import Catalog
@@ -45,14 +45,14 @@ async def test_rebuild_from_an_empty_index_gives_the_same_gallery(blob_store, tm
     original = _fresh_catalog(tmp_path, "original.db")
     for prompt in VARIED_PROMPTS:
         await _pipeline(blob_store, original).generate(prompt)
-    before = await original.newest(50)
+    before = await original.newest(50, viewer=ANYONE)
 
     rebuilt = _fresh_catalog(tmp_path, "rebuilt.db")  # "delete the database"
     report = await reconcile(blob_store, rebuilt, grace=NOW)
 
     assert len(report.indexed) == len(VARIED_PROMPTS)
     assert report.skipped == [] and report.removed_rows == []
-    after = await rebuilt.newest(50)
+    after = await rebuilt.newest(50, viewer=ANYONE)
     assert _snapshot(after) == _snapshot(before)
     assert [image.prompt for image in after] == list(reversed(VARIED_PROMPTS))
     again = await reconcile(blob_store, rebuilt, grace=NOW)
@@ -66,7 +66,7 @@ async def test_rows_whose_blob_is_gone_are_removed(blob_store, catalog):
 
     report = await reconcile(blob_store, catalog, grace=NOW)
     assert report.removed_rows == [lost.blob_name]
-    assert [image.id for image in await catalog.newest(10)] == [kept.id]
+    assert [image.id for image in await catalog.newest(10, viewer=ANYONE)] == [kept.id]
 
 
 async def test_dry_run_reports_and_changes_nothing(blob_store, catalog, tmp_path):
@@ -138,7 +138,7 @@ async def test_a_missing_store_is_refused_even_with_force(make_blob_store, catal
     for force in (False, True):
         with pytest.raises(SyncRefused, match="blob store is missing"):
             await reconcile(missing, catalog, grace=NOW, force=force)
-    assert [image.id for image in await catalog.newest(10)] == [indexed.id]
+    assert [image.id for image in await catalog.newest(10, viewer=ANYONE)] == [indexed.id]
 
 
 async def test_an_empty_listing_removes_nothing_without_force(blob_store, catalog):

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import small_pipeline
+from tests.conftest import ANYONE, small_pipeline
 from visionary_app.models import JobStatus
 from visionary_app.services.generation import InvalidOptions, InvalidPrompt
 from visionary_app.services.jobs import JobLimits, JobQueue
@@ -67,7 +67,7 @@ async def test_a_job_runs_to_a_stored_image(make_runner, catalog, store):
     assert isinstance(final, Stored) and final.failures == []
     (image,) = final.images
     assert image.prompt == "a red fox"
-    assert [i.id for i in await catalog.newest(5)] == [image.id]
+    assert [i.id for i in await catalog.newest(5, viewer=ANYONE)] == [image.id]
     row = await runner.queue.get(job.id)
     assert (row.status, row.images, row.image_ids) == (JobStatus.SUCCEEDED, 1, str(image.id))
     assert row.provider_ms is not None and row.provider_ms >= 300

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import indexed_image
+from tests.conftest import ANYONE, indexed_image
 from visionary_app.models import Image
 from visionary_app.services import search_index
 from visionary_app.services.catalog import Catalog, PageCursor
@@ -39,7 +39,7 @@ def any_catalog(request, catalog):
 
 
 async def _found(catalog: Catalog, query: str) -> list[str]:
-    return [image.prompt for image in await catalog.newest(50, search=query)]
+    return [image.prompt for image in await catalog.newest(50, search=query, viewer=ANYONE)]
 
 
 @pytest.mark.parametrize(
@@ -107,7 +107,7 @@ async def test_search_pages_never_repeat_or_skip(catalog):
     await catalog.add_many([_row(f"other {i}", i) for i in range(10)])
     seen, cursor = [], None
     for _ in range(50):  # bounded: a cursor that does not advance must fail, not hang
-        page = await catalog.newest(5, before=cursor, search="harbour")
+        page = await catalog.newest(5, before=cursor, search="harbour", viewer=ANYONE)
         if not page:
             break
         seen += [image.id for image in page]
@@ -123,6 +123,6 @@ async def test_search_index_is_rebuilt_when_missing(database_url, tmp_path: Path
         path.unlink()
     again = Catalog(make_engine(database_url))
     assert await _found(again, "search index") == ["before the search index"]
-    await again.remove((await again.newest(1))[0].id)
+    await again.remove((await again.newest(1, viewer=ANYONE))[0].id)
     assert await _found(again, "search index") == []
     again.dispose()

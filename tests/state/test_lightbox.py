@@ -2,9 +2,13 @@
 
 import uuid
 
+from reflex.state import State
+
 from tests.state.conftest import run_event, said, substate
 from visionary_app.services.catalog import Catalog, CatalogError
+from visionary_app.state.gallery import GalleryState
 from visionary_app.state.lightbox import LightboxState
+from visionary_app.state.visitor import VisitorState
 
 
 class DownCatalog(Catalog):
@@ -32,3 +36,38 @@ async def test_an_index_outage_is_a_message(tab, studio):
     lightbox.image_id = image_id
     assert said(await run_event(lightbox, LightboxState.regenerate), "could not be read")
     assert said(await run_event(lightbox, LightboxState.delete), "index is unavailable")
+
+
+def _visitor_tab(visitor_id: str) -> State:
+    tab = State(_reflex_internal_init=True)
+    substate(tab, VisitorState).visitor_id = visitor_id
+    return tab
+
+
+async def test_only_the_owner_changes_an_image_and_nobody_else_sees_it_private(studio):
+    owner, other = _visitor_tab("a" * 32), _visitor_tab("b" * 32)
+    image = await studio.pipeline.generate("mine", owner=f"visitor:{'a' * 32}")
+    image_id = str(image.id)
+
+    theirs = substate(other, LightboxState)
+    await run_event(theirs, LightboxState.open_image, image_id)
+    assert theirs.is_open and not theirs.can_change and theirs.owner_label == "a visitor"
+    out = await run_event(theirs, LightboxState.toggle_visibility)  # a crafted event
+    assert said(out, "only its owner")
+    out = await run_event(theirs, LightboxState.delete)
+    assert said(out, "only its owner")
+    assert (await studio.catalog.get(image.id)).visibility == "shared"
+
+    mine = substate(owner, LightboxState)
+    await run_event(mine, LightboxState.open_image, image_id)
+    assert mine.can_change and mine.owner_label == "you"
+    assert said(await run_event(mine, LightboxState.toggle_visibility), "Private")
+    (blob,) = [b async for b in studio.store.list_blobs() if b.name == image.blob_name]
+    assert blob.metadata["visibility"] == "private"  # so sync restores it
+
+    theirs = substate(_visitor_tab("b" * 32), LightboxState)
+    out = await run_event(theirs, LightboxState.open_image, image_id)
+    assert said(out, "could not be opened") and theirs.prompt == ""
+    gallery = substate(other, GalleryState)
+    await run_event(gallery, GalleryState.load)
+    assert gallery.images == []

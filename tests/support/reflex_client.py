@@ -36,8 +36,14 @@ def var_key(name: str) -> str:
 class ReflexClient:
     """One browser tab: a token, a socket, and the state the server has sent so far."""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, cookies: dict[tuple[type, str], str] | None = None) -> None:
+        """`cookies` are the browser's cookie-backed state vars, by (state, var): a tab sends
+        them when it boots, as a signed-in browser sends its session."""
         self.base_url = base_url.rstrip("/")
+        self.cookies = {
+            f"{state.get_full_name()}.{var_key(var)}": value
+            for (state, var), value in (cookies or {}).items()
+        }
         self.token = str(uuid.uuid4())
         self.state: dict[str, dict[str, Any]] = {}
         self.toasts: list[tuple[str, str]] = []
@@ -47,7 +53,8 @@ class ReflexClient:
 
     async def connect(self, timeout_s: float = 30) -> None:
         """Open the socket, hydrate, and run the page's on_load events."""
-        boot = {"name": f"{_ROOT}.hydrate_and_load", "payload": {}, "router_data": _ROUTER}
+        payload = {"vars": self.cookies} if self.cookies else {}
+        boot = {"name": f"{_ROOT}.hydrate_and_load", "payload": payload, "router_data": _ROUTER}
         await self._sio.connect(
             f"{self.base_url}?token={self.token}",
             socketio_path="/_event",

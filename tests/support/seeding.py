@@ -5,13 +5,22 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 
+from visionary_app.models import LEGACY_OWNER
+
 __all__ = ["store_images"]
 
 
 async def store_images(
-    app_env: Mapping[str, str], prompts: Iterable[str], size: str | None = None
+    app_env: Mapping[str, str],
+    prompts: Iterable[str],
+    size: str | None = None,
+    *,
+    owner: str = LEGACY_OWNER,
 ) -> None:
     """Generate `prompts` offline (no latency) with the app's settings, into its store and index.
+
+    They belong to `owner` (by default nobody who can sign in) and get the app's default
+    visibility.
 
     The settings are read from the app's VISIONARY_/AZURE_ variables, set only while the
     studio is built, so this process's own environment is left as it was.
@@ -33,6 +42,6 @@ async def store_images(
                 os.environ[key] = value
     try:
         for prompt in prompts:
-            await studio.pipeline.generate(prompt)
+            await studio.pipeline.generate(prompt, owner=owner)
     finally:
         await studio.aclose()

@@ -244,6 +244,15 @@ def gallery() -> rx.Component:
                     flex="1 1 12em",
                     max_width="24em",
                 ),
+                rx.segmented_control.root(
+                    rx.segmented_control.item("Everyone", value="everyone"),
+                    rx.segmented_control.item("Mine", value="mine"),
+                    value=GalleryState.scope,
+                    on_change=GalleryState.set_scope,
+                    id="gallery-scope",
+                    aria_label="Whose images",
+                    size="1",
+                ),
                 rx.hstack(
                     rx.text("Favourites only", size="2", as_="label", html_for="favourites-only"),
                     rx.switch(

@@ -20,6 +20,30 @@ def _action(icon: str, label: str, handler, element_id: str) -> rx.Component:
     return rx.button(rx.icon(icon, size=16), label, variant="soft", on_click=handler, id=element_id)
 
 
+def _visibility() -> rx.Component:
+    """Who can see the image; its owner (or an admin) can switch it here."""
+    label = rx.cond(LightboxState.shared, "Shared with everyone", "Private: only its owner")
+    return rx.hstack(
+        rx.text("Visible to", size="1", color_scheme="gray", width="6em"),
+        rx.cond(
+            LightboxState.can_change,
+            rx.hstack(
+                rx.switch(
+                    checked=LightboxState.shared,
+                    on_change=lambda _value: LightboxState.toggle_visibility(),
+                    id="visibility-toggle",
+                    aria_label="Shared with everyone",
+                ),
+                rx.text(label, size="2", as_="label", html_for="visibility-toggle"),
+                align="center",
+            ),
+            rx.text(label, size="2"),
+        ),
+        align="center",
+        id="lightbox-visibility",
+    )
+
+
 def _delete_controls() -> rx.Component:
     return rx.cond(
         LightboxState.confirming_delete,
@@ -95,6 +119,8 @@ def lightbox() -> rx.Component:
                 _detail("Model", LightboxState.model, "lightbox-model"),
                 _detail("Size", LightboxState.size, "lightbox-size"),
                 _detail("Created", LightboxState.created_at, "lightbox-created"),
+                _detail("By", LightboxState.owner_label, "lightbox-owner"),
+                _visibility(),
                 rx.hstack(
                     _action("copy", "Copy prompt", LightboxState.copy_prompt, "copy-prompt"),
                     _action(
@@ -117,7 +143,8 @@ def lightbox() -> rx.Component:
                         id="download-image",
                         class_name="rt-reset rt-BaseButton rt-r-size-2 rt-variant-soft rt-Button",
                     ),
-                    _delete_controls(),
+                    # Shown to those who may delete; the server checks again on the event.
+                    rx.cond(LightboxState.can_change, _delete_controls()),
                     wrap="wrap",
                     spacing="2",
                 ),

@@ -142,6 +142,17 @@ class AzureBlobStore:
         except AzureError as exc:
             raise StorageError(f"blob storage could not store {name}: {_describe(exc)}") from exc
 
+    async def set_metadata(self, name: str, metadata: Mapping[str, str]) -> None:
+        """One Set Blob Metadata request (it replaces all of the blob's metadata)."""
+        _check(name)
+        try:
+            await self._container.get_blob_client(name).set_blob_metadata(dict(metadata))
+        except ResourceNotFoundError:
+            raise BlobNotFoundError(name) from None
+        except AzureError as exc:
+            msg = f"blob storage could not update {name}: {_describe(exc)}"
+            raise StorageError(msg) from exc
+
     async def delete(self, name: str) -> None:
         """Delete the blob and its snapshots; a missing blob is fine."""
         _check(name)

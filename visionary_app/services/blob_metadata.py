@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from visionary_app.models import Image
+from visionary_app.models import LEGACY_OWNER, Image, Visibility
 
 __all__ = [
     "METADATA_BUDGET_BYTES",
@@ -69,6 +69,8 @@ def encode_image(image: Image) -> EncodedImage:
         "model_b64": _b64(image.model),
         "width": str(image.width),
         "height": str(image.height),
+        "owner_b64": _b64(image.owner),
+        "visibility": image.visibility,
     }
     for option in ("quality", "style"):
         value = getattr(image, option)
@@ -131,6 +133,9 @@ def decode_image(
             revised_prompt=revised,
             quality=metadata.get("quality"),
             style=metadata.get("style"),
+            # Blobs stored before owners existed have neither: legacy and shared, as they were.
+            owner=_unb64(metadata["owner_b64"]) if "owner_b64" in metadata else LEGACY_OWNER,
+            visibility=Visibility(metadata.get("visibility", Visibility.SHARED)).value,
         )
     except (KeyError, ValueError, TypeError, UnicodeError) as exc:
         if isinstance(exc, MetadataError):

@@ -46,6 +46,10 @@ class BlobStore(Protocol):
         """Store `data` under `name`, all or nothing; raise StorageError on failure."""
         ...
 
+    async def set_metadata(self, name: str, metadata: Mapping[str, str]) -> None:
+        """Replace the blob's metadata; BlobNotFoundError if it is not there."""
+        ...
+
     async def delete(self, name: str) -> None:
         """Remove the blob; a missing blob is not an error."""
         ...

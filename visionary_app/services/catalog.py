@@ -5,19 +5,31 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TypeVar
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from visionary_app.models import Image, UTCDateTime
+from visionary_app.models import Favourite, Image, UTCDateTime, Visibility
 from visionary_app.services.database import in_session
+from visionary_app.services.ownership import Scope, Viewer
 from visionary_app.services.search_index import PromptSearch, search_terms
 
 __all__ = ["Catalog", "CatalogError", "PageCursor"]
 
 T = TypeVar("T")
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _visible_to(viewer: Viewer):
+    """Shared images, and the viewer's own (a private image is its owner's alone)."""
+    return sa.or_(
+        col(Image.visibility) == Visibility.SHARED.value, col(Image.owner) == viewer.owner
+    )
 
 
 class CatalogError(Exception):
@@ -74,40 +86,50 @@ class Catalog:
         limit: int,
         before: PageCursor | None = None,
         *,
+        viewer: Viewer,
+        scope: Scope = Scope.EVERYONE,
         favourites_only: bool = False,
         search: str = "",
     ) -> list[Image]:
-        """Up to `limit` images, newest first, strictly older than `before` when given.
+        """Up to `limit` images `viewer` may see, newest first, strictly older than `before`.
 
-        `search` keeps images whose prompt contains every word of it (any script, any case
-        for letters that have one).
+        `scope` MINE keeps the viewer's own; `favourites_only` the ones they starred; `search`
+        those whose prompt contains every word of it (any script, any case for letters that
+        have one).
         """
-        return await self._page(limit, before, favourites_only, search, older=True)
+        query = self._visible(viewer, scope, favourites_only)
+        return await self._page(query, limit, before, search, older=True)
 
     async def newer(
         self,
         limit: int,
         after: PageCursor,
         *,
+        viewer: Viewer,
+        scope: Scope = Scope.EVERYONE,
         favourites_only: bool = False,
         search: str = "",
     ) -> list[Image]:
-        """The `limit` images just newer than `after` (the page above it), newest first."""
-        rows = await self._page(limit, after, favourites_only, search, older=False)
+        """The `limit` visible images just newer than `after` (the page above it), newest first."""
+        query = self._visible(viewer, scope, favourites_only)
+        rows = await self._page(query, limit, after, search, older=False)
         return rows[::-1]
 
-    async def _page(
-        self,
-        limit: int,
-        cursor: PageCursor | None,
-        favourites_only: bool,
-        search: str,
-        *,
-        older: bool,
-    ) -> list[Image]:
-        query = select(Image)
+    @staticmethod
+    def _visible(viewer: Viewer, scope: Scope, favourites_only: bool):
+        """The images `viewer` may see in `scope`: a private image is its owner's alone."""
+        if scope == Scope.MINE:
+            query = select(Image).where(col(Image.owner) == viewer.owner)
+        else:
+            query = select(Image).where(_visible_to(viewer))
         if favourites_only:
-            query = query.where(col(Image.favourite).is_(True))
+            starred = select(Favourite.image_id).where(col(Favourite.owner) == viewer.owner)
+            query = query.where(col(Image.id).in_(starred))
+        return query
+
+    async def _page(
+        self, query, limit: int, cursor: PageCursor | None, search: str, *, older: bool
+    ) -> list[Image]:
         if cursor is not None:
             # A row-value comparison lets both SQLite and Postgres seek in the index.
             key = sa.tuple_(col(Image.created_at), col(Image.id))
@@ -130,20 +152,52 @@ class Catalog:
         return await self._run(work, "be read")
 
     async def get(self, image_id: uuid.UUID) -> Image | None:
-        """One image by id, or None."""
+        """One image by id, or None, whoever owns it: for the server's own bookkeeping."""
         return await self._run(lambda session: session.get(Image, image_id), "be read")
 
-    async def set_favourite(self, image_id: uuid.UUID, favourite: bool) -> bool:
-        """Star or unstar an image; False if there is no such image."""
+    async def get_for(self, viewer: Viewer, image_id: uuid.UUID) -> Image | None:
+        """One image by id if `viewer` may see it; None if it is not there or not theirs to see.
+
+        The two cases look the same, so an id tells nobody whether a private image exists.
+        """
+        image = await self.get(image_id)
+        return image if image is not None and viewer.may_see(image) else None
+
+    async def starred(self, viewer: Viewer, image_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
+        """Which of these images the viewer has starred."""
+        wanted = list(image_ids)
+        if not wanted:
+            return set()
+        query = select(Favourite.image_id).where(
+            col(Favourite.owner) == viewer.owner, col(Favourite.image_id).in_(wanted)
+        )
+        return await self._run(lambda session: set(session.exec(query)), "be read")
+
+    async def set_favourite(self, viewer: Viewer, image_id: uuid.UUID, favourite: bool) -> bool:
+        """Star or unstar an image for this viewer; False if they cannot see such an image."""
+        if await self.get_for(viewer, image_id) is None:
+            return False
 
         def work(session: Session) -> bool:
-            image = session.get(Image, image_id)
-            if image is None:
-                return False
-            image.favourite = favourite
-            session.add(image)
+            existing = session.get(Favourite, (viewer.owner, image_id))
+            if favourite and existing is None:
+                session.add(Favourite(owner=viewer.owner, image_id=image_id, created_at=_utcnow()))
+            elif not favourite and existing is not None:
+                session.delete(existing)
             session.commit()
             return True
+
+        return await self._run(work, "update a favourite")
+
+    async def set_visibility(self, image_id: uuid.UUID, visibility: Visibility) -> bool:
+        """Make an image private or shared; False if there is no such image."""
+
+        def work(session: Session) -> bool:
+            result = session.exec(
+                sa.update(Image).where(col(Image.id) == image_id).values(visibility=visibility)
+            )
+            session.commit()
+            return bool(result.rowcount)
 
         return await self._run(work, "update a row")
 
@@ -151,15 +205,18 @@ class Catalog:
         """Delete one row; False if it was not there."""
 
         def work(session: Session) -> bool:
+            session.exec(sa.delete(Favourite).where(col(Favourite.image_id) == image_id))
             result = session.exec(sa.delete(Image).where(col(Image.id) == image_id))
             session.commit()
             return bool(result.rowcount)
 
         return await self._run(work, "remove a row")
 
-    async def count(self) -> int:
-        """How many images are indexed."""
+    async def count(self, viewer: Viewer | None = None) -> int:
+        """How many images are indexed (all of them, or those `viewer` may see)."""
         query = select(sa.func.count()).select_from(Image)
+        if viewer is not None:
+            query = query.where(_visible_to(viewer))
         return await self._run(lambda session: session.exec(query).one(), "be counted")
 
     async def blob_names(self) -> set[str]:
@@ -175,6 +232,8 @@ class Catalog:
             removed = 0
             for start in range(0, len(wanted), 500):
                 chunk = wanted[start : start + 500]
+                ids = select(Image.id).where(col(Image.blob_name).in_(chunk))
+                session.exec(sa.delete(Favourite).where(col(Favourite.image_id).in_(ids)))
                 result = session.exec(sa.delete(Image).where(col(Image.blob_name).in_(chunk)))
                 removed += result.rowcount or 0
             session.commit()

@@ -6,12 +6,19 @@ import logging
 import re
 import unicodedata
 
-from visionary_app.models import Image
+from visionary_app.models import Image, Visibility
+from visionary_app.services.blob_metadata import encode_image
 from visionary_app.services.blob_names import companion_blob_names
 from visionary_app.services.blob_store import BlobStore, StorageError
 from visionary_app.services.catalog import Catalog, CatalogError
 
-__all__ = ["DeleteFailed", "delete_image", "download_filename"]
+__all__ = [
+    "DeleteFailed",
+    "VisibilityNotChanged",
+    "change_visibility",
+    "delete_image",
+    "download_filename",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +53,38 @@ async def delete_image(store: BlobStore, catalog: Catalog, image: Image) -> None
             await store.delete(name)
         except StorageError:
             logger.warning("left orphan %s for sync to remove", name)
+
+
+class VisibilityNotChanged(Exception):
+    """Who can see the image stayed as it was; the message is for the user."""
+
+
+async def change_visibility(
+    store: BlobStore, catalog: Catalog, image: Image, visibility: Visibility
+) -> None:
+    """Make the image private or shared: the blob's metadata first, then the row.
+
+    The blob carries it so that `sync` restores it; if the row cannot follow, the blob is put
+    back, and in either failure the image is left as it was.
+    """
+    changed = image.model_copy(update={"visibility": visibility.value})
+    try:
+        await store.set_metadata(image.blob_name, encode_image(changed).metadata)
+    except StorageError as exc:
+        logger.error("changing the metadata of %s failed: %s", image.blob_name, exc)
+        raise VisibilityNotChanged(
+            "Who can see the image was not changed: image storage is unavailable."
+        ) from exc
+    try:
+        await catalog.set_visibility(image.id, visibility)
+    except CatalogError as exc:
+        try:
+            await store.set_metadata(image.blob_name, encode_image(image).metadata)
+        except StorageError:
+            logger.error("%s: blob and index disagree on visibility until sync", image.id)
+        raise VisibilityNotChanged(
+            "Who can see the image was not changed: the gallery index is unavailable."
+        ) from exc
 
 
 def download_filename(image: Image, max_words_chars: int = 60) -> str:

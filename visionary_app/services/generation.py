@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from visionary_app.models import Image
+from visionary_app.models import LEGACY_OWNER, Image, Visibility
 from visionary_app.services.blob_metadata import encode_image
 from visionary_app.services.blob_names import (
     companion_blob_names,
@@ -130,6 +130,7 @@ class GenerationPipeline:
         thumbnail_size: int = 512,
         cleanup_timeout_s: float = 5.0,
         clock: Callable[[], datetime] = _utcnow,
+        default_visibility: Visibility = Visibility.SHARED,
     ) -> None:
         self.provider = provider
         self.store = store
@@ -140,6 +141,7 @@ class GenerationPipeline:
         self.thumbnail_size = thumbnail_size
         self.cleanup_timeout_s = cleanup_timeout_s
         self._clock = clock
+        self.default_visibility = default_visibility
 
     def validate(self, raw_prompt: str) -> str:
         """The prompt as it will be used, or InvalidPrompt."""
@@ -155,18 +157,22 @@ class GenerationPipeline:
         size = self.default_size if self.default_size in caps.sizes else caps.default_size
         return ImageOptions(size=size, quality=caps.default_quality, style=caps.default_style)
 
-    async def generate(self, raw_prompt: str, options: ImageOptions | None = None) -> Image:
+    async def generate(
+        self, raw_prompt: str, options: ImageOptions | None = None, *, owner: str = LEGACY_OWNER
+    ) -> Image:
         """Generate, store and index one image; raises GenerationFailed with a user message."""
         options = options or self.default_options()
         if options.n != 1:
             raise InvalidOptions("generate() makes one image; use generate_batch() for more.")
-        (result,) = (await self.generate_batch(raw_prompt, options)).results
+        (result,) = (await self.generate_batch(raw_prompt, options, owner=owner)).results
         if isinstance(result, GenerationFailed):
             raise result
         return result
 
-    async def generate_batch(self, raw_prompt: str, options: ImageOptions) -> Batch:
+    async def generate_batch(self, raw_prompt: str, options: ImageOptions, *, owner: str) -> Batch:
         """One provider call for `options.n` images; each is stored and indexed on its own.
+
+        The images belong to `owner` and get the app's default visibility.
 
         Raises GenerationFailed when nothing could be made (bad input, provider failure);
         otherwise returns, per image, the indexed row or the reason it was not kept.
@@ -183,7 +189,7 @@ class GenerationPipeline:
         try:
             for image in generated[: options.n]:
                 try:
-                    results.append(await self._keep(prompt, image, options))
+                    results.append(await self._keep(prompt, image, options, owner))
                 except GenerationFailed as exc:
                     results.append(exc)
                 except Exception:
@@ -211,7 +217,9 @@ class GenerationPipeline:
         except DeleteFailed as exc:
             logger.error("could not discard %s of a cancelled job: %s", record.blob_name, exc)
 
-    async def _keep(self, prompt: str, generated: GeneratedImage, options: ImageOptions) -> Image:
+    async def _keep(
+        self, prompt: str, generated: GeneratedImage, options: ImageOptions, owner: str
+    ) -> Image:
         """Store then index one generated image, or raise GenerationFailed leaving nothing."""
         image_id = uuid.uuid4()
         created_at = self._clock()
@@ -230,6 +238,8 @@ class GenerationPipeline:
             revised_prompt=generated.revised_prompt,
             quality=options.quality,
             style=options.style,
+            owner=owner,
+            visibility=self.default_visibility.value,
         )
         try:
             await self._store(record, generated.data)

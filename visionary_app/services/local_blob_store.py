@@ -72,6 +72,27 @@ class LocalBlobStore:
             Path(tmp_name).unlink(missing_ok=True)
             raise
 
+    async def set_metadata(self, name: str, metadata: Mapping[str, str]) -> None:
+        """Rewrite the properties file with new metadata (the content type stays)."""
+        path = self.path_for(name)
+
+        def rewrite() -> None:
+            if not path.is_file():
+                raise BlobNotFoundError(name)
+            properties_path = self._properties_path(path)
+            try:
+                properties = json.loads(properties_path.read_text())
+            except (OSError, ValueError):
+                properties = {"content_type": "application/octet-stream"}
+            properties["metadata"] = dict(metadata)
+            self._write_atomically(properties_path, json.dumps(properties).encode())
+
+        try:
+            await asyncio.to_thread(rewrite)
+        except OSError as exc:
+            msg = f"local image store could not update {name}: {exc.strerror or exc}"
+            raise StorageError(msg) from exc
+
     async def delete(self, name: str) -> None:
         """Remove the file (and its properties) if it is there."""
         path = self.path_for(name)

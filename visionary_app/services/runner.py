@@ -226,7 +226,7 @@ class JobRunner:
         emit(Running(job.id, 0.0))
         started = time.monotonic()
         try:
-            batch = await self.pipeline.generate_batch(job.prompt, options_of(job))
+            batch = await self.pipeline.generate_batch(job.prompt, options_of(job), owner=job.owner)
         except GenerationFailed as exc:
             await self._end_quietly(job.id, JobStatus.FAILED, error=str(exc))
             return Failed(job.id, str(exc))

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import openai
 
+from visionary_app.models import Visibility
 from visionary_app.services.access import AccessControl
 from visionary_app.services.azure_blob_store import AzureBlobStore
 from visionary_app.services.blob_store import BlobStore
@@ -167,6 +168,7 @@ def build_studio(settings: Settings) -> Studio:
         default_size=settings.image_size,
         thumbnail_size=settings.thumbnail_size,
         cleanup_timeout_s=settings.storage_timeout_seconds,
+        default_visibility=Visibility(settings.default_visibility),
     )
     limits = JobLimits(
         max_concurrent=settings.max_concurrent_generations,

@@ -19,9 +19,11 @@ import reflex as rx
 from visionary_app.models import Image
 from visionary_app.services.blob_store import StorageError
 from visionary_app.services.catalog import CatalogError, PageCursor
+from visionary_app.services.ownership import Scope, Viewer
 from visionary_app.services.search_index import MAX_QUERY_CHARS, clean_query
 from visionary_app.services.studio import get_studio
 from visionary_app.settings import get_settings
+from visionary_app.state.visitor import viewer_of
 
 logger = logging.getLogger(__name__)
 
@@ -71,8 +73,11 @@ class SignedTile:
     expires_at: int
 
 
-async def sign_tile(image: Image) -> SignedTile:
-    """A tile for an indexed image: its thumbnail (or the image itself) with a fresh URL."""
+async def sign_tile(image: Image, *, favourite: bool = False) -> SignedTile:
+    """A tile for an indexed image: its thumbnail (or the image itself) with a fresh URL.
+
+    `favourite` is whether the viewer the tile is for has starred it.
+    """
     shown = image.thumbnail_blob_name or image.blob_name
     signed = await get_studio().store.signed_url(shown)
     tile = GalleryTile(
@@ -84,7 +89,7 @@ async def sign_tile(image: Image) -> SignedTile:
         created_at=image.created_at.isoformat(),
         model=image.model,
         revised_prompt=_clip(image.revised_prompt or ""),
-        favourite=image.favourite,
+        favourite=favourite,
         quality=image.quality or "",
         style=image.style or "",
     )
@@ -104,6 +109,7 @@ class GalleryState(rx.State):
     has_more: bool = False  # older images exist below the window
     has_newer: bool = False  # newer images were dropped above the window
     favourites_only: bool = False
+    scope: str = Scope.EVERYONE.value  # "everyone" or "mine"
     search: str = ""
     load_error: str = ""
 
@@ -141,16 +147,30 @@ class GalleryState(rx.State):
                 min(self._renew_after, renew_after) if self._renew_after else renew_after
             )
 
+    async def _filters(self) -> dict:
+        """Who is looking, and what they asked to see (decided here, never by the browser)."""
+        return {
+            "viewer": await viewer_of(self),
+            "scope": Scope(self.scope),
+            "favourites_only": self.favourites_only,
+            "search": self.search,
+        }
+
     async def _fetch(self, cursor: PageCursor | None, *, older: bool = True) -> list[SignedTile]:
         """One page (plus one row, to tell whether more follow) beside the cursor, newest first."""
         catalog, size = get_studio().catalog, self._page_size()
-        filters = {"favourites_only": self.favourites_only, "search": self.search}
+        filters = await self._filters()
         if older:
             records = await catalog.newest(size + 1, before=cursor, **filters)
         else:
             assert cursor is not None
             records = await catalog.newer(size + 1, cursor, **filters)
-        return [await sign_tile(record) for record in records]
+        return await self._sign(records, filters["viewer"])
+
+    @staticmethod
+    async def _sign(records: list[Image], viewer: Viewer) -> list[SignedTile]:
+        starred = await get_studio().catalog.starred(viewer, (r.id for r in records))
+        return [await sign_tile(r, favourite=r.id in starred) for r in records]
 
     @rx.event
     async def load(self):
@@ -236,10 +256,9 @@ class GalleryState(rx.State):
         if self.has_newer:
             return None  # scrolled away from the top: scrolling back up brings them
         studio = get_studio()
+        filters = await self._filters()
         try:
-            records = await studio.catalog.newest(
-                self._page_size(), favourites_only=self.favourites_only, search=self.search
-            )
+            records = await studio.catalog.newest(self._page_size(), **filters)
         except CatalogError as exc:
             logger.warning("checking for new images failed: %s", exc)
             return None
@@ -256,8 +275,8 @@ class GalleryState(rx.State):
         if self.images and len(fresh) == self._page_size():
             return GalleryState.load  # more arrived than a page: start again from the top
         try:
-            signed = [await sign_tile(record) for record in fresh]
-        except StorageError as exc:
+            signed = await self._sign(fresh, filters["viewer"])
+        except (StorageError, CatalogError) as exc:
             logger.warning("signing new images failed: %s", exc)
             return None
         self._add_at_top(signed)
@@ -305,7 +324,16 @@ class GalleryState(rx.State):
     @rx.event
     def set_favourites_only(self, value: bool):
         """Show only starred images, or everything."""
-        self.favourites_only = value
+        self.favourites_only = bool(value)
+        return GalleryState.load
+
+    @rx.event
+    def set_scope(self, value: str | list[str]):
+        """Everyone's images (shared, and one's own private ones) or only one's own."""
+        try:
+            self.scope = Scope(value).value
+        except (ValueError, TypeError):
+            return None  # not a scope the page offers: a crafted event changes nothing
         return GalleryState.load
 
     @rx.event
@@ -347,6 +375,7 @@ class GalleryState(rx.State):
         known = {tile.id for tile in self.images}
         fresh = [item for item in signed if item.tile.id not in known]
         if self.favourites_only or self.search.strip() or self.has_newer or not fresh:
+            # (A new image is always the viewer's own, so either scope shows it.)
             return
         self._add_at_top(fresh)
 
@@ -364,10 +393,17 @@ class GalleryState(rx.State):
         tile = next((t for t in self.images if t.id == image_id), None)
         if tile is None:
             return
+        viewer = await viewer_of(self)
         try:
-            await get_studio().catalog.set_favourite(uuid.UUID(image_id), not tile.favourite)
+            saved = await get_studio().catalog.set_favourite(
+                viewer, uuid.UUID(image_id), not tile.favourite
+            )
         except CatalogError:
             yield rx.toast.error("The favourite could not be saved: the index is unavailable.")
+            return
+        if not saved:
+            self._forget(image_id)
+            yield rx.toast.error("That image is no longer in the gallery.")
             return
         self._replace(image_id, favourite=not tile.favourite)
         if self.favourites_only and tile.favourite:

@@ -7,14 +7,22 @@ import uuid
 
 import reflex as rx
 
-from visionary_app.models import Image
+from visionary_app.models import LEGACY_OWNER, Image, Visibility
 from visionary_app.services.blob_store import StorageError
 from visionary_app.services.catalog import CatalogError
-from visionary_app.services.curation import DeleteFailed, delete_image, download_filename
+from visionary_app.services.curation import (
+    DeleteFailed,
+    VisibilityNotChanged,
+    change_visibility,
+    delete_image,
+    download_filename,
+)
+from visionary_app.services.ownership import Viewer
 from visionary_app.services.studio import get_studio
 from visionary_app.state.gallery import GalleryState
 from visionary_app.state.generation import GenerationState
 from visionary_app.state.options import OptionsState
+from visionary_app.state.visitor import viewer_of
 
 logger = logging.getLogger(__name__)
 
@@ -33,12 +41,19 @@ class LightboxState(rx.State):
     model: str = ""
     size: str = ""
     created_at: str = ""
+    owner_label: str = ""  # "you", a user's name, "a visitor": never an owner key
+    shared: bool = False
+    can_change: bool = False  # only decides what the dialog offers; events check again
     confirming_delete: bool = False
 
     async def _image(self, image_id: str) -> Image | None:
-        """The indexed image with this id; None if the id is malformed, gone or unreadable."""
+        """The image with this id if this tab's viewer may see it.
+
+        None if the id is malformed, the image gone or private to someone else, or the index
+        unreadable.
+        """
         try:
-            return await get_studio().catalog.get(uuid.UUID(image_id))
+            return await get_studio().catalog.get_for(await viewer_of(self), uuid.UUID(image_id))
         except (CatalogError, ValueError) as exc:
             logger.error("reading image %r failed: %s", image_id, exc)
             return None
@@ -48,6 +63,7 @@ class LightboxState(rx.State):
         image = await self._image(image_id)
         if image is None:
             return False
+        viewer = await viewer_of(self)
         try:
             full = await studio.store.signed_url(image.blob_name)
             name = download_filename(image)
@@ -62,6 +78,9 @@ class LightboxState(rx.State):
         self.model = image.model
         self.size = f"{image.width}×{image.height}"
         self.created_at = f"{image.created_at:%Y-%m-%d %H:%M} UTC"
+        self.owner_label = owner_label(image.owner, viewer)
+        self.shared = image.visibility == Visibility.SHARED
+        self.can_change = viewer.may_change(image)
         self.confirming_delete = False
         return True
 
@@ -134,19 +153,30 @@ class LightboxState(rx.State):
         """Show (or hide) the delete confirmation."""
         self.confirming_delete = value
 
+    async def _changeable(self) -> Image | str:
+        """The open image if this tab's viewer may change it, else why not (for a toast)."""
+        viewer = await viewer_of(self)
+        try:
+            image = await get_studio().catalog.get_for(viewer, uuid.UUID(self.image_id))
+        except (CatalogError, ValueError) as exc:
+            logger.error("reading image %r failed: %s", self.image_id, exc)
+            return "the index is unavailable."
+        if image is None:
+            self.is_open = False
+            return "it is no longer in the gallery."
+        if not viewer.may_change(image):
+            logger.warning("%s may not change image %s", viewer.owner, image.id)
+            return "only its owner (or an admin) may do that."
+        return image
+
     @rx.event
     async def delete(self):
         """Delete the image, its thumbnail and its row, after the confirmation."""
         studio = get_studio()
         self.confirming_delete = False
-        try:
-            image = await studio.catalog.get(uuid.UUID(self.image_id))
-        except (CatalogError, ValueError) as exc:
-            logger.error("reading image %r failed: %s", self.image_id, exc)
-            return rx.toast.error("The image could not be deleted: the index is unavailable.")
-        if image is None:
-            self.is_open = False
-            return rx.toast.error("That image was already deleted.")
+        image = await self._changeable()
+        if isinstance(image, str):
+            return rx.toast.error(f"The image could not be deleted: {image}")
         try:
             await delete_image(studio.store, studio.catalog, image)
         except DeleteFailed as exc:
@@ -155,3 +185,35 @@ class LightboxState(rx.State):
         gallery._forget(self.image_id)
         self.is_open = False
         return rx.toast.success("Image deleted.")
+
+    @rx.event
+    async def toggle_visibility(self):
+        """Make the open image private (its owner only) or shared (everyone)."""
+        image = await self._changeable()
+        if isinstance(image, str):
+            return rx.toast.error(f"Who can see the image could not be changed: {image}")
+        shared = image.visibility != Visibility.SHARED
+        visibility = Visibility.SHARED if shared else Visibility.PRIVATE
+        studio = get_studio()
+        try:
+            await change_visibility(studio.store, studio.catalog, image, visibility)
+        except VisibilityNotChanged as exc:
+            return rx.toast.error(str(exc))
+        self.shared = shared
+        if not shared and image.owner != (await viewer_of(self)).owner:
+            # An admin hid someone else's image: it is private to its owner now, gone from here.
+            (await self.get_state(GalleryState))._forget(self.image_id)
+            self.is_open = False
+        what = "Shared with everyone." if shared else "Private: only its owner can see it."
+        return rx.toast.success(what)
+
+
+def owner_label(owner: str, viewer: Viewer) -> str:
+    """Who made an image, as the page may say it (a visitor's key never leaves the server)."""
+    if owner == viewer.owner:
+        return "you"
+    if owner.startswith("user:"):
+        return owner.removeprefix("user:")
+    if owner == LEGACY_OWNER:
+        return "someone, before images had owners"
+    return "a visitor"

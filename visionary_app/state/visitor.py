@@ -7,9 +7,17 @@ import uuid
 import reflex as rx
 
 from visionary_app.services.access import SHARED
+from visionary_app.services.ownership import Viewer
 from visionary_app.services.studio import get_studio
+from visionary_app.settings import get_settings
 
 _YEAR_S = 365 * 24 * 3600
+
+
+async def viewer_of(state: rx.State) -> Viewer:
+    """The viewer behind any state's tab (see VisitorState._viewer)."""
+    visitor = await state.get_state(VisitorState)
+    return visitor._viewer()
 
 
 class NotSignedIn(Exception):
@@ -46,6 +54,12 @@ class VisitorState(rx.State):
         if not self.visitor_id:
             self.visitor_id = uuid.uuid4().hex
         return f"visitor:{self.visitor_id}"
+
+    def _viewer(self) -> Viewer:
+        """Who is acting, as the server decides it: owner key, and whether an admin."""
+        principal = self._principal()
+        name = principal.removeprefix("user:") if principal and principal != SHARED else ""
+        return Viewer(owner=self._owner(), admin=bool(name) and name in get_settings().admin_names)
 
     @rx.var
     def signed_in_as(self) -> str:
