@@ -23,6 +23,7 @@ from visionary_app.services.blob_names import make_blob_name, thumbnail_blob_nam
 from visionary_app.services.catalog import Catalog, PageCursor
 from visionary_app.services.database import make_engine, upgrade_to_head
 from visionary_app.services.local_blob_store import LocalBlobStore
+from visionary_app.services.ownership import Viewer
 from visionary_app.services.providers.offline import render_png
 from visionary_app.services.thumbnails import make_thumbnail
 from visionary_app.services.url_signing import UrlSigner
@@ -66,7 +67,10 @@ def _rows(count: int, seed: int) -> list[dict]:
                 "width": 1024, "height": 1024, "content_type": "image/png",
                 "byte_size": 1_500_000, "revised_prompt": None,
                 "thumbnail_blob_name": thumbnail_blob_name(name), "thumbnail_width": 512,
-                "thumbnail_height": 512, "quality": None, "style": None, "favourite": False,
+                "thumbnail_height": 512, "quality": None, "style": None,
+                # Twenty people; one image in ten private to its owner.
+                "owner": f"user:u{index % 20}",
+                "visibility": "private" if index % 10 == 0 else "shared",
             }
         )  # fmt: skip
     return rows
@@ -89,8 +93,12 @@ async def _seed_thumbnails(store: LocalBlobStore, rows: list[dict]) -> None:
         await store.put(row["thumbnail_blob_name"], thumbnail.data, "image/webp", {})
 
 
+# The gallery as one of the twenty sees it: shared images, and their own private ones.
+VIEWER = Viewer("user:u0")
+
+
 async def _page(catalog: Catalog, store: LocalBlobStore, **query) -> list[str]:
-    rows = (await catalog.newest(PAGE + 1, **query))[:PAGE]
+    rows = (await catalog.newest(PAGE + 1, viewer=VIEWER, **query))[:PAGE]
     return [(await store.signed_url(r.thumbnail_blob_name or r.blob_name)).url for r in rows]
 
 

@@ -58,8 +58,11 @@ class Image(SQLModel, table=True):
     # Serves "newest first" keyset pagination: ORDER BY created_at DESC, id DESC.
     __table_args__ = (
         sa.Index("ix_image_created_at_id", "created_at", "id"),
-        # "Mine", and everyone's private images, with the same keyset order.
-        sa.Index("ix_image_owner_created_at_id", "owner", "created_at", "id"),
+        # One owner's shared or private images (their private ones in "Everyone", all of
+        # them in "Mine"), with the same keyset order.
+        sa.Index(
+            "ix_image_owner_visibility_created_at_id", "owner", "visibility", "created_at", "id"
+        ),
         # "Everyone": the shared images, newest first.
         sa.Index("ix_image_visibility_created_at_id", "visibility", "created_at", "id"),
     )

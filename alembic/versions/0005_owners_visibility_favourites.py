@@ -77,7 +77,11 @@ def upgrade() -> None:
         batch.drop_column("favourite")
         batch.alter_column("owner", server_default=None)
         batch.alter_column("visibility", server_default=None)
-    op.create_index("ix_image_owner_created_at_id", "image", ["owner", "created_at", "id"])
+    op.create_index(
+        "ix_image_owner_visibility_created_at_id",
+        "image",
+        ["owner", "visibility", "created_at", "id"],
+    )
     op.create_index(
         "ix_image_visibility_created_at_id", "image", ["visibility", "created_at", "id"]
     )
@@ -85,7 +89,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_image_visibility_created_at_id", table_name="image")
-    op.drop_index("ix_image_owner_created_at_id", table_name="image")
+    op.drop_index("ix_image_owner_visibility_created_at_id", table_name="image")
     with op.batch_alter_table("image") as batch:
         batch.add_column(
             sa.Column("favourite", sa.Boolean(), nullable=False, server_default=sa.false())

@@ -32,6 +32,27 @@ def _visible_to(viewer: Viewer):
     )
 
 
+@dataclass(frozen=True)
+class _Visible:
+    """What a viewer may see: index-friendly parts to merge, and the same as one query.
+
+    `parts` are what a gallery page reads. A search that the index narrowed to a few ids
+    reads those rows by primary key instead, with the visibility rules as one condition
+    (`combined`) written so that no index is chosen for it: as a plain OR, the database
+    would collect and sort every shared image first.
+    """
+
+    parts: list
+    combined: object
+
+    def where(self, *conditions) -> _Visible:
+        """Both forms, narrowed the same way."""
+        return _Visible(
+            parts=[part.where(*conditions) for part in self.parts],
+            combined=self.combined.where(*conditions),
+        )
+
+
 class CatalogError(Exception):
     """The index database could not complete an operation."""
 
@@ -97,8 +118,8 @@ class Catalog:
         those whose prompt contains every word of it (any script, any case for letters that
         have one).
         """
-        query = self._visible(viewer, scope, favourites_only)
-        return await self._page(query, limit, before, search, older=True)
+        visible = self._visible(viewer, scope, favourites_only)
+        return await self._page(visible, limit, before, search, older=True)
 
     async def newer(
         self,
@@ -111,43 +132,75 @@ class Catalog:
         search: str = "",
     ) -> list[Image]:
         """The `limit` visible images just newer than `after` (the page above it), newest first."""
-        query = self._visible(viewer, scope, favourites_only)
-        rows = await self._page(query, limit, after, search, older=False)
+        visible = self._visible(viewer, scope, favourites_only)
+        rows = await self._page(visible, limit, after, search, older=False)
         return rows[::-1]
 
     @staticmethod
-    def _visible(viewer: Viewer, scope: Scope, favourites_only: bool):
-        """The images `viewer` may see in `scope`: a private image is its owner's alone."""
+    def _visible(viewer: Viewer, scope: Scope, favourites_only: bool) -> _Visible:
+        """The images `viewer` may see in `scope`, as queries each served by one index.
+
+        Everyone's gallery is the shared images plus the viewer's own private ones, "Mine" their
+        shared plus their private ones: each part a keyset scan of one index, merged, rather
+        than one OR that a database answers by collecting and sorting every match.
+        """
+        own_private = select(Image).where(
+            col(Image.owner) == viewer.owner, col(Image.visibility) == Visibility.PRIVATE.value
+        )
         if scope == Scope.MINE:
-            query = select(Image).where(col(Image.owner) == viewer.owner)
+            own_shared = select(Image).where(
+                col(Image.owner) == viewer.owner, col(Image.visibility) == Visibility.SHARED.value
+            )
+            mine = (col(Image.owner) == viewer.owner).is_(True)
+            visible = _Visible(parts=[own_shared, own_private], combined=select(Image).where(mine))
         else:
-            query = select(Image).where(_visible_to(viewer))
+            shared = select(Image).where(col(Image.visibility) == Visibility.SHARED.value)
+            seen = _visible_to(viewer).is_(True)
+            visible = _Visible(parts=[shared, own_private], combined=select(Image).where(seen))
         if favourites_only:
             starred = select(Favourite.image_id).where(col(Favourite.owner) == viewer.owner)
-            query = query.where(col(Image.id).in_(starred))
-        return query
+            visible = visible.where(col(Image.id).in_(starred))
+        return visible
 
     async def _page(
-        self, query, limit: int, cursor: PageCursor | None, search: str, *, older: bool
+        self, visible: _Visible, limit: int, cursor: PageCursor | None, search: str, *, older: bool
     ) -> list[Image]:
+        # A row-value comparison lets both SQLite and Postgres seek in the index.
+        key = sa.tuple_(col(Image.created_at), col(Image.id))
         if cursor is not None:
-            # A row-value comparison lets both SQLite and Postgres seek in the index.
-            key = sa.tuple_(col(Image.created_at), col(Image.id))
             at = sa.tuple_(
                 sa.literal(cursor.created_at, UTCDateTime()),
                 sa.literal(cursor.image_id, sa.Uuid()),
             )
-            query = query.where(key < at if older else key > at)
+            visible = visible.where(key < at if older else key > at)
         if older:
             order = (col(Image.created_at).desc(), col(Image.id).desc())
         else:
             order = (col(Image.created_at).asc(), col(Image.id).asc())
-        query = query.order_by(*order).limit(limit)
         terms = search_terms(search)
 
         def work(session: Session) -> list[Image]:
-            final = self._search.filter(session, query, terms) if terms else query
-            return list(session.exec(final))
+            plan = self._search.prepare(session, terms) if terms else None
+            rows: list[Image] = []
+            if plan is not None and plan.found is not None:
+                # A few ids from the search index: read them by key, keep the visible.
+                query = plan.apply(visible.combined).order_by(*order).limit(limit)
+                rows = list(session.exec(query))
+            else:
+                for query in visible.parts:
+                    if len(rows) >= limit:
+                        # A page is full: later parts only matter where they beat its last row.
+                        last = rows[limit - 1]
+                        bound = sa.tuple_(
+                            sa.literal(last.created_at, UTCDateTime()),
+                            sa.literal(last.id, sa.Uuid()),
+                        )
+                        query = query.where(key > bound if older else key < bound)
+                    query = query.order_by(*order).limit(limit)
+                    rows.extend(session.exec(plan.apply(query) if plan else query))
+                    rows.sort(key=lambda image: (image.created_at, image.id), reverse=older)
+            rows.sort(key=lambda image: (image.created_at, image.id), reverse=older)
+            return rows[:limit]
 
         return await self._run(work, "be read")
 

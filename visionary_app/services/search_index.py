@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -24,6 +25,7 @@ __all__ = [
     "MAX_QUERY_CHARS",
     "MIN_TRIGRAM_CHARS",
     "PromptSearch",
+    "SearchPlan",
     "clean_query",
     "fts_phrase",
     "install_sqlite_search",
@@ -110,6 +112,27 @@ def like_pattern(term: str) -> str:
     return f"%{escaped}%"
 
 
+@dataclass(frozen=True)
+class SearchPlan:
+    """The conditions of one search: a few ids from the index (or None), and LIKE terms."""
+
+    found: list[uuid.UUID] | None
+    like_terms: list[str]
+    dialect: str
+
+    def apply(self, query):
+        """`query` narrowed to images whose prompt contains every term."""
+        if self.found is not None:
+            query = query.where(col(Image.id).in_(self.found))
+        for term in self.like_terms:
+            pattern = like_pattern(term)
+            if self.dialect == "sqlite":
+                query = query.where(col(Image.prompt).like(pattern, escape="\\"))
+            else:
+                query = query.where(col(Image.prompt).ilike(pattern, escape="\\"))
+        return query
+
+
 class PromptSearch:
     """Adds "prompt contains every word" to an image query, using whichever index exists."""
 
@@ -124,22 +147,20 @@ class PromptSearch:
         self._fts_checked = False
         self._pg_search_table: str | None = None  # "" once known to be missing
 
-    def filter(self, session: Session, query, terms: list[str]):
-        """Add the search conditions: the trigram index for rare words, a newest-first scan else."""
+    def prepare(self, session: Session, terms: list[str]) -> SearchPlan:
+        """How to search: the trigram index for rare words, a newest-first scan else.
+
+        The index is looked up once here; the plan then adds its conditions to any query.
+        """
         like_terms = list(terms)
         long_terms = [t for t in terms if len(t) >= MIN_TRIGRAM_CHARS]
         found = self._trigram_matches(session, long_terms) if long_terms else None
         if found is not None and len(found) <= _DENSE_MATCHES:
             # Few matches: look them up by primary key and sort just those.
-            query = query.where(col(Image.id).in_(found))
             like_terms = [t for t in terms if len(t) < MIN_TRIGRAM_CHARS]
-        for term in like_terms:
-            pattern = like_pattern(term)
-            if self._engine.dialect.name == "sqlite":
-                query = query.where(col(Image.prompt).like(pattern, escape="\\"))
-            else:
-                query = query.where(col(Image.prompt).ilike(pattern, escape="\\"))
-        return query
+        else:
+            found = None
+        return SearchPlan(found, like_terms, self._engine.dialect.name)
 
     def _trigram_matches(self, session: Session, terms: list[str]) -> list[uuid.UUID] | None:
         """Up to _DENSE_MATCHES + 1 ids of images matching every term; None without an index."""
