@@ -17,6 +17,7 @@ __all__ = [
     "JobStatus",
     "JobStatusType",
     "UTCDateTime",
+    "Usage",
     "Visibility",
 ]
 
@@ -103,6 +104,18 @@ class Favourite(SQLModel, table=True):
             sa.Uuid(), sa.ForeignKey("image.id", ondelete="CASCADE"), primary_key=True
         )
     )
+    created_at: datetime = Field(sa_column=sa.Column(UTCDateTime(), nullable=False))
+
+
+class Usage(SQLModel, table=True):
+    """One use of a metered action other than generating (a prompt suggestion: a paid call)."""
+
+    __tablename__ = "usage"
+    __table_args__ = (sa.Index("ix_usage_kind_owner_created_at", "kind", "owner", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(sa_column=sa.Column(sa.String(32), nullable=False))
+    owner: str = Field(sa_column=sa.Column(sa.String(128), nullable=False))
     created_at: datetime = Field(sa_column=sa.Column(UTCDateTime(), nullable=False))
 
 

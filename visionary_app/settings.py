@@ -137,6 +137,20 @@ class Settings(BaseSettings):
     images_per_day: int = Field(
         default=1000, ge=0, description="Images the whole app may make in any 24 h (0: no limit)."
     )
+    anonymous_images_per_hour: int = Field(
+        default=200,
+        ge=0,
+        description="Images all visitors without an account may make together in any hour.",
+    )
+    max_queued_jobs_per_user: int = Field(
+        default=10, ge=0, le=10_000, description="Jobs one user may have waiting or running."
+    )
+    suggestions_per_user_per_hour: int = Field(
+        default=30, ge=0, description="Prompt suggestions (a paid chat call) per user per hour."
+    )
+    anonymous_suggestions_per_hour: int = Field(
+        default=100, ge=0, description="Suggestions all visitors without an account may ask for."
+    )
     # Optional access control: with either set, the app asks people to sign in.
     access_password: SecretStr | None = Field(
         default=None, description="One shared password for everyone (each browser a user)."

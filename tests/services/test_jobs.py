@@ -239,3 +239,23 @@ async def test_a_dead_process_on_this_host_is_noticed_without_waiting(make_queue
     assert (await queue.get(orphan.id)).status == "failed"
     assert (await queue.get(job.id)).status == "queued"
     assert (await queue.get(living.id)).status == "queued"
+
+
+async def test_anonymous_visitors_share_one_budget_however_many_cookies(make_queue):
+    # A new cookie is a new visitor: each has their own hourly limit, and all of them one.
+    queue = make_queue(images_per_owner_per_hour=3, anonymous_images_per_hour=5)
+    for cookie in range(5):
+        await queue.submit(f"visitor:{cookie:032x}", "p", ONE)
+    with pytest.raises(LimitReached, match="visitors without an account have together"):
+        await queue.submit("visitor:" + "f" * 32, "p", ONE)
+    await queue.submit("user:alice", "signed in: not in the visitors' budget", ONE)
+
+
+async def test_one_user_cannot_fill_the_queue(make_queue):
+    queue = make_queue(max_concurrent=1, max_queued_per_owner=3)
+    jobs = [await queue.submit("user:alice", f"p{i}", ONE) for i in range(3)]
+    with pytest.raises(LimitReached, match="already have 3 jobs waiting or running"):
+        await queue.submit("user:alice", "one too many", ONE)
+    await queue.submit("user:bob", "others still can", ONE)
+    await queue.cancel(jobs[0].id, "user:alice")
+    await queue.submit("user:alice", "room again", ONE)

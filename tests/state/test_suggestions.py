@@ -1,6 +1,7 @@
 """SuggestionState: whatever the suggester does, the buttons stop spinning and the user hears."""
 
 import pytest
+from reflex.state import State
 
 from tests.state.conftest import run_event, said, substate
 from visionary_app.services.providers import ProviderError
@@ -41,3 +42,27 @@ async def test_a_suggestion_fills_the_prompt_box(tab, studio):
     assert substate(tab, GenerationState).prompt == "a lighthouse at dusk"
     out = await run_event(suggestions, SuggestionState.use_suggestion)
     assert said(out, "generate") and suggestions.suggesting is False
+
+
+async def test_suggestions_are_metered_per_user_and_for_visitors_together(tab, studio):
+    class Counting(Suggester):
+        calls = 0
+
+        async def suggest(self) -> str:
+            Counting.calls += 1
+            return "a fox"
+
+    studio.suggester = Counting("a fox")
+    studio.suggestion_meter.per_owner_per_hour = 2
+    studio.suggestion_meter.anonymous_per_hour = 3
+    suggestions = substate(tab, SuggestionState)
+    for _ in range(2):
+        assert not said(await run_event(suggestions, SuggestionState.suggest), "No suggestion")
+    out = await run_event(suggestions, SuggestionState.suggest)
+    assert said(out, "limit of 2 suggestions per hour")
+    # A new cookie is a new visitor, but visitors share one budget: one more, then none.
+    others = [State(_reflex_internal_init=True) for _ in range(2)]
+    outs = [await run_event(substate(t, SuggestionState), SuggestionState.suggest) for t in others]
+    assert not said(outs[0], "No suggestion")
+    assert said(outs[1], "visitors without an account have together reached their limit of 3")
+    assert Counting.calls == 3  # the refused ones never reached the paid model

@@ -28,6 +28,7 @@ from sqlmodel import Session, col, select
 
 from visionary_app.models import GenerationJob, JobStatus, UTCDateTime
 from visionary_app.services.database import database_now, in_session
+from visionary_app.services.ownership import ANONYMOUS_PREFIX
 from visionary_app.services.providers.base import ImageOptions
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "LimitReached",
     "QueueUnavailable",
     "Turn",
+    "describe_wait",
     "worker_name",
 ]
 
@@ -79,8 +81,11 @@ class JobLimits:
 
     max_concurrent: int = 4
     max_running_per_owner: int = 2
+    max_queued_per_owner: int = 0  # waiting or running jobs one owner may have; 0: no cap
     images_per_owner_per_hour: int = 0
     images_per_day: int = 0
+    # Anonymous visitors together (a new cookie is a new visitor, so this is what holds).
+    anonymous_images_per_hour: int = 0
 
 
 class LimitReached(Exception):
@@ -108,7 +113,8 @@ class Turn:
     ahead: int = 0  # queued jobs that start before this one
 
 
-def _describe_wait(retry_at: datetime, now: datetime) -> str:
+def describe_wait(retry_at: datetime, now: datetime) -> str:
+    """When to try again, as a sentence for the user."""
     minutes = max(1, round((retry_at - now).total_seconds() / 60))
     when = f"{minutes} minute{'s' if minutes != 1 else ''}"
     return f"Try again in about {when} (at {retry_at:%H:%M} UTC)."
@@ -173,21 +179,39 @@ class JobQueue:
 
         return await self._run(work)
 
-    def _window(self, session: Session, since: datetime, owner: str | None) -> list[tuple]:
+    def _window(self, session: Session, since: datetime, who) -> list[tuple]:
         query = select(GenerationJob.created_at, GenerationJob.images).where(
             col(GenerationJob.created_at) > since, col(GenerationJob.images) > 0
         )
-        if owner is not None:
-            query = query.where(col(GenerationJob.owner) == owner)
+        if who is not None:
+            query = query.where(who)
         return list(session.exec(query.order_by(col(GenerationJob.created_at))))
 
     def _over_limit(self, session: Session, owner: str, now: datetime) -> LimitReached | None:
+        anonymous = owner.startswith(ANONYMOUS_PREFIX)
         checks = (
-            (self.limits.images_per_owner_per_hour, _HOUR, owner, "you have reached your limit "
-             "of {limit} images per hour"),
+            (self.limits.images_per_owner_per_hour, _HOUR, col(GenerationJob.owner) == owner,
+             "you have reached your limit of {limit} images per hour"),
+            (self.limits.anonymous_images_per_hour if anonymous else 0, _HOUR,
+             col(GenerationJob.owner).startswith(ANONYMOUS_PREFIX),
+             "visitors without an account have together reached their limit of {limit} images "
+             "per hour (sign in for your own)"),
             (self.limits.images_per_day, _DAY, None, "the studio has reached its limit of "
              "{limit} images per day"),
         )  # fmt: skip
+        queued_cap = self.limits.max_queued_per_owner
+        if queued_cap:
+            waiting = session.exec(
+                select(sa.func.count()).where(
+                    col(GenerationJob.owner) == owner, col(GenerationJob.status).in_(ACTIVE)
+                )
+            ).one()
+            if waiting > queued_cap:  # the new job is already counted
+                return LimitReached(
+                    f"Not generated: you already have {queued_cap} jobs waiting or running. "
+                    "Wait for one to finish, or cancel one.",
+                    now,
+                )
         for limit, window, who, reason in checks:
             if not limit:
                 continue
@@ -202,7 +226,7 @@ class JobQueue:
                 if excess <= 0:
                     retry_at = created_at + window
                     break
-            wait = _describe_wait(retry_at, now)
+            wait = describe_wait(retry_at, now)
             return LimitReached(f"Not generated: {reason.format(limit=limit)}. {wait}", retry_at)
         return None
 

@@ -13,7 +13,11 @@ from enum import StrEnum
 
 from visionary_app.models import Image, Visibility
 
-__all__ = ["Scope", "Viewer"]
+__all__ = ["ANONYMOUS_PREFIX", "Scope", "Viewer"]
+
+# Owners that are a browser cookie, not a signed-in user: a new cookie is a new owner, so
+# limits that must hold count them together.
+ANONYMOUS_PREFIX = "visitor:"
 
 
 class Scope(StrEnum):

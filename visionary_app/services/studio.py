@@ -25,6 +25,7 @@ from visionary_app.services.runner import JobRunner
 from visionary_app.services.secret_keys import load_or_create_key
 from visionary_app.services.suggestions import ChatSuggester, OfflineSuggester, PromptSuggester
 from visionary_app.services.url_signing import UrlSigner
+from visionary_app.services.usage import UsageMeter
 from visionary_app.settings import Settings, get_settings, parse_users
 
 __all__ = ["Studio", "build_studio", "get_studio"]
@@ -44,6 +45,7 @@ class Studio:
     jobs: JobQueue
     runner: JobRunner
     access: AccessControl
+    suggestion_meter: UsageMeter
 
     async def aclose(self) -> None:
         """Release network clients (the Azure store's HTTP session)."""
@@ -175,11 +177,18 @@ def build_studio(settings: Settings) -> Studio:
         max_running_per_owner=settings.max_running_jobs_per_user,
         images_per_owner_per_hour=settings.images_per_user_per_hour,
         images_per_day=settings.images_per_day,
+        max_queued_per_owner=settings.max_queued_jobs_per_user,
+        anonymous_images_per_hour=settings.anonymous_images_per_hour,
     )
     jobs = JobQueue(engine, limits)
+    suggestion_meter = UsageMeter(
+        engine, "suggestion",
+        per_owner_per_hour=settings.suggestions_per_user_per_hour,
+        anonymous_per_hour=settings.anonymous_suggestions_per_hour,
+    )  # fmt: skip
     return Studio(
         settings, provider, capabilities, suggester, store, catalog, pipeline, jobs,
-        JobRunner(jobs, pipeline), build_access(settings),
+        JobRunner(jobs, pipeline), build_access(settings), suggestion_meter,
     )  # fmt: skip
 
 

@@ -6,9 +6,11 @@ import logging
 
 import reflex as rx
 
+from visionary_app.services.jobs import LimitReached, QueueUnavailable
 from visionary_app.services.providers import ProviderError
 from visionary_app.services.studio import get_studio
 from visionary_app.state.generation import GenerationState
+from visionary_app.state.visitor import VisitorState
 
 logger = logging.getLogger(__name__)
 
@@ -31,8 +33,15 @@ class SuggestionState(rx.State):
             if self.suggesting:
                 return None, None
             self.suggesting = True
+            owner = (await self.get_state(VisitorState))._owner()
         try:
+            # Counted before the paid call starts, whatever comes of it.
+            await get_studio().suggestion_meter.take(owner, "suggestions")
             text = await get_studio().suggester.suggest()
+        except LimitReached as exc:
+            return None, f"No suggestion: {exc}"
+        except QueueUnavailable:
+            return None, "No suggestion: the server could not record it (its database is down)."
         except ProviderError as exc:
             return None, f"No suggestion: {exc}"
         except Exception:

@@ -7,7 +7,7 @@ import uuid
 import reflex as rx
 
 from visionary_app.services.access import SHARED
-from visionary_app.services.ownership import Viewer
+from visionary_app.services.ownership import ANONYMOUS_PREFIX, Viewer
 from visionary_app.services.studio import get_studio
 from visionary_app.settings import get_settings
 
@@ -53,7 +53,7 @@ class VisitorState(rx.State):
                 return principal
         if not self.visitor_id:
             self.visitor_id = uuid.uuid4().hex
-        return f"visitor:{self.visitor_id}"
+        return f"{ANONYMOUS_PREFIX}{self.visitor_id}"
 
     def _viewer(self) -> Viewer:
         """Who is acting, as the server decides it: owner key, and whether an admin."""
