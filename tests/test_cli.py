@@ -83,3 +83,17 @@ def test_sync_refuses_a_missing_store_and_changes_nothing(tmp_path, azurite, kin
     )  # fmt: skip
     assert result.returncode == 2
     assert "sync refused: the blob store is missing" in result.stderr
+
+
+def test_hash_password_prints_a_hash_that_signs_in(tmp_path):
+    from visionary_app.services.access import AccessControl
+
+    result = subprocess.run(
+        [sys.executable, "-m", "visionary_app", "hash-password"],
+        cwd=ROOT, input="correct horse\n", capture_output=True, text=True, timeout=60,
+        check=True,
+    )  # fmt: skip
+    hashed = result.stdout.strip()
+    assert hashed.startswith("$argon2id$") and "correct horse" not in result.stdout
+    access = AccessControl(key=b"k" * 32, users={"alice": hashed})
+    assert access.check("alice", "correct horse") == "user:alice"

@@ -1,12 +1,14 @@
-"""Command line: `python -m visionary_app migrate | sync [--dry-run] [--force]`."""
+"""Command line: `python -m visionary_app migrate | sync [--dry-run] [--force] | hash-password`."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import sys
 from datetime import timedelta
 
+from visionary_app.services.access import hash_password
 from visionary_app.services.database import upgrade_to_head
 from visionary_app.services.mirror import DEFAULT_GRACE, MAX_REMOVED_SHARE, SyncRefused, reconcile
 from visionary_app.services.studio import build_studio
@@ -25,6 +27,22 @@ async def _sync(dry_run: bool, grace: timedelta, force: bool) -> int:
     finally:
         await studio.aclose()
     print("\n".join(report.lines()))
+    return 0
+
+
+def _hash_password() -> int:
+    """Never from the command line's arguments: they end up in the shell's history."""
+    if sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != password:
+            print("the two passwords differ", file=sys.stderr)
+            return 2
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    if not password:
+        print("an empty password cannot be used", file=sys.stderr)
+        return 2
+    print(hash_password(password))
     return 0
 
 
@@ -51,7 +69,14 @@ def main(argv: list[str] | None = None) -> int:
         help=f"remove rows even when the store lists no images or more than "
         f"{MAX_REMOVED_SHARE:.0%} of them are gone",
     )
+    commands.add_parser(
+        "hash-password",
+        help="read a password (typed, or from stdin) and print its argon2 hash for "
+        "VISIONARY_ACCESS_USERS=name:<hash>",
+    )
     args = parser.parse_args(argv)
+    if args.command == "hash-password":
+        return _hash_password()
     upgrade_to_head(get_settings().resolved_database_url)
     if args.command == "migrate":
         print("image index is at the latest migration")

@@ -16,9 +16,18 @@ MIN_KEY_BYTES = 32
 
 
 def parse_users(text: str) -> dict[str, str]:
-    """`name:password` pairs separated by commas or new lines; names are case-insensitive."""
+    """`name:password` pairs separated by commas or new lines; names are case-insensitive.
+
+    A password may be an argon2 hash (`$argon2id$v=19$m=65536,t=3,p=4$...`), commas and all.
+    """
+    entries: list[str] = []
+    for piece in text.replace("\n", ",").split(","):
+        if entries and ":" not in piece and entries[-1].partition(":")[2].startswith("$argon2"):
+            entries[-1] += "," + piece  # the commas inside a hash's parameters
+        else:
+            entries.append(piece)
     users: dict[str, str] = {}
-    for entry in text.replace("\n", ",").split(","):
+    for entry in entries:
         if not entry.strip():
             continue
         name, separator, password = entry.strip().partition(":")
@@ -164,6 +173,14 @@ class Settings(BaseSettings):
         "workers run on several hosts).",
     )
     session_hours: int = Field(default=12, ge=1, le=24 * 90, description="Sign-in lifetime.")
+    sign_in_attempts_per_minute: int = Field(
+        default=5, ge=1, le=10_000, description="Sign-in attempts for one name in a minute."
+    )
+    sign_in_attempts_per_hour: int = Field(
+        default=20, ge=1, le=100_000, description="Sign-in attempts for one name in an hour."
+    )
+    # Reflex's own variable: with it, several workers share state, and sign-in attempts.
+    redis_url: str | None = Field(default=None, validation_alias=AliasChoices("REFLEX_REDIS_URL"))
     # Owners and privacy.
     default_visibility: Literal["private", "shared"] = Field(
         default="shared",

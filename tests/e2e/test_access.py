@@ -41,6 +41,8 @@ def locked_app(tmp_path_factory) -> Iterator[RunningApp]:
         access_users=users,
         session_secret=SESSION_SECRET,
         admins="carol",
+        # These tests sign the same people in many times; guessing is limited in test_visitor.
+        sign_in_attempts_per_minute="100",
         images_per_user_per_hour="1",
         offline_latency_ms="300",
     ) as running:

@@ -3,7 +3,7 @@
 import pytest
 from reflex.event import Event
 
-from tests.state.conftest import substate
+from tests.state.conftest import run_event, substate
 from visionary_app.services import studio as studio_module
 from visionary_app.settings import get_settings
 from visionary_app.state.access import SIGN_IN_ROUTE, AccessGate, AccessState
@@ -56,3 +56,38 @@ async def test_a_named_user_is_the_same_owner_in_every_browser(signed_in_app, ta
     assert access._owner() == other._owner() == "user:alice"
     load = f"{GalleryState.get_full_name()}.load"
     assert await AccessGate().preprocess(None, tab, _event(load)) is None
+
+
+async def test_guessing_is_limited_per_name_across_tabs(signed_in_app):
+    from reflex.state import State
+
+    tabs = [substate(State(_reflex_internal_init=True), AccessState) for _ in range(6)]
+    said_ = []
+    for tab in tabs:  # six tabs, one guess each: the fifth attempt is the last allowed
+        await run_event(tab, AccessState.sign_in, {"name": "Alice", "password": "guess"})
+        said_.append(tab.error)
+    assert said_[:5] == ["That name and password do not match."] * 5
+    assert said_[5].startswith("Too many attempts. Try again in")
+    # Even the right password waits now; another name does not.
+    right = substate(State(_reflex_internal_init=True), AccessState)
+    await run_event(
+        right, AccessState.sign_in, {"name": "alice", "password": "correct horse battery"}
+    )
+    assert right.error.startswith("Too many attempts") and right.session_token == ""
+    other = substate(State(_reflex_internal_init=True), AccessState)
+    await run_event(other, AccessState.sign_in, {"name": "bob", "password": "x"})
+    assert other.error == "That name and password do not match."
+
+
+async def test_sign_out_clears_what_the_tab_held(signed_in_app, tab):
+    access = substate(tab, AccessState)
+    await run_event(
+        access, AccessState.sign_in, {"name": "alice", "password": "correct horse battery"}
+    )
+    assert access.session_token
+    await signed_in_app.pipeline.generate("alice's", owner="user:alice")
+    gallery = substate(tab, GalleryState)
+    await run_event(gallery, GalleryState.load)
+    assert gallery.images
+    await run_event(access, AccessState.sign_out)
+    assert access.session_token == "" and gallery.images == [] and gallery._shown_blobs == {}

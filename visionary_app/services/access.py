@@ -1,9 +1,12 @@
 """Optional access control: a shared password or a list of users, and signed session tokens.
 
-With neither configured the app is open, as it always was. Passwords are compared in
-constant time (and an unknown name costs the same as a wrong password). A successful sign-in
-gets a token `<principal>.<expiry>.<HMAC>`: the browser keeps it in a cookie, the server
-checks it on every event, and no password or key ever leaves the server.
+With neither configured the app is open, as it always was. A user's password may be given as
+an argon2 hash (`python -m visionary_app hash-password`) or, flagged in the log, as plain
+text; either is checked in constant time, and an unknown name costs the same as a wrong
+password. A successful sign-in gets a token `<principal>.<expiry>.<password tag>.<HMAC>`: the
+browser keeps it in a cookie, the server checks it on every event, and no password or key
+ever leaves the server. The password tag is derived from the user's current password (or its
+hash), so changing a password ends every session signed in with the old one.
 """
 
 from __future__ import annotations
@@ -11,13 +14,30 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 
-__all__ = ["SHARED", "AccessControl"]
+from pwdlib import PasswordHash
+
+__all__ = ["SHARED", "AccessControl", "hash_password", "is_password_hash"]
+
+logger = logging.getLogger(__name__)
 
 # The principal of everyone who knows the shared password (each browser is its own user).
 SHARED = "shared"
+_HASHER = PasswordHash.recommended()  # argon2id
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash of `password`, for VISIONARY_ACCESS_USERS."""
+    return _HASHER.hash(password)
+
+
+def is_password_hash(value: str) -> bool:
+    """Whether a configured password is a hash (argon2) rather than the password itself."""
+    return value.startswith("$argon2")
 
 
 def _digest(secret: str) -> bytes:
@@ -34,8 +54,21 @@ class AccessControl:
 
     key: bytes
     shared_password: str | None = None
-    users: dict[str, str] = field(default_factory=dict)
+    users: dict[str, str] = field(default_factory=dict)  # name -> password or its hash
     session_seconds: int = 12 * 3600
+
+    def __post_init__(self) -> None:
+        plain = sorted(name for name, value in self.users.items() if not is_password_hash(value))
+        if plain:
+            logger.warning(
+                "passwords of %s are configured in plain text; store hashes instead "
+                "(python -m visionary_app hash-password)",
+                ", ".join(plain),
+            )
+
+    @cached_property
+    def _dummy_hash(self) -> str:
+        return hash_password("\x00no such user")
 
     @property
     def enabled(self) -> bool:
@@ -49,36 +82,46 @@ class AccessControl:
 
     def check(self, name: str, password: str) -> str | None:
         """The principal these credentials sign in as, or None. Constant time per attempt."""
-        offered = _digest(password)
         if self.users:
-            known = self.users.get(name.strip().lower())
-            # An unknown name is compared against a dummy so that it takes as long.
-            expected = _digest(known if known is not None else "\x00unknown user")
-            matched = hmac.compare_digest(offered, expected)
-            return f"user:{name.strip().lower()}" if matched and known is not None else None
+            wanted = name.strip().lower()
+            known = self.users.get(wanted)
+            matched = _matches(password, known if known is not None else self._dummy_hash)
+            return f"user:{wanted}" if matched and known is not None else None
         if self.shared_password:
-            matched = hmac.compare_digest(offered, _digest(self.shared_password))
+            matched = hmac.compare_digest(_digest(password), _digest(self.shared_password))
             return SHARED if matched else None
         return None
 
     def _signature(self, payload: str) -> str:
         return _b64(hmac.new(self.key, payload.encode("utf-8"), hashlib.sha256).digest())
 
+    def _password_tag(self, principal: str) -> str | None:
+        """A short tag of the principal's current password; None if they cannot sign in."""
+        if principal == SHARED:
+            secret = self.shared_password if not self.users else None
+        else:
+            secret = self.users.get(principal.removeprefix("user:"))
+        if not secret:
+            return None
+        return self._signature(f"password\x00{principal}\x00{secret}")[:16]
+
     def issue(self, principal: str, now: float | None = None) -> str:
         """A session token for `principal`, valid for `session_seconds`."""
         expires = int((now if now is not None else time.time()) + self.session_seconds)
-        payload = f"{_b64(principal.encode('utf-8'))}.{expires}"
+        tag = self._password_tag(principal) or ""
+        payload = f"{_b64(principal.encode('utf-8'))}.{expires}.{tag}"
         return f"{payload}.{self._signature(payload)}"
 
     def verify(self, token: str, now: float | None = None) -> str | None:
         """The principal of a valid, unexpired token, or None.
 
-        A token stops working when it expires, when the key changes, and when its user is
-        removed from the list (or the shared password is switched off).
+        A token stops working when it expires, when the key changes, when its user is removed
+        from the list (or the shared password is switched off), and when their password
+        changes.
         """
         try:
-            encoded, expires_text, signature = token.split(".")
-            payload = f"{encoded}.{expires_text}"
+            encoded, expires_text, tag, signature = token.split(".")
+            payload = f"{encoded}.{expires_text}.{tag}"
             if not hmac.compare_digest(signature, self._signature(payload)):
                 return None
             if int(expires_text) < (now if now is not None else time.time()):
@@ -87,7 +130,17 @@ class AccessControl:
             principal = base64.urlsafe_b64decode(padded).decode("utf-8")
         except (ValueError, UnicodeError):
             return None
-        if principal == SHARED:
-            return principal if self.shared_password and not self.users else None
-        name = principal.removeprefix("user:")
-        return principal if name in self.users else None
+        current = self._password_tag(principal)
+        if current is None or not hmac.compare_digest(tag, current):
+            return None
+        return principal
+
+
+def _matches(password: str, stored: str) -> bool:
+    if is_password_hash(stored):
+        try:
+            return _HASHER.verify(password, stored)
+        except ValueError:  # a damaged hash in the settings
+            logger.error("a configured password hash cannot be read")
+            return False
+    return hmac.compare_digest(_digest(password), _digest(stored))

@@ -23,6 +23,7 @@ from visionary_app.services.providers.capabilities import ModelCapabilities, cap
 from visionary_app.services.providers.openai_images import OpenAIImageProvider
 from visionary_app.services.runner import JobRunner
 from visionary_app.services.secret_keys import load_or_create_key
+from visionary_app.services.sign_in_limits import SignInLimiter
 from visionary_app.services.suggestions import ChatSuggester, OfflineSuggester, PromptSuggester
 from visionary_app.services.url_signing import UrlSigner
 from visionary_app.services.usage import UsageMeter
@@ -46,6 +47,7 @@ class Studio:
     runner: JobRunner
     access: AccessControl
     suggestion_meter: UsageMeter
+    sign_in_limiter: SignInLimiter
 
     async def aclose(self) -> None:
         """Release network clients (the Azure store's HTTP session)."""
@@ -189,6 +191,11 @@ def build_studio(settings: Settings) -> Studio:
     return Studio(
         settings, provider, capabilities, suggester, store, catalog, pipeline, jobs,
         JobRunner(jobs, pipeline), build_access(settings), suggestion_meter,
+        SignInLimiter(
+            settings.redis_url,
+            per_minute=settings.sign_in_attempts_per_minute,
+            per_hour=settings.sign_in_attempts_per_hour,
+        ),
     )  # fmt: skip
 
 

@@ -12,7 +12,12 @@ from reflex.event import Event
 from reflex.middleware import Middleware
 from reflex.state import BaseState, StateUpdate
 
+from visionary_app.services.sign_in_limits import SignInUnavailable
 from visionary_app.services.studio import get_studio
+from visionary_app.state.gallery import GalleryState
+from visionary_app.state.generation import GenerationState
+from visionary_app.state.lightbox import LightboxState
+from visionary_app.state.options import OptionsState
 from visionary_app.state.visitor import VisitorState
 
 logger = logging.getLogger(__name__)
@@ -35,9 +40,19 @@ class AccessState(VisitorState):
     @rx.event
     async def sign_in(self, form_data: dict[str, Any]):
         """Check the credentials; on success keep a signed session and open the studio."""
-        access = get_studio().access
-        name = str(form_data.get("name", ""))
-        principal = access.check(name, str(form_data.get("password", "")))
+        studio = get_studio()
+        access = studio.access
+        name = str(form_data.get("name", ""))[:200]
+        try:
+            wait = await studio.sign_in_limiter.attempt(name if access.asks_for_name else "")
+        except SignInUnavailable:
+            self.error = "Signing in is unavailable right now; try again in a minute."
+            return None
+        if wait is not None:
+            self.error = f"Too many attempts. Try again in {wait} seconds."
+            logger.warning("sign-in attempts over the limit%s", f" for {name!r}" if name else "")
+            return None
+        principal = await asyncio.to_thread(access.check, name, str(form_data.get("password", "")))
         if principal is None:
             await asyncio.sleep(_FAILED_SIGN_IN_DELAY_S)
             self.error = (
@@ -51,9 +66,15 @@ class AccessState(VisitorState):
         return rx.redirect("/")
 
     @rx.event
-    def sign_out(self):
-        """Forget the session and go back to the sign-in page."""
+    async def sign_out(self):
+        """Forget the session, and everything this tab held for it, then show the sign-in page.
+
+        The tab's state lives on the server: its gallery (signed image URLs), the open image
+        and the job cards go with the session, not only the cookie.
+        """
         self.session_token = ""
+        for feature in (GalleryState, LightboxState, GenerationState, OptionsState):
+            (await self.get_state(feature)).reset()
         return rx.redirect(SIGN_IN_ROUTE)
 
 
