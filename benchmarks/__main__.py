@@ -88,6 +88,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     lighthouse.add_argument("--images", type=int, default=24)
     lighthouse.add_argument("--runs", type=int, default=3, help="the median run is reported")
+    waiting = benchmarks.add_parser(
+        "waiting-jobs", help="CPU of jobs waiting for a slot, against one-by-one polling"
+    )
+    waiting.add_argument("--jobs", type=int, default=1000)
+    waiting.add_argument("--baseline-jobs", type=int, default=50, help="polling jobs measured")
+    waiting.add_argument("--seconds", type=float, default=20.0)
     args = parser.parse_args(argv)
 
     if args.benchmark == "gallery":
@@ -126,6 +132,10 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks.lighthouse import run as run_lighthouse
 
         result = run_lighthouse(args.images, args.runs, _log)
+    elif args.benchmark == "waiting-jobs":
+        from benchmarks.waiting_jobs import run as run_waiting
+
+        result = asyncio.run(run_waiting(args.jobs, args.baseline_jobs, args.seconds, _log))
     elif args.benchmark == "overhead":
         from benchmarks.overhead import run_overhead
 

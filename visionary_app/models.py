@@ -155,8 +155,8 @@ class GenerationJob(SQLModel, table=True):
 
     __tablename__ = "generation_job"
     __table_args__ = (
-        # The queue: what is waiting or running, oldest first.
-        sa.Index("ix_generation_job_status_created_at", "status", "created_at"),
+        # The queue: what is waiting or running, in start order (see `turn`).
+        sa.Index("ix_generation_job_status_turn_created_at", "status", "turn", "created_at"),
         # One user's jobs and their images in a time window.
         sa.Index("ix_generation_job_owner_created_at", "owner", "created_at"),
         # The whole app's images in a time window.
@@ -171,6 +171,12 @@ class GenerationJob(SQLModel, table=True):
     style: str | None = Field(default=None, sa_column=sa.Column(sa.String(32), nullable=True))
     n: int = 1
     status: JobStatus = Field(sa_column=sa.Column(JobStatusType(), nullable=False))
+    # Round-robin start order: how many jobs its owner already had waiting or running when it
+    # was submitted. Jobs start by (turn, created_at): everyone's first job before anyone's
+    # second, so one person's burst does not hold up the others.
+    turn: int = Field(
+        default=0, sa_column=sa.Column(sa.Integer, nullable=False, server_default="0")
+    )
     images: int = 0
     image_ids: str = Field(
         default="", sa_column=sa.Column(sa.Text, nullable=False, server_default="")

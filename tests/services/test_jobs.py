@@ -259,3 +259,73 @@ async def test_one_user_cannot_fill_the_queue(make_queue):
     await queue.submit("user:bob", "others still can", ONE)
     await queue.cancel(jobs[0].id, "user:alice")
     await queue.submit("user:alice", "room again", ONE)
+
+
+async def test_one_users_burst_does_not_starve_the_others(make_queue):
+    queue = make_queue(max_concurrent=1, max_running_per_owner=1)
+    blocker = await queue.submit("carol", "running", ONE)
+    assert (await queue.try_start(blocker)).started
+    burst = [await queue.submit("alice", f"alice {i}", ONE) for i in range(4)]
+    bob = await queue.submit("bob", "bob's one", ONE)
+    order = []
+    for _ in range(6):
+        running = [job for job in [*burst, bob] if (await queue.get(job.id)).status == "running"]
+        for job in running:
+            order.append(job.prompt)
+            await queue.finish(job.id, JobStatus.SUCCEEDED)
+        await queue.finish(blocker.id, JobStatus.SUCCEEDED)
+        for job in [*burst, bob]:
+            await queue.try_start(job)
+    # Alice's first, then Bob's (submitted after all of Alice's), then the rest of hers.
+    assert order[:3] == ["alice 0", "bob's one", "alice 1"]
+
+
+async def test_waiting_jobs_start_from_one_dispatcher_without_polling_the_database(make_queue):
+    queue = make_queue(max_concurrent=1)
+    queue.poll_interval_s = 30.0  # the safety net must not be what starts them
+    first = await queue.submit("alice", "first", ONE)
+    assert (await queue.try_start(first)).started
+    waiting = [await queue.submit(f"user{i}", "waits", ONE) for i in range(20)]
+    places: dict[int, list[int]] = {i: [] for i in range(20)}
+    tasks = [
+        asyncio.create_task(queue.wait_turn(job, places[i].append)) for i, job in enumerate(waiting)
+    ]
+    await asyncio.sleep(0.3)
+    passes = queue.passes
+    await asyncio.sleep(1.0)
+    assert queue.passes - passes <= 1  # idle: a heartbeat at most, no polling
+    assert [places[i][-1] for i in range(3)] == [0, 1, 2]
+    await queue.finish(first.id, JobStatus.SUCCEEDED)  # a slot frees: wakes the dispatcher
+    await asyncio.wait_for(tasks[0], 2)
+    assert not tasks[1].done()
+    for task in tasks[1:]:
+        task.cancel()
+
+
+async def test_a_slot_freed_on_another_worker_wakes_this_one_at_once(postgres_url):
+    """Two workers on PostgreSQL: the end of a job on one starts the next on the other."""
+    engines = [make_engine(postgres_url) for _ in range(2)]
+    here, there = (
+        JobQueue(
+            engine, JobLimits(max_concurrent=1), poll_interval_s=30.0, heartbeat_s=30.0, worker=name
+        )
+        for engine, name in zip(engines, ("host-a:1:aa", "host-b:2:bb"), strict=True)
+    )
+    try:
+        running = await there.submit("alice", "there", ONE)
+        assert (await there.try_start(running)).started
+        waiting = await here.submit("bob", "here", ONE)
+        waiter = asyncio.create_task(here.wait_turn(waiting, lambda _ahead: None))
+        await asyncio.sleep(1.0)  # the listener is up; nothing can start yet
+        assert not waiter.done()
+        started = asyncio.get_running_loop().time()
+        await there.finish(running.id, JobStatus.SUCCEEDED)
+        await asyncio.wait_for(waiter, 5)
+        assert asyncio.get_running_loop().time() - started < 1  # not the 30 s safety net
+    finally:
+        for queue in (here, there):
+            for task in (queue._dispatcher, queue._listener):
+                if task is not None:
+                    task.cancel()
+        for engine in engines:
+            engine.dispose()

@@ -46,9 +46,9 @@ def _files(store) -> list[Path]:
 @pytest.fixture
 def make_runner(engine, store, catalog):
     def make(provider=None, **limits) -> JobRunner:
-        queue = JobQueue(engine, JobLimits(**limits), poll_interval_s=0.02)
+        queue = JobQueue(engine, JobLimits(**limits), poll_interval_s=0.02, heartbeat_s=0.1)
         pipeline = small_pipeline(store, catalog, provider)
-        return JobRunner(queue, pipeline, heartbeat_s=0.1, progress_s=0.05)
+        return JobRunner(queue, pipeline, progress_s=0.05)
 
     return make
 

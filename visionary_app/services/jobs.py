@@ -26,7 +26,7 @@ from typing import TypeVar
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from visionary_app.models import GenerationJob, JobStatus, UTCDateTime
+from visionary_app.models import GenerationJob, JobStatus
 from visionary_app.services.database import database_now, in_session
 from visionary_app.services.ownership import ANONYMOUS_PREFIX
 from visionary_app.services.providers.base import ImageOptions
@@ -64,6 +64,8 @@ _REFUND_IF_QUEUED = sa.case(
 )
 # Any constant works: it names the one lock all workers take to submit or start jobs.
 _POSTGRES_QUEUE_LOCK = 0x56495349  # "VISI"
+# Workers tell each other that the queue changed on this PostgreSQL channel.
+_CHANNEL = "visionary_jobs"
 
 
 def _utcnow() -> datetime:
@@ -113,6 +115,15 @@ class Turn:
     ahead: int = 0  # queued jobs that start before this one
 
 
+@dataclass
+class _Waiter:
+    """A job of this worker waiting for its turn."""
+
+    started: asyncio.Future
+    on_wait: Callable[[int], None]
+    ahead: int = -1
+
+
 def describe_wait(retry_at: datetime, now: datetime) -> str:
     """When to try again, as a sentence for the user."""
     minutes = max(1, round((retry_at - now).total_seconds() / 60))
@@ -129,15 +140,27 @@ class JobQueue:
         limits: JobLimits,
         *,
         worker: str | None = None,
-        poll_interval_s: float = 0.2,
+        poll_interval_s: float = 5.0,
+        heartbeat_s: float = 2.0,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
+        """A queue on `engine` under `limits`, for this worker.
+
+        `poll_interval_s` is the safety net: a waiting job is looked at that often even if
+        nothing wakes it; `heartbeat_s` is how often this worker marks its jobs alive.
+        """
         self._engine = engine
         self.limits = limits
         self.worker = worker or worker_name()
         self.poll_interval_s = poll_interval_s
+        self.heartbeat_s = heartbeat_s
         self._clock = clock
-        self._changed = asyncio.Event()
+        self._waiting: dict[uuid.UUID, _Waiter] = {}
+        self._tracked: dict[uuid.UUID, Callable[[JobStatus], None]] = {}
+        self._wake = asyncio.Event()
+        self._dispatcher: asyncio.Task | None = None
+        self._listener: asyncio.Task | None = None
+        self.passes = 0  # dispatcher passes so far (the idle benchmark reads it)
 
     async def _run(self, work: Callable[[Session], T]) -> T:
         def failure(error: str) -> QueueUnavailable:
@@ -146,14 +169,41 @@ class JobQueue:
         return await in_session(self._engine, work, failure)
 
     def _lock_queue(self, session: Session) -> None:
-        """Serialise submit and start across workers (SQLite already has one writer)."""
+        """Serialise submit and start across workers, before anything is read."""
         if self._engine.dialect.name == "postgresql":
             session.exec(sa.select(sa.func.pg_advisory_xact_lock(_POSTGRES_QUEUE_LOCK)))
+        else:  # a write, even of no row, takes SQLite's one write lock
+            session.exec(sa.update(GenerationJob).where(sa.false()).values(turn=GenerationJob.turn))
 
     def _notify(self) -> None:
-        """Wake this worker's waiting jobs: a slot or a place in the queue may have opened."""
-        self._changed.set()
-        self._changed = asyncio.Event()
+        """Wake this worker's dispatcher: a slot or a place in the queue may have opened."""
+        self._wake.set()
+
+    def _tell_workers(self, session: Session) -> None:
+        """Wake every worker's dispatcher when this transaction commits (PostgreSQL NOTIFY).
+
+        On SQLite there is one worker, woken by `_notify`.
+        """
+        if self._engine.dialect.name == "postgresql":
+            session.exec(sa.text(f"NOTIFY {_CHANNEL}"))
+
+    async def _listen(self) -> None:
+        """Wake this worker's dispatcher whenever another worker's queue changes (LISTEN)."""
+        import psycopg
+
+        url = self._engine.url.set(drivername="postgresql")
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(
+                    url.render_as_string(hide_password=False), autocommit=True
+                ) as connection:
+                    await connection.execute(f"LISTEN {_CHANNEL}")
+                    self._notify()  # anything missed while not listening
+                    async for _ in connection.notifies():
+                        self._notify()
+            except (psycopg.Error, OSError) as exc:
+                logger.warning("not listening for queue changes (polling meanwhile): %s", exc)
+                await asyncio.sleep(self.poll_interval_s)
 
     async def submit(self, owner: str, prompt: str, options: ImageOptions) -> GenerationJob:
         """Queue a job, or raise LimitReached if its images would exceed a cost limit."""
@@ -167,6 +217,11 @@ class JobQueue:
         def work(session: Session) -> GenerationJob:
             self._lock_queue(session)
             job.heartbeat_at = database_now(session)
+            job.turn = session.exec(
+                select(sa.func.count()).where(
+                    col(GenerationJob.owner) == owner, col(GenerationJob.status).in_(ACTIVE)
+                )
+            ).one()
             # Inserting first takes SQLite's write lock, so the sums below cannot go stale.
             session.add(job)
             session.flush()
@@ -174,10 +229,13 @@ class JobQueue:
             if refusal is not None:
                 session.rollback()
                 raise refusal
+            self._tell_workers(session)
             session.commit()
             return job
 
-        return await self._run(work)
+        submitted = await self._run(work)
+        self._notify()
+        return submitted
 
     def _window(self, session: Session, since: datetime, who) -> list[tuple]:
         query = select(GenerationJob.created_at, GenerationJob.images).where(
@@ -230,96 +288,169 @@ class JobQueue:
             return LimitReached(f"Not generated: {reason.format(limit=limit)}. {wait}", retry_at)
         return None
 
-    async def try_start(self, job: GenerationJob) -> Turn:
-        """Start the job if the caps leave a slot for it after every earlier waiting job.
+    def _starts(
+        self, session: Session, candidates: set[uuid.UUID]
+    ) -> tuple[set[uuid.UUID], dict[uuid.UUID, int]]:
+        """Which of `candidates` may start now, and how many jobs are ahead of each.
 
-        Earlier jobs keep their place: a slot goes to this job only if there are enough free
-        slots for the eligible jobs queued before it too (eligible: their owner is under the
-        per-user cap). So a burst of jobs starts together, and none overtakes another.
+        One read of the queue, in start order (turn, then submission): a job gets a slot only
+        if the slots left over by the jobs before it allow, and its owner is under the
+        per-user cap. Jobs of other workers take their slots too, so nobody overtakes them.
         """
-        table = GenerationJob.__table__
-        # Aliases keep each subquery counting the whole table, not the row being updated.
-        counted, earlier, peer = (table.alias(name) for name in ("counted", "earlier", "peer"))
-        running, queued = JobStatus.RUNNING, JobStatus.QUEUED
-        position = sa.tuple_(
-            sa.literal(job.created_at, UTCDateTime()), sa.literal(job.id, sa.Uuid())
+        running = dict(
+            session.exec(
+                select(GenerationJob.owner, sa.func.count())
+                .where(col(GenerationJob.status) == JobStatus.RUNNING)
+                .group_by(col(GenerationJob.owner))
+            ).all()
         )
+        queued = session.exec(
+            select(GenerationJob.id, GenerationJob.owner)
+            .where(col(GenerationJob.status) == JobStatus.QUEUED)
+            .order_by(col(GenerationJob.turn), col(GenerationJob.created_at), col(GenerationJob.id))
+        ).all()
+        free = self.limits.max_concurrent - sum(running.values())
+        starts: set[uuid.UUID] = set()
+        ahead: dict[uuid.UUID, int] = {}
+        for index, (job_id, owner) in enumerate(queued):
+            if job_id in candidates:
+                ahead[job_id] = index
+            if free > 0 and running.get(owner, 0) < self.limits.max_running_per_owner:
+                free -= 1
+                running[owner] = running.get(owner, 0) + 1
+                if job_id in candidates:
+                    starts.add(job_id)
+        return starts, ahead
 
-        def count(*conditions) -> sa.ScalarSelect:
-            return (
-                sa.select(sa.func.count()).select_from(counted).where(*conditions).scalar_subquery()
-            )
-
-        peer_running = (
-            sa.select(sa.func.count())
-            .select_from(peer)
-            .where(peer.c.status == running, peer.c.owner == earlier.c.owner)
-            .scalar_subquery()
-        )
-        earlier_eligible = (
-            sa.select(sa.func.count())
-            .select_from(earlier)
+    def _start(self, session: Session, job_ids: set[uuid.UUID], now: datetime) -> None:
+        session.exec(
+            sa.update(GenerationJob)
             .where(
-                earlier.c.status == queued,
-                sa.tuple_(earlier.c.created_at, earlier.c.id) < position,
-                peer_running < self.limits.max_running_per_owner,
+                col(GenerationJob.id).in_(job_ids), col(GenerationJob.status) == JobStatus.QUEUED
             )
-            .scalar_subquery()
+            .values(status=JobStatus.RUNNING, started_at=now, heartbeat_at=now, worker=self.worker)
         )
-        before_me = sa.tuple_(counted.c.created_at, counted.c.id) < position
-        claim = sa.update(table).where(
-            table.c.id == job.id,
-            table.c.status == queued,
-            count(counted.c.status == running) + earlier_eligible < self.limits.max_concurrent,
-            count(
-                counted.c.owner == job.owner,
-                sa.or_(counted.c.status == running, sa.and_(counted.c.status == queued, before_me)),
-            )
-            < self.limits.max_running_per_owner,
-        )
+
+    async def try_start(self, job: GenerationJob) -> Turn:
+        """Start the job now if its turn has come (see `_starts`); else say where it stands."""
 
         def work(session: Session) -> Turn:
             self._lock_queue(session)
-            now = database_now(session)
-            started = claim.values(
-                status=running, started_at=now, heartbeat_at=now, worker=self.worker
-            )
-            if session.exec(started).rowcount == 1:
-                session.commit()
-                return Turn(started=True, status=JobStatus.RUNNING)
             status = session.exec(
                 select(GenerationJob.status).where(col(GenerationJob.id) == job.id)
             ).one()
-            ahead = session.exec(
-                select(sa.func.count()).where(
-                    col(GenerationJob.status) == JobStatus.QUEUED,
-                    sa.tuple_(col(GenerationJob.created_at), col(GenerationJob.id)) < position,
-                )
-            ).one()
+            if status != JobStatus.QUEUED:
+                session.commit()
+                return Turn(started=False, status=status)
+            starts, ahead = self._starts(session, {job.id})
+            if starts:
+                self._start(session, starts, database_now(session))
             session.commit()
-            return Turn(started=False, status=status, ahead=ahead)
+            if starts:
+                return Turn(started=True, status=JobStatus.RUNNING)
+            return Turn(started=False, status=status, ahead=ahead.get(job.id, 0))
 
         return await self._run(work)
 
     async def wait_turn(self, job: GenerationJob, on_wait: Callable[[int], None]) -> None:
         """Return once the job is running; raise JobCancelled if it ended while waiting.
 
-        `on_wait(ahead)` is called whenever the number of jobs ahead changes. The caller
-        keeps the job's heartbeat.
+        `on_wait(ahead)` is called whenever the number of jobs ahead changes. This worker's
+        dispatcher decides for all its waiting jobs at once, when woken (a job submitted or
+        ended here, or elsewhere when the database tells) and otherwise every
+        `poll_interval_s`; it also keeps their heartbeat.
         """
-        last_ahead = -1
-        while True:
-            changed = self._changed
-            turn = await self.try_start(job)
-            if turn.started:
-                return
-            if turn.status != JobStatus.QUEUED:
-                raise JobCancelled(turn.status)
-            if turn.ahead != last_ahead:
-                last_ahead = turn.ahead
-                on_wait(turn.ahead)
+        waiter = _Waiter(asyncio.get_running_loop().create_future(), on_wait)
+        self._waiting[job.id] = waiter
+        self._ensure_dispatcher()
+        self._notify()
+        try:
+            await waiter.started
+        finally:
+            self._waiting.pop(job.id, None)
+
+    def track(self, job_id: uuid.UUID, on_ended: Callable[[JobStatus], None]) -> Callable[[], None]:
+        """Keep a job's heartbeat while it lives here; `on_ended(status)` if it ends elsewhere.
+
+        Returns the function that stops tracking it.
+        """
+        self._tracked[job_id] = on_ended
+        self._ensure_dispatcher()
+        return lambda: self._tracked.pop(job_id, None)
+
+    def _ensure_dispatcher(self) -> None:
+        if self._dispatcher is None or self._dispatcher.done():
+            self._dispatcher = asyncio.create_task(self._dispatch())
+        if self._engine.dialect.name == "postgresql" and (
+            self._listener is None or self._listener.done()
+        ):
+            self._listener = asyncio.create_task(self._listen())
+
+    async def _dispatch(self) -> None:
+        """One loop per worker: heartbeats, and starts for every job waiting here."""
+        loop = asyncio.get_running_loop()
+        next_beat = 0.0
+        while self._waiting or self._tracked:
+            timeout = max(0.0, min(next_beat - loop.time(), self.poll_interval_s))
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(changed.wait(), self.poll_interval_s)
+                await asyncio.wait_for(self._wake.wait(), timeout)
+            self._wake.clear()
+            beat = loop.time() >= next_beat
+            if beat:
+                next_beat = loop.time() + self.heartbeat_s
+            try:
+                await self._pass(beat=beat)
+            except QueueUnavailable as exc:
+                logger.warning("the job queue could not be read: %s", exc)
+                for waiter in list(self._waiting.values()):
+                    if not waiter.started.done():
+                        waiter.started.set_exception(exc)
+
+    async def _pass(self, *, beat: bool) -> None:
+        """Heartbeat this worker's jobs, start the waiting ones whose turn came, tell the rest."""
+        waiting = set(self._waiting)
+        local = waiting | set(self._tracked)
+        if not local:
+            return
+
+        def work(session: Session) -> tuple[dict, set, dict]:
+            self._lock_queue(session)
+            now = database_now(session)
+            if beat:
+                session.exec(
+                    sa.update(GenerationJob)
+                    .where(col(GenerationJob.id).in_(local), col(GenerationJob.status).in_(ACTIVE))
+                    .values(heartbeat_at=now)
+                )
+            statuses = dict(
+                session.exec(
+                    select(GenerationJob.id, GenerationJob.status).where(
+                        col(GenerationJob.id).in_(local)
+                    )
+                ).all()
+            )
+            queued = {job_id for job_id in waiting if statuses.get(job_id) == JobStatus.QUEUED}
+            starts, ahead = self._starts(session, queued) if queued else (set(), {})
+            if starts:
+                self._start(session, starts, now)
+            session.commit()
+            return statuses, starts, ahead
+
+        statuses, starts, ahead = await self._run(work)
+        self.passes += 1
+        for job_id in local:
+            status = statuses.get(job_id)
+            waiter = self._waiting.get(job_id)
+            if waiter is not None and not waiter.started.done():
+                if job_id in starts:
+                    waiter.started.set_result(None)
+                elif status != JobStatus.QUEUED:
+                    waiter.started.set_exception(JobCancelled(status))
+                elif ahead.get(job_id) != waiter.ahead:
+                    waiter.ahead = ahead.get(job_id, 0)
+                    waiter.on_wait(waiter.ahead)
+            elif status not in ACTIVE and job_id in self._tracked:
+                self._tracked.pop(job_id)(status)
 
     async def heartbeat(self, job_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, JobStatus]:
         """Mark the jobs alive; returns each one's status (a job cancelled elsewhere shows it)."""
@@ -370,6 +501,7 @@ class JobQueue:
 
         def work(session: Session) -> bool:
             result = session.exec(sa.update(GenerationJob).where(*conditions).values(**values))
+            self._tell_workers(session)
             session.commit()
             return result.rowcount == 1
 
@@ -433,6 +565,8 @@ class JobQueue:
                 job.status, job.finished_at, job.seen = JobStatus.FAILED, now, False
                 session.add(job)
                 ended += 1
+            if ended:
+                self._tell_workers(session)
             session.commit()
             return ended
 

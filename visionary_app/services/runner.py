@@ -3,9 +3,9 @@
 A job is submitted (a queue row, limits checked), waits for its turn under the caps, calls
 the provider, stores and indexes what it made, and ends: succeeded, failed with a reason, or
 cancelled with nothing kept. `JobRunner.run` does all of it and yields an event at each step,
-so a Reflex state, an HTTP stream or a test only has to show what happened. One heartbeat
-loop keeps the row alive while the job waits and while it runs, and notices a cancel made
-on another worker.
+so a Reflex state, an HTTP stream or a test only has to show what happened. The queue's one
+dispatcher per worker keeps the row alive while the job waits and while it runs, and notices
+a cancel made on another worker.
 """
 
 from __future__ import annotations
@@ -115,12 +115,10 @@ class JobRunner:
         queue: JobQueue,
         pipeline: GenerationPipeline,
         *,
-        heartbeat_s: float = 2.0,
         progress_s: float = 1.0,
     ) -> None:
         self.queue = queue
         self.pipeline = pipeline
-        self.heartbeat_s = heartbeat_s
         self.progress_s = progress_s
         self._working: dict[uuid.UUID, asyncio.Task] = {}
 
@@ -151,14 +149,16 @@ class JobRunner:
         updates: asyncio.Queue[JobEvent] = asyncio.Queue()
         work = asyncio.create_task(self._work(job, updates.put_nowait))
         self._working[job.id] = work
-        loop = asyncio.get_running_loop()
+        # The queue keeps the row alive, and says if the job ended elsewhere (a cancel on
+        # another worker, the watcher): then the work stops.
+        untrack = self.queue.track(job.id, lambda _status: work.cancel())
         running_since: float | None = None
-        next_beat = loop.time() + self.heartbeat_s
         try:
             while True:
-                timeout = max(0.0, min(next_beat - loop.time(), self.progress_s))
                 update = asyncio.ensure_future(updates.get())
-                await asyncio.wait({update, work}, timeout=timeout, return_when="FIRST_COMPLETED")
+                await asyncio.wait(
+                    {update, work}, timeout=self.progress_s, return_when="FIRST_COMPLETED"
+                )
                 if update.done():
                     event = update.result()
                     if isinstance(event, Running):
@@ -170,13 +170,11 @@ class JobRunner:
                     break
                 if running_since is not None:
                     yield Running(job.id, time.monotonic() - running_since)
-                if loop.time() >= next_beat:
-                    next_beat = loop.time() + self.heartbeat_s
-                    await self._heartbeat(job.id, work)
             while not updates.empty():  # anything said just before the end
                 yield updates.get_nowait()
             yield await self._final(job, work, started=running_since is not None)
         finally:
+            untrack()
             self._working.pop(job.id, None)
             if not work.done():  # the listener went away (the server is stopping)
                 work.cancel()
@@ -202,16 +200,6 @@ class JobRunner:
         if row is not None and row.status in ACTIVE:
             return Failed(job_id, await self._interrupted(job_id, started=started))
         return Cancelled(job_id, started=started)
-
-    async def _heartbeat(self, job_id: uuid.UUID, work: asyncio.Task) -> None:
-        """Keep the row alive; stop the work if the job ended elsewhere (a cancel, a watcher)."""
-        try:
-            statuses = await self.queue.heartbeat([job_id])
-        except QueueUnavailable as exc:
-            logger.warning("job heartbeat failed: %s", exc)
-            return
-        if statuses.get(job_id) not in ACTIVE:
-            work.cancel()
 
     async def _work(self, job: GenerationJob, emit: Callable[[JobEvent], None]) -> JobEvent:
         """Wait for the turn, generate, record the outcome; returns the final event."""
