@@ -173,6 +173,21 @@ class Settings(BaseSettings):
         "workers run on several hosts).",
     )
     session_hours: int = Field(default=12, ge=1, le=24 * 90, description="Sign-in lifetime.")
+    # Single sign-on with OpenID Connect (Microsoft Entra ID or any OIDC provider).
+    oidc_issuer: str | None = Field(
+        default=None, description="The provider's issuer URL; setting it turns single sign-on on."
+    )
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    oidc_scopes: str = "openid profile email"
+    oidc_name_claim: str = Field(
+        default="preferred_username", description="The claim that names the user (then email)."
+    )
+    oidc_admin_claim: str | None = Field(
+        default=None, description="A claim (e.g. roles or groups) that makes admins..."
+    )
+    oidc_admin_value: str = Field(default="admin", description="...when it holds this value.")
+    oidc_label: str = Field(default="single sign-on", description="Named on the sign-in button.")
     sign_in_attempts_per_minute: int = Field(
         default=5, ge=1, le=10_000, description="Sign-in attempts for one name in a minute."
     )
@@ -193,6 +208,11 @@ class Settings(BaseSettings):
     job_stale_seconds: int = Field(
         default=60, ge=10, le=3600, description="A job silent this long has lost its worker."
     )
+
+    @field_validator("oidc_issuer", "oidc_client_id", "oidc_admin_claim", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("access_users")
     @classmethod

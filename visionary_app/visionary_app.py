@@ -6,8 +6,10 @@ import logging
 from datetime import timedelta
 
 import reflex as rx
+from starlette.applications import Starlette
 
-from visionary_app.api.media import media_api
+from visionary_app.api.media import media_routes
+from visionary_app.api.single_sign_on import single_sign_on_routes
 from visionary_app.pages import sign_in, studio
 from visionary_app.services.database import upgrade_to_head
 from visionary_app.services.studio import get_studio
@@ -39,7 +41,9 @@ _HEAD = [
 ]
 
 app = rx.App(
-    api_transformer=media_api(lambda: get_studio().store),
+    api_transformer=Starlette(
+        routes=[*media_routes(lambda: get_studio().store), *single_sign_on_routes(get_studio)]
+    ),
     head_components=_HEAD,
     html_lang="en",
 )

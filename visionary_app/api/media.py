@@ -15,11 +15,16 @@ from visionary_app.services.blob_store import BlobStore
 from visionary_app.services.content_types import content_type_for_blob
 from visionary_app.services.local_blob_store import LocalBlobStore
 
-__all__ = ["media_api"]
+__all__ = ["media_api", "media_routes"]
 
 
 def media_api(get_store: Callable[[], BlobStore]) -> Starlette:
-    """A Starlette app with the media route; the store is looked up per request, not at import."""
+    """A Starlette app with the media route alone (tests mount it on its own)."""
+    return Starlette(routes=media_routes(get_store))
+
+
+def media_routes(get_store: Callable[[], BlobStore]) -> list[Route]:
+    """The media route; the store is looked up per request, not at import."""
 
     async def serve(request: Request) -> Response:
         name = request.path_params["name"]
@@ -43,4 +48,4 @@ def media_api(get_store: Callable[[], BlobStore]) -> Starlette:
             headers["Content-Disposition"] = f'attachment; filename="{download_as}"'
         return FileResponse(path, media_type=content_type_for_blob(name), headers=headers)
 
-    return Starlette(routes=[Route("/media/{name:path}", serve, methods=["GET", "HEAD"])])
+    return [Route("/media/{name:path}", serve, methods=["GET", "HEAD"])]

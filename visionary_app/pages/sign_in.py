@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from visionary_app.components.media import backend_resolved
 from visionary_app.state.access import SIGN_IN_ROUTE, AccessState
 
 TITLE = "Sign in · VisionaryAI"
@@ -33,14 +34,17 @@ def sign_in_page() -> rx.Component:
                                 width="100%",
                             ),
                         ),
-                        rx.input(
-                            name="password",
-                            type="password",
-                            placeholder="Password",
-                            auto_complete="current-password",
-                            required=True,
-                            id="sign-in-password",
-                            width="100%",
+                        rx.cond(
+                            AccessState.asks_for_password,
+                            rx.input(
+                                name="password",
+                                type="password",
+                                placeholder="Password",
+                                auto_complete="current-password",
+                                required=True,
+                                id="sign-in-password",
+                                width="100%",
+                            ),
                         ),
                         rx.cond(
                             AccessState.error != "",
@@ -53,7 +57,26 @@ def sign_in_page() -> rx.Component:
                                 width="100%",
                             ),
                         ),
-                        rx.button("Sign in", type="submit", width="100%", id="sign-in-button"),
+                        rx.cond(
+                            AccessState.asks_for_password,
+                            rx.button("Sign in", type="submit", width="100%", id="sign-in-button"),
+                        ),
+                        rx.cond(
+                            AccessState.single_sign_on_label != "",
+                            # A plain link: the browser goes to the provider and comes back.
+                            rx.el.a(
+                                "Sign in with ",
+                                AccessState.single_sign_on_label,
+                                href=backend_resolved(rx.Var.create("/auth/oidc/login")),
+                                id="sign-in-sso",
+                                # Reflex renders links through the client-side router; this
+                                # one must load the page for real (the server redirects).
+                                custom_attrs={"reloadDocument": True},
+                                class_name="rt-reset rt-BaseButton rt-r-size-2 rt-variant-soft "
+                                "rt-Button",
+                                style={"width": "100%"},
+                            ),
+                        ),
                         spacing="3",
                         width="100%",
                     ),
@@ -77,4 +100,5 @@ def register(app: rx.App) -> None:
         title=TITLE,
         description="Sign in to the VisionaryAI image studio.",
         image="/social-preview.png",
+        on_load=AccessState.show_sign_on_error,
     )

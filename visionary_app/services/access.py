@@ -56,6 +56,7 @@ class AccessControl:
     shared_password: str | None = None
     users: dict[str, str] = field(default_factory=dict)  # name -> password or its hash
     session_seconds: int = 12 * 3600
+    single_sign_on: bool = False  # an OpenID Connect provider signs people in
 
     def __post_init__(self) -> None:
         plain = sorted(name for name, value in self.users.items() if not is_password_hash(value))
@@ -73,7 +74,7 @@ class AccessControl:
     @property
     def enabled(self) -> bool:
         """Whether signing in is required at all."""
-        return bool(self.shared_password or self.users)
+        return bool(self.shared_password or self.users or self.single_sign_on)
 
     @property
     def asks_for_name(self) -> bool:
@@ -105,10 +106,23 @@ class AccessControl:
             return None
         return self._signature(f"password\x00{principal}\x00{secret}")[:16]
 
-    def issue(self, principal: str, now: float | None = None) -> str:
-        """A session token for `principal`, valid for `session_seconds`."""
+    def _sign_on_tag(self, principal: str, admin: bool) -> str:
+        """The tag of a session the identity provider vouched for (admin or not)."""
+        return self._signature(f"single sign-on\x00{principal}\x00{admin}")[:16]
+
+    def issue(
+        self, principal: str, now: float | None = None, *, single_sign_on_admin: bool | None = None
+    ) -> str:
+        """A session token for `principal`, valid for `session_seconds`.
+
+        `single_sign_on_admin` is given for a session from the identity provider: whether its
+        claims made the person an admin.
+        """
         expires = int((now if now is not None else time.time()) + self.session_seconds)
-        tag = self._password_tag(principal) or ""
+        if single_sign_on_admin is not None:
+            tag = self._sign_on_tag(principal, single_sign_on_admin)
+        else:
+            tag = self._password_tag(principal) or ""
         payload = f"{_b64(principal.encode('utf-8'))}.{expires}.{tag}"
         return f"{payload}.{self._signature(payload)}"
 
@@ -116,9 +130,14 @@ class AccessControl:
         """The principal of a valid, unexpired token, or None.
 
         A token stops working when it expires, when the key changes, when its user is removed
-        from the list (or the shared password is switched off), and when their password
-        changes.
+        from the list (or the shared password is switched off), when their password changes,
+        and (single sign-on) when single sign-on is switched off.
         """
+        session = self.session(token, now)
+        return session[0] if session is not None else None
+
+    def session(self, token: str, now: float | None = None) -> tuple[str, bool] | None:
+        """(principal, admin by the identity provider's claims) of a valid token, or None."""
         try:
             encoded, expires_text, tag, signature = token.split(".")
             payload = f"{encoded}.{expires_text}.{tag}"
@@ -131,9 +150,13 @@ class AccessControl:
         except (ValueError, UnicodeError):
             return None
         current = self._password_tag(principal)
-        if current is None or not hmac.compare_digest(tag, current):
-            return None
-        return principal
+        if current is not None and hmac.compare_digest(tag, current):
+            return principal, False
+        if self.single_sign_on and principal.startswith("user:"):
+            for admin in (False, True):
+                if hmac.compare_digest(tag, self._sign_on_tag(principal, admin)):
+                    return principal, admin
+        return None
 
 
 def _matches(password: str, stored: str) -> bool:

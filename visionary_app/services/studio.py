@@ -17,6 +17,7 @@ from visionary_app.services.database import make_engine
 from visionary_app.services.generation import GenerationPipeline
 from visionary_app.services.jobs import JobLimits, JobQueue
 from visionary_app.services.local_blob_store import LocalBlobStore
+from visionary_app.services.oidc import OidcClient, OidcConfig
 from visionary_app.services.providers import ImageProvider, OfflineProvider
 from visionary_app.services.providers.base import PROVIDER_LABELS, public_host
 from visionary_app.services.providers.capabilities import ModelCapabilities, capabilities_for
@@ -48,6 +49,7 @@ class Studio:
     access: AccessControl
     suggestion_meter: UsageMeter
     sign_in_limiter: SignInLimiter
+    single_sign_on: OidcClient | None
 
     async def aclose(self) -> None:
         """Release network clients (the Azure store's HTTP session)."""
@@ -183,6 +185,7 @@ def build_studio(settings: Settings) -> Studio:
         anonymous_images_per_hour=settings.anonymous_images_per_hour,
     )
     jobs = JobQueue(engine, limits)
+    access = build_access(settings)
     suggestion_meter = UsageMeter(
         engine, "suggestion",
         per_owner_per_hour=settings.suggestions_per_user_per_hour,
@@ -190,12 +193,13 @@ def build_studio(settings: Settings) -> Studio:
     )  # fmt: skip
     return Studio(
         settings, provider, capabilities, suggester, store, catalog, pipeline, jobs,
-        JobRunner(jobs, pipeline), build_access(settings), suggestion_meter,
+        JobRunner(jobs, pipeline), access, suggestion_meter,
         SignInLimiter(
             settings.redis_url,
             per_minute=settings.sign_in_attempts_per_minute,
             per_hour=settings.sign_in_attempts_per_hour,
         ),
+        build_single_sign_on(settings, access),
     )  # fmt: skip
 
 
@@ -203,7 +207,7 @@ def build_access(settings: Settings) -> AccessControl:
     """Who may sign in (nobody needs to, unless a password or users are configured)."""
     if settings.session_secret is not None:
         key = settings.session_secret.get_secret_value().encode()
-    elif settings.access_password or settings.access_users:
+    elif settings.access_password or settings.access_users or settings.oidc_issuer:
         key = load_or_create_key(settings.data_dir / "session.key", "session key")
     else:
         key = b""
@@ -215,7 +219,28 @@ def build_access(settings: Settings) -> AccessControl:
         ),
         users=parse_users(users.get_secret_value()) if users else {},
         session_seconds=settings.session_hours * 3600,
+        single_sign_on=settings.oidc_issuer is not None,
     )
+
+
+def build_single_sign_on(settings: Settings, access: AccessControl) -> OidcClient | None:
+    """The OpenID Connect client, when an issuer is configured."""
+    if settings.oidc_issuer is None:
+        return None
+    if not settings.oidc_client_id:
+        msg = "single sign-on needs VISIONARY_OIDC_CLIENT_ID as well as VISIONARY_OIDC_ISSUER"
+        raise ValueError(msg)
+    secret = settings.oidc_client_secret
+    config = OidcConfig(
+        issuer=settings.oidc_issuer,
+        client_id=settings.oidc_client_id,
+        client_secret=secret.get_secret_value() if secret else None,
+        scopes=settings.oidc_scopes,
+        name_claims=(settings.oidc_name_claim, "email", "sub"),
+        admin_claim=settings.oidc_admin_claim,
+        admin_value=settings.oidc_admin_value,
+    )
+    return OidcClient(config, access.key)
 
 
 _studio: Studio | None = None

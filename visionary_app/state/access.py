@@ -27,6 +27,17 @@ SIGN_IN_ROUTE = "/sign-in"
 _FAILED_SIGN_IN_DELAY_S = 1.0
 
 
+_SIGN_ON_ERRORS = {
+    "cancelled": "The sign-in was cancelled at the identity provider.",
+    "unreachable": "The identity provider could not be reached; try again.",
+    "mismatch": "That sign-in did not start in this browser (or took too long); try again.",
+    "refused": "The identity provider refused the sign-in; try again.",
+    "invalid": "The identity provider's answer could not be verified; nobody was signed in.",
+    "nameless": "The identity provider did not say who you are; ask your administrator.",
+    "failed": "The sign-in could not be completed; try again.",
+}
+
+
 class AccessState(VisitorState):
     """The sign-in form. The password is read from the submitted form, never kept in state."""
 
@@ -36,6 +47,24 @@ class AccessState(VisitorState):
     def asks_for_name(self) -> bool:
         """Whether the form asks for a user name (a list of users is configured)."""
         return get_studio().access.asks_for_name
+
+    @rx.var(cache=True)
+    def asks_for_password(self) -> bool:
+        """Whether the form has a password box (a shared password or users are configured)."""
+        access = get_studio().access
+        return bool(access.shared_password or access.users)
+
+    @rx.var(cache=True)
+    def single_sign_on_label(self) -> str:
+        """What the single sign-on button names ("" when single sign-on is off)."""
+        studio = get_studio()
+        return studio.settings.oidc_label if studio.single_sign_on is not None else ""
+
+    @rx.event
+    def show_sign_on_error(self):
+        """Say why a single sign-on came back here (the callback passes a code, not words)."""
+        code = self.router.url.query_parameters.get("error", "")
+        self.error = _SIGN_ON_ERRORS.get(code, _SIGN_ON_ERRORS["failed"]) if code else ""
 
     @rx.event
     async def sign_in(self, form_data: dict[str, Any]):
@@ -81,9 +110,8 @@ class AccessState(VisitorState):
 @functools.cache
 def _always_allowed() -> frozenset[str]:
     """Events that must work before signing in: Reflex's own, and the sign-in form's."""
-    return frozenset(
-        (f"{AccessState.get_full_name()}.sign_in", f"{AccessState.get_full_name()}.sign_out")
-    )
+    name = AccessState.get_full_name()
+    return frozenset((f"{name}.sign_in", f"{name}.sign_out", f"{name}.show_sign_on_error"))
 
 
 class AccessGate(Middleware):

@@ -57,9 +57,11 @@ class VisitorState(rx.State):
 
     def _viewer(self) -> Viewer:
         """Who is acting, as the server decides it: owner key, and whether an admin."""
-        principal = self._principal()
+        session = get_studio().access.session(self.session_token) if self.session_token else None
+        principal, admin_by_claim = session if session is not None else (None, False)
         name = principal.removeprefix("user:") if principal and principal != SHARED else ""
-        return Viewer(owner=self._owner(), admin=bool(name) and name in get_settings().admin_names)
+        listed = bool(name) and name in get_settings().admin_names
+        return Viewer(owner=self._owner(), admin=listed or admin_by_claim)
 
     @rx.var
     def signed_in_as(self) -> str:
