@@ -8,37 +8,26 @@ sees: images in both galleries, the concurrency cap, and the daily limit.
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 from collections.abc import Iterator
 
 import pytest
-import redis
 import sqlalchemy as sa
 from playwright.sync_api import Browser, expect
 
 from tests.conftest import fresh_postgres_schema
 from tests.e2e.conftest import ITEM, JOB_CARD, RunningApp, generate, launch_app, studio_page, unique
+from tests.support.services import REDIS_URL, redis_or_skip
 from visionary_app.services.database import make_engine
 
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
 DAILY_LIMIT = 16
 LATENCY_MS = 2000
-
-
-def _redis_or_skip() -> None:
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_timeout=2).ping()
-    except redis.RedisError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"scale-out needs Redis at {REDIS_URL} under CI: {exc}")
-        pytest.skip(f"Redis not reachable at {REDIS_URL}: {exc}")
 
 
 @pytest.fixture(scope="module")
 def database_url() -> Iterator[str]:
     """A fresh PostgreSQL schema for the app (its workers migrate it at start-up)."""
-    _redis_or_skip()
+    redis_or_skip("scale-out")
     with fresh_postgres_schema("visionary_scale") as url:
         yield url
 
