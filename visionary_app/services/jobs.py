@@ -400,8 +400,12 @@ class JobQueue:
                 next_beat = loop.time() + self.heartbeat_s
             try:
                 await self._pass(beat=beat)
-            except QueueUnavailable as exc:
-                logger.warning("the job queue could not be read: %s", exc)
+            except Exception as exc:  # the dispatcher must outlive any one pass
+                if isinstance(exc, QueueUnavailable):
+                    logger.warning("the job queue could not be read: %s", exc)
+                else:
+                    logger.exception("a dispatcher pass failed")
+                    exc = QueueUnavailable(f"the job queue failed: {exc.__class__.__name__}")
                 for waiter in list(self._waiting.values()):
                     if not waiter.started.done():
                         waiter.started.set_exception(exc)
