@@ -226,7 +226,8 @@ def test_a_private_image_reaches_nobody_else_and_only_owners_and_admins_change_i
         expect(star).to_have_attribute("data-favourite", "false")  # Alice's star is hers
         bob.fill("#gallery-search", private)
         expect(bob.get_by_text("No image matches that search.")).to_be_visible()
-        bob.fill("#gallery-search", "")
+        bob.fill("#gallery-search", "")  # (debounced: wait for it before the next change)
+        expect(bob.locator(ITEM).filter(has_text=shared)).to_have_count(1)
         bob.click("#gallery-scope >> text=Mine")
         expect(bob.locator(ITEM).filter(has_text=shared)).to_have_count(0)
         bob.click("#gallery-scope >> text=Everyone")
