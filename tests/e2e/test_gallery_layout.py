@@ -25,7 +25,7 @@ def _at_least_three_images(browser: Browser, app: RunningApp) -> None:
 
 
 @pytest.mark.parametrize(
-    ("width", "columns"), [(390, 1), (700, 2), (1100, 3), (1400, 4), (1700, 5)]
+    ("width", "columns"), [(320, 2), (390, 2), (700, 2), (1100, 3), (1400, 4), (1700, 5)]
 )
 def test_columns_follow_screen_width(browser: Browser, app: RunningApp, width: int, columns: int):
     context = browser.new_context(viewport={"width": width, "height": 900})
