@@ -30,6 +30,8 @@ def _app_env(args: argparse.Namespace, latency_ms: int, concurrent: int, per_use
         "VISIONARY_MAX_RUNNING_JOBS_PER_USER": str(per_user),
         "VISIONARY_IMAGES_PER_USER_PER_HOUR": "0",
         "VISIONARY_IMAGES_PER_DAY": "0",
+        "VISIONARY_ANONYMOUS_IMAGES_PER_HOUR": "0",
+        "VISIONARY_MAX_QUEUED_JOBS_PER_USER": "0",
         "GRANIAN_WORKERS": str(args.workers),
     }
     if args.redis_url:

@@ -104,6 +104,8 @@ def launch_app(
         # One browser makes every test's images; limits are tested where they are set.
         "VISIONARY_IMAGES_PER_USER_PER_HOUR": "0",
         "VISIONARY_IMAGES_PER_DAY": "0",
+        "VISIONARY_ANONYMOUS_IMAGES_PER_HOUR": "0",
+        "VISIONARY_MAX_QUEUED_JOBS_PER_USER": "0",
     }
     env.update({f"VISIONARY_{key.upper()}": value for key, value in settings.items()})
     container = None

@@ -360,7 +360,13 @@ class JobQueue:
         ended here, or elsewhere when the database tells) and otherwise every
         `poll_interval_s`; it also keeps their heartbeat.
         """
-        waiter = _Waiter(asyncio.get_running_loop().create_future(), on_wait)
+        turn = await self.try_start(job)  # a free slot now: no need to wait for a pass
+        if turn.started:
+            return
+        if turn.status != JobStatus.QUEUED:
+            raise JobCancelled(turn.status)
+        on_wait(turn.ahead)
+        waiter = _Waiter(asyncio.get_running_loop().create_future(), on_wait, turn.ahead)
         self._waiting[job.id] = waiter
         self._ensure_dispatcher()
         self._notify()
@@ -444,7 +450,8 @@ class JobQueue:
         self.passes += 1
         for job_id in local:
             status = statuses.get(job_id)
-            waiter = self._waiting.get(job_id)
+            # Only waiters this pass decided for: one that came during it waits for the next.
+            waiter = self._waiting.get(job_id) if job_id in waiting else None
             if waiter is not None and not waiter.started.done():
                 if job_id in starts:
                     waiter.started.set_result(None)
