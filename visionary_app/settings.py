@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _SIZE_PATTERN = re.compile(r"^(\d{2,5})x(\d{2,5})$")
@@ -250,6 +251,16 @@ class Settings(BaseSettings):
             msg = f"image_size must look like 1024x1024, got {value!r}"
             raise ValueError(msg)
         return value
+
+    @model_validator(mode="after")
+    def _model_not_shut_down(self) -> Settings:
+        # Refused here, when the app starts, with the replacement named (not on first use).
+        from visionary_app.services.providers.capabilities import retirement_notice
+
+        retirement_notice(
+            self.resolved_image_model, provider=self.resolved_provider, today=date.today()
+        )
+        return self
 
     @property
     def resolved_database_url(self) -> str:

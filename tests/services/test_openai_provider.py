@@ -256,3 +256,38 @@ async def test_provider_failure_stores_nothing(fake, store, catalog):
     assert not store.root.exists() or not any(store.root.rglob("*.png"))
     image = await pipeline.generate("[revise] kept")
     assert (await catalog.get(image.id)).revised_prompt.startswith("REVISED:")
+
+
+def test_a_model_near_its_shutdown_is_announced_and_past_it_refused():
+    from datetime import date
+
+    from visionary_app.services.providers.capabilities import ModelRetired, retirement_notice
+
+    notice = retirement_notice("gpt-image-1.5", provider="openai", today=date(2026, 11, 28))
+    assert "shuts down on 2026-12-01 (in 3 days)" in notice and "gpt-image-2" in notice
+    assert retirement_notice("gpt-image-1.5", provider="openai", today=date(2026, 10, 1)) == ""
+    assert retirement_notice("gpt-image-2", provider="openai", today=date(2026, 11, 28)) == ""
+    # A compatible server may serve the name as long as it likes.
+    assert retirement_notice("gpt-image-1.5", provider="openai-compatible",
+                             today=date(2027, 1, 1)) == ""  # fmt: skip
+    with pytest.raises(ModelRetired, match="shut down by OpenAI on 2026-12-01: set "
+                       "VISIONARY_IMAGE_MODEL=gpt-image-2"):  # fmt: skip
+        retirement_notice("chatgpt-image-latest", provider="azure-openai", today=date(2026, 12, 1))
+
+
+def test_the_app_refuses_to_start_on_a_model_that_was_shut_down(monkeypatch):
+    import datetime as real_datetime
+
+    from pydantic import ValidationError
+
+    from visionary_app import settings as settings_module
+
+    class AfterShutdown(real_datetime.date):
+        @classmethod
+        def today(cls):
+            return cls(2026, 12, 2)
+
+    monkeypatch.setattr(settings_module, "date", AfterShutdown)
+    with pytest.raises(ValidationError, match="VISIONARY_IMAGE_MODEL=gpt-image-2"):
+        _settings(provider="openai", OPENAI_API_KEY="sk-x", image_model="gpt-image-1-mini")
+    assert _settings(provider="openai", OPENAI_API_KEY="sk-x", image_model="gpt-image-2")

@@ -51,6 +51,20 @@ def options_bar() -> rx.Component:
     )  # fmt: skip
 
 
+def retirement_notice() -> rx.Component:
+    """A warning when the configured model is about to be shut down."""
+    return rx.cond(
+        OptionsState.retirement != "",
+        rx.callout.root(
+            rx.callout.icon(rx.icon("triangle_alert")),
+            rx.callout.text(OptionsState.retirement),
+            color_scheme="amber",
+            size="1",
+            id="model-retirement",
+        ),
+    )
+
+
 def model_badge() -> rx.Component:
     """The model in use, on a line of its own.
 
@@ -121,6 +135,7 @@ def prompt_form() -> rx.Component:
             ),
             options_bar(),
             model_badge(),
+            retirement_notice(),
             rx.flex(
                 _counter(),
                 rx.flex(

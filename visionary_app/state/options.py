@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import reflex as rx
 
 from visionary_app.services.providers.base import PROVIDER_LABELS, ImageOptions
+from visionary_app.services.providers.capabilities import ModelRetired, retirement_notice
 from visionary_app.services.studio import get_studio
 from visionary_app.settings import get_settings
 
@@ -42,6 +45,17 @@ class OptionsState(rx.State):
         """Provider and model, as shown next to the options."""
         provider = get_studio().provider
         return f"{PROVIDER_LABELS.get(provider.name, provider.name)} · {provider.model}"
+
+    @rx.var
+    def retirement(self) -> str:
+        """A warning when the configured model shuts down within 30 days ("" otherwise)."""
+        studio = get_studio()
+        try:
+            return retirement_notice(
+                studio.provider.model, provider=studio.provider.name, today=date.today()
+            )
+        except ModelRetired as exc:  # shut down since this server started
+            return str(exc)
 
     @rx.var
     def selected_size(self) -> str:

@@ -3,8 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, timedelta
 
-__all__ = ["MODEL_CAPABILITIES", "ModelCapabilities", "capabilities_for"]
+__all__ = [
+    "MODEL_CAPABILITIES",
+    "RETIREMENTS",
+    "ModelCapabilities",
+    "ModelRetired",
+    "Retirement",
+    "capabilities_for",
+    "retirement_notice",
+]
+
+# Say so on the page this long before a model shuts down.
+RETIREMENT_WARNING = timedelta(days=30)
 
 
 @dataclass(frozen=True)
@@ -105,3 +117,49 @@ def capabilities_for(model: str, *, provider: str) -> ModelCapabilities:
     if model.startswith(("gpt-image", "chatgpt-image")):
         return _GPT_IMAGE
     return _UNKNOWN_COMPATIBLE
+
+
+@dataclass(frozen=True)
+class Retirement:
+    """When OpenAI shuts a model down, and what to use instead."""
+
+    shutdown: date
+    replacement: str
+
+
+# OpenAI's deprecations page. Only OpenAI and Azure OpenAI are held to it: an
+# OpenAI-compatible server may serve any name for as long as it likes.
+RETIREMENTS: dict[str, Retirement] = {
+    "gpt-image-1-mini": Retirement(date(2026, 12, 1), "gpt-image-2"),
+    "gpt-image-1.5": Retirement(date(2026, 12, 1), "gpt-image-2"),
+    "chatgpt-image-latest": Retirement(date(2026, 12, 1), "gpt-image-2"),
+}
+_HELD_TO_RETIREMENTS = ("openai", "azure-openai")
+
+
+class ModelRetired(ValueError):
+    """The configured model has been shut down; the message names its replacement."""
+
+
+def retirement_notice(model: str, *, provider: str, today: date) -> str:
+    """What the page should say about the model's shutdown ("" when nothing is due).
+
+    Raises ModelRetired once the shutdown date has come: the app must not start on it.
+    """
+    retirement = RETIREMENTS.get(model) if provider in _HELD_TO_RETIREMENTS else None
+    if retirement is None:
+        return ""
+    if today >= retirement.shutdown:
+        msg = (
+            f"{model} was shut down by OpenAI on {retirement.shutdown:%Y-%m-%d}: set "
+            f"VISIONARY_IMAGE_MODEL={retirement.replacement} (its replacement) and restart."
+        )
+        raise ModelRetired(msg)
+    if today < retirement.shutdown - RETIREMENT_WARNING:
+        return ""
+    days = (retirement.shutdown - today).days
+    return (
+        f"{model} shuts down on {retirement.shutdown:%Y-%m-%d} (in {days} "
+        f"day{'s' if days != 1 else ''}). Ask whoever runs this studio to switch "
+        f"VISIONARY_IMAGE_MODEL to {retirement.replacement}."
+    )
