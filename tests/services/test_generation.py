@@ -142,7 +142,7 @@ async def test_index_failure_removes_the_blob(store, tmp_path):
 
 async def test_provider_failure_message_reaches_the_user(store, catalog):
     class RefusingProvider(OfflineProvider):
-        async def generate(self, prompt, options):
+        async def generate(self, prompt, options, **_identity):
             raise ProviderError("The provider refused the prompt.")
 
     with pytest.raises(GenerationFailed, match="refused the prompt"):
@@ -154,7 +154,7 @@ async def test_provider_failure_message_reaches_the_user(store, catalog):
 class BombSecond(OfflineProvider):
     """Draws as usual, except that the batch's second picture has too many pixels to open."""
 
-    async def generate(self, prompt, options):
+    async def generate(self, prompt, options, **_identity):
         images = await super().generate(prompt, options)
         buffer = io.BytesIO()
         PILImage.new("1", (4000, 4000)).save(buffer, format="PNG")

@@ -291,3 +291,23 @@ def test_the_app_refuses_to_start_on_a_model_that_was_shut_down(monkeypatch):
     with pytest.raises(ValidationError, match="VISIONARY_IMAGE_MODEL=gpt-image-2"):
         _settings(provider="openai", OPENAI_API_KEY="sk-x", image_model="gpt-image-1-mini")
     assert _settings(provider="openai", OPENAI_API_KEY="sk-x", image_model="gpt-image-2")
+
+
+async def test_requests_carry_a_keyed_hash_of_the_owner_never_the_name(fake, store, catalog):
+    provider, _ = build_provider(openai_settings(fake))
+    pipeline = GenerationPipeline(
+        provider, store, catalog, max_prompt_length=4000, identity_key=b"k" * 32
+    )
+    seen = len(fake.requests)
+    await pipeline.generate("for alice", owner="user:alice")
+    await pipeline.generate("for alice again", owner="user:alice")
+    await pipeline.generate("for bob", owner="user:bob")
+    bodies = [request.body for request in _since(fake, seen)]
+    ids = [body["safety_identifier"] for body in bodies]
+    assert ids[0] == ids[1] != ids[2]  # stable per owner, different between owners
+    assert all(len(i) == 32 and "alice" not in i and "bob" not in i for i in ids)
+    assert all("user" not in body for body in bodies)  # not the deprecated field
+    other_key = GenerationPipeline(
+        provider, store, catalog, max_prompt_length=4000, identity_key=b"x" * 32
+    )
+    assert other_key.safety_identifier("user:alice") != ids[0]  # keyed: not a bare hash

@@ -28,14 +28,14 @@ ONE = ImageOptions(size="256x256")
 class RefusingProvider(OfflineProvider):
     """The offline provider, refusing every prompt as a safety system would."""
 
-    async def generate(self, prompt, options):
+    async def generate(self, prompt, options, **_identity):
         raise ProviderError("The provider's safety system refused this prompt.")
 
 
 class BrokenProvider(OfflineProvider):
     """A provider with a bug: it raises something no one planned for."""
 
-    async def generate(self, prompt, options):
+    async def generate(self, prompt, options, **_identity):
         raise RuntimeError("boom")
 
 

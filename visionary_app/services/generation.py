@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import logging
 import time
 import unicodedata
@@ -131,6 +133,7 @@ class GenerationPipeline:
         cleanup_timeout_s: float = 5.0,
         clock: Callable[[], datetime] = _utcnow,
         default_visibility: Visibility = Visibility.SHARED,
+        identity_key: bytes = b"",
     ) -> None:
         self.provider = provider
         self.store = store
@@ -142,6 +145,11 @@ class GenerationPipeline:
         self.cleanup_timeout_s = cleanup_timeout_s
         self._clock = clock
         self.default_visibility = default_visibility
+        self._identity_key = identity_key
+
+    def safety_identifier(self, owner: str) -> str:
+        """A stable, opaque id of an owner for the provider: a keyed hash, never the name."""
+        return hmac.new(self._identity_key, owner.encode(), hashlib.sha256).hexdigest()[:32]
 
     def validate(self, raw_prompt: str) -> str:
         """The prompt as it will be used, or InvalidPrompt."""
@@ -181,7 +189,9 @@ class GenerationPipeline:
         self.check_options(options)
         started = time.perf_counter()
         try:
-            generated = await self.provider.generate(prompt, options)
+            generated = await self.provider.generate(
+                prompt, options, safety_identifier=self.safety_identifier(owner)
+            )
         except ProviderError as exc:
             raise GenerationFailed(str(exc)) from exc
         provider_seconds = time.perf_counter() - started

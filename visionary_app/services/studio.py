@@ -159,6 +159,20 @@ def build_store(settings: Settings) -> BlobStore:
     return LocalBlobStore(settings.images_dir, UrlSigner(key, settings.url_ttl_seconds))
 
 
+def _identity_key(settings: Settings) -> bytes:
+    """The key that hashes owners into the provider's safety identifier.
+
+    A configured secret (the same on every host) keeps the identifier stable across workers;
+    without one, a key made once in the data directory does on one host.
+    """
+    for secret in (settings.session_secret, settings.url_signing_key):
+        if secret is not None:
+            return b"safety identifier\x00" + secret.get_secret_value().encode()
+    if settings.resolved_provider == "offline":
+        return b""  # nothing leaves the machine
+    return load_or_create_key(settings.data_dir / "safety-identifier.key", "safety identifier key")
+
+
 def build_studio(settings: Settings) -> Studio:
     """Wire every service for `settings` (no network calls happen here)."""
     provider, suggester = build_provider(settings)
@@ -175,6 +189,7 @@ def build_studio(settings: Settings) -> Studio:
         thumbnail_size=settings.thumbnail_size,
         cleanup_timeout_s=settings.storage_timeout_seconds,
         default_visibility=Visibility(settings.default_visibility),
+        identity_key=_identity_key(settings),
     )
     limits = JobLimits(
         max_concurrent=settings.max_concurrent_generations,

@@ -65,6 +65,12 @@ class ImageProvider(Protocol):
     model: str
     capabilities: ModelCapabilities  # looked up once, when the provider is built
 
-    async def generate(self, prompt: str, options: ImageOptions) -> list[GeneratedImage]:
-        """Produce `options.n` images for `prompt`."""
+    async def generate(
+        self, prompt: str, options: ImageOptions, *, safety_identifier: str | None = None
+    ) -> list[GeneratedImage]:
+        """Produce `options.n` images for `prompt`.
+
+        `safety_identifier` is a stable, opaque hash of who asked, for the provider's abuse
+        monitoring (never their name).
+        """
         ...

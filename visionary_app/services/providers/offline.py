@@ -31,7 +31,9 @@ class OfflineProvider:
         self.latency_ms = latency_ms
         self.capabilities = capabilities_for(model, provider=self.name)
 
-    async def generate(self, prompt: str, options: ImageOptions) -> list[GeneratedImage]:
+    async def generate(
+        self, prompt: str, options: ImageOptions, *, safety_identifier: str | None = None
+    ) -> list[GeneratedImage]:
         """Draw `n` pictures in worker threads, taking at least the configured latency.
 
         The drawing happens during the latency, as a remote service works while the caller

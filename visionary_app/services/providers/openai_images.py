@@ -38,9 +38,14 @@ class OpenAIImageProvider:
         # Azure routes by deployment name; the SDK puts `model` into the deployment path.
         self._request_model = deployment or model
 
-    async def generate(self, prompt: str, options: ImageOptions) -> list[GeneratedImage]:
+    async def generate(
+        self, prompt: str, options: ImageOptions, *, safety_identifier: str | None = None
+    ) -> list[GeneratedImage]:
         """One request for `options.n` images, answered as base64 (never a second download)."""
         request: dict = {"model": self._request_model, "prompt": prompt, "n": options.n}
+        if safety_identifier and self.name in ("openai", "azure-openai"):
+            # Not the deprecated `user`; an OpenAI-compatible server may not know either.
+            request["safety_identifier"] = safety_identifier
         if options.size:
             request["size"] = options.size
         if options.quality and self.capabilities.qualities:
