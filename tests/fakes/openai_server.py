@@ -72,6 +72,12 @@ class FakeOpenAI:
             return request.headers.get("api-key") == self.azure_key
         return request.headers.get("authorization") == f"Bearer {self.api_key}"
 
+    @staticmethod
+    def _kind(request: Request) -> tuple[bool, bool]:
+        """(Azure, Azure's v1 API): v1 takes OpenAI's paths under /openai/v1, no api-version."""
+        path = request.url.path
+        return path.startswith("/openai/"), path.startswith("/openai/v1/")
+
     async def _record(self, request: Request) -> dict:
         body = await request.json()
         self.requests.append(
@@ -85,9 +91,9 @@ class FakeOpenAI:
         return body
 
     async def images(self, request: Request):
-        azure = request.url.path.startswith("/openai/")
+        azure, v1 = self._kind(request)
         body = await self._record(request)
-        if azure and not request.query_params.get("api-version"):
+        if azure and not v1 and not request.query_params.get("api-version"):
             return self._error(400, "missing_api_version", "api-version is required")
         if not self._authorised(request, azure):
             return self._error(401, "invalid_api_key", "Incorrect API key provided.")
@@ -181,6 +187,7 @@ class FakeOpenAI:
             routes=[
                 Route("/v1/images/generations", self.images, methods=["POST"]),
                 Route("/v1/chat/completions", self.chat, methods=["POST"]),
+                Route("/openai/v1/images/generations", self.images, methods=["POST"]),
                 Route("/openai/deployments/{name}/images/generations", self.images,
                       methods=["POST"]),
                 Route("/openai/deployments/{name}/chat/completions", self.chat, methods=["POST"]),

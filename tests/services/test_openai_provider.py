@@ -222,6 +222,20 @@ async def test_azure_uses_the_deployment_path_api_version_and_key_header(fake):
     assert images[0].data.startswith(b"\x89PNG")
 
 
+async def test_azure_v1_endpoint_uses_openai_paths_without_api_version(fake):
+    settings = azure_settings(fake, AZURE_OPENAI_ENDPOINT=f"{fake.azure_endpoint}/openai/v1/")
+    provider, _ = build_provider(settings)
+    assert provider.label == "Azure OpenAI"
+    before = len(fake.requests)
+    images = await provider.generate("a harbour", ImageOptions(size="1024x1024"))
+    (request,) = _since(fake, before)
+    assert request.path == "/openai/v1/images/generations"
+    assert request.query == {}  # no api-version on the v1 API
+    assert request.headers == {"api-key": fake.azure_key}
+    assert request.body["model"] == "images-prod"  # the deployment, named in the request
+    assert images[0].data.startswith(b"\x89PNG")
+
+
 async def test_azure_refusal_names_azure(fake):
     provider, _ = build_provider(azure_settings(fake))
     with pytest.raises(ProviderError, match="refused by Azure OpenAI's safety system"):

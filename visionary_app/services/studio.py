@@ -74,6 +74,16 @@ def _openai_client(settings: Settings) -> tuple[openai.AsyncOpenAI, str]:
             msg = "the azure-openai provider needs AZURE_OPENAI_ENDPOINT"
             raise ValueError(msg)
         key = settings.azure_openai_api_key
+        if settings.azure_openai_endpoint.rstrip("/").endswith("/openai/v1"):
+            # Azure's v1 API: OpenAI's own paths and client, no api-version; the model
+            # named in each request is the deployment.
+            client = openai.AsyncOpenAI(
+                base_url=settings.azure_openai_endpoint.rstrip("/") + "/",
+                api_key=key.get_secret_value() if key else "",
+                default_headers={"api-key": key.get_secret_value()} if key else None,
+                **common,
+            )
+            return client, PROVIDER_LABELS[provider]
         client = openai.AsyncAzureOpenAI(
             azure_endpoint=settings.azure_openai_endpoint,
             api_key=key.get_secret_value() if key else None,
