@@ -210,11 +210,6 @@ class Settings(BaseSettings):
         default=60, ge=10, le=3600, description="A job silent this long has lost its worker."
     )
 
-    @field_validator("oidc_issuer", "oidc_client_id", "oidc_admin_claim", mode="before")
-    @classmethod
-    def _blank_is_unset(cls, value: object) -> object:
-        return None if isinstance(value, str) and not value.strip() else value
-
     @field_validator("access_users")
     @classmethod
     def _check_users(cls, value: SecretStr | None) -> SecretStr | None:
@@ -222,9 +217,12 @@ class Settings(BaseSettings):
             parse_users(value.get_secret_value())
         return value
 
-    @field_validator("session_secret", "url_signing_key", mode="before")
+    @field_validator(
+        "session_secret", "url_signing_key", "oidc_issuer", "oidc_client_id", "oidc_admin_claim",
+        mode="before",
+    )  # fmt: skip
     @classmethod
-    def _blank_key_is_unset(cls, value: object) -> object:
+    def _blank_is_unset(cls, value: object) -> object:
         # An uncommented `VISIONARY_SESSION_SECRET=` line means "not set", not "sign with ''".
         if isinstance(value, str) and not value.strip():
             return None

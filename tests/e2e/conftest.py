@@ -184,8 +184,17 @@ def seed_images(
 ) -> None:
     """Generate images straight into the app's store and index (offline, small), in a thread.
 
-    Playwright's sync API owns this thread's event loop, so the async pipeline runs in another.
     `owner` makes them someone's (e.g. `visitor_owner(page)`); by default nobody's.
+    """
+    run_in_thread(
+        lambda: store_images(app.env, prompts, size, **({"owner": owner} if owner else {}))
+    )
+
+
+def run_in_thread(work, timeout_s: float | None = None) -> None:
+    """Run the coroutine `work()` to its end in a thread of its own, raising what it raised.
+
+    Playwright's sync API owns this thread's event loop, so async code runs in another.
     """
     import asyncio
     import threading
@@ -194,13 +203,13 @@ def seed_images(
 
     def run() -> None:
         try:
-            asyncio.run(store_images(app.env, prompts, size, **({"owner": owner} if owner else {})))
+            asyncio.run(work())
         except BaseException as exc:
             failure.append(exc)
 
     thread = threading.Thread(target=run)
     thread.start()
-    thread.join()
+    thread.join(timeout_s)
     if failure:
         raise failure[0]
 

@@ -17,6 +17,7 @@ from tests.e2e.conftest import (
     RunningApp,
     assert_no_axe_violations,
     launch_app,
+    run_in_thread,
     seed_images,
 )
 from tests.support.reflex_client import ReflexClient
@@ -192,9 +193,7 @@ def _as(app: RunningApp, session: str, actions) -> ReflexClient:
         await asyncio.sleep(1.5)
         await client.close()
 
-    thread = threading.Thread(target=lambda: asyncio.run(run()))
-    thread.start()
-    thread.join(60)
+    run_in_thread(run, timeout_s=60)
     return client
 
 

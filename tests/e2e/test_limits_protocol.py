@@ -9,13 +9,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-import threading
 import uuid
 from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.conftest import RunningApp, launch_app
+from tests.e2e.conftest import RunningApp, launch_app, run_in_thread
 from tests.support.reflex_client import ReflexClient
 from visionary_app.state.generation import GenerationState
 from visionary_app.state.visitor import VisitorState
@@ -35,22 +34,6 @@ def limited_app(tmp_path_factory) -> Iterator[RunningApp]:
 def _jobs(app: RunningApp) -> list[tuple[str, str, int]]:
     with contextlib.closing(sqlite3.connect(app.data_dir / "visionary.db")) as connection:
         return connection.execute("SELECT owner, status, images FROM generation_job").fetchall()
-
-
-def _in_thread(work) -> None:
-    failure: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            asyncio.run(work())
-        except BaseException as exc:
-            failure.append(exc)
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    thread.join(120)
-    if failure:
-        raise failure[0]
 
 
 def test_new_cookies_do_not_multiply_the_visitors_budget_and_cancelling_refunds_nothing(
@@ -73,7 +56,7 @@ def test_new_cookies_do_not_multiply_the_visitors_budget_and_cancelling_refunds_
             toasts.extend(client.toasts)
             await client.close()
 
-    _in_thread(rotate_cookies)
+    run_in_thread(rotate_cookies, timeout_s=120)
     jobs = [job for job in _jobs(limited_app) if job[0].startswith("visitor:")]
     counted = sum(images for _, _, images in jobs)
     assert len(jobs) == 3 and counted == 3, jobs  # the visitors' budget of 3, not 5

@@ -199,7 +199,6 @@ class Catalog:
                     query = query.order_by(*order).limit(limit)
                     rows.extend(session.exec(plan.apply(query) if plan else query))
                     rows.sort(key=lambda image: (image.created_at, image.id), reverse=older)
-            rows.sort(key=lambda image: (image.created_at, image.id), reverse=older)
             return rows[:limit]
 
         return await self._run(work, "be read")

@@ -115,6 +115,23 @@ class Turn:
     ahead: int = 0  # queued jobs that start before this one
 
 
+def _beat(
+    session: Session, ids: Iterable[uuid.UUID], now: datetime | None
+) -> dict[uuid.UUID, JobStatus]:
+    """Mark the active ones of these jobs alive at `now` (unless None); each one's status."""
+    ids = list(ids)
+    if now is not None:
+        session.exec(
+            sa.update(GenerationJob)
+            .where(col(GenerationJob.id).in_(ids), col(GenerationJob.status).in_(ACTIVE))
+            .values(heartbeat_at=now)
+        )
+    rows = session.exec(
+        select(GenerationJob.id, GenerationJob.status).where(col(GenerationJob.id).in_(ids))
+    )
+    return dict(rows.all())
+
+
 @dataclass
 class _Waiter:
     """A job of this worker waiting for its turn."""
@@ -211,21 +228,21 @@ class JobQueue:
         job = GenerationJob(
             owner=owner, prompt=prompt, size=options.size, quality=options.quality,
             style=options.style, n=options.n, status=JobStatus.QUEUED, images=options.n,
-            created_at=now, heartbeat_at=now, worker=self.worker,
+            created_at=now, worker=self.worker,
         )  # fmt: skip
 
         def work(session: Session) -> GenerationJob:
-            self._lock_queue(session)
+            self._lock_queue(session)  # so the counts and sums below cannot go stale
             job.heartbeat_at = database_now(session)
+            # The owner's jobs already waiting or running: the new one's turn, and its cap.
             job.turn = session.exec(
                 select(sa.func.count()).where(
                     col(GenerationJob.owner) == owner, col(GenerationJob.status).in_(ACTIVE)
                 )
             ).one()
-            # Inserting first takes SQLite's write lock, so the sums below cannot go stale.
             session.add(job)
             session.flush()
-            refusal = self._over_limit(session, owner, now)
+            refusal = self._over_limit(session, owner, now, active=job.turn)
             if refusal is not None:
                 session.rollback()
                 raise refusal
@@ -245,7 +262,10 @@ class JobQueue:
             query = query.where(who)
         return list(session.exec(query.order_by(col(GenerationJob.created_at))))
 
-    def _over_limit(self, session: Session, owner: str, now: datetime) -> LimitReached | None:
+    def _over_limit(
+        self, session: Session, owner: str, now: datetime, *, active: int
+    ) -> LimitReached | None:
+        """Why a new job of `owner` (who has `active` others waiting or running) is refused."""
         anonymous = owner.startswith(ANONYMOUS_PREFIX)
         checks = (
             (self.limits.images_per_owner_per_hour, _HOUR, col(GenerationJob.owner) == owner,
@@ -258,18 +278,12 @@ class JobQueue:
              "{limit} images per day"),
         )  # fmt: skip
         queued_cap = self.limits.max_queued_per_owner
-        if queued_cap:
-            waiting = session.exec(
-                select(sa.func.count()).where(
-                    col(GenerationJob.owner) == owner, col(GenerationJob.status).in_(ACTIVE)
-                )
-            ).one()
-            if waiting > queued_cap:  # the new job is already counted
-                return LimitReached(
-                    f"Not generated: you already have {queued_cap} jobs waiting or running. "
-                    "Wait for one to finish, or cancel one.",
-                    now,
-                )
+        if queued_cap and active >= queued_cap:
+            return LimitReached(
+                f"Not generated: you already have {queued_cap} jobs waiting or running. "
+                "Wait for one to finish, or cancel one.",
+                now,
+            )
         for limit, window, who, reason in checks:
             if not limit:
                 continue
@@ -426,19 +440,7 @@ class JobQueue:
         def work(session: Session) -> tuple[dict, set, dict]:
             self._lock_queue(session)
             now = database_now(session)
-            if beat:
-                session.exec(
-                    sa.update(GenerationJob)
-                    .where(col(GenerationJob.id).in_(local), col(GenerationJob.status).in_(ACTIVE))
-                    .values(heartbeat_at=now)
-                )
-            statuses = dict(
-                session.exec(
-                    select(GenerationJob.id, GenerationJob.status).where(
-                        col(GenerationJob.id).in_(local)
-                    )
-                ).all()
-            )
+            statuses = _beat(session, local, now if beat else None)
             queued = {job_id for job_id in waiting if statuses.get(job_id) == JobStatus.QUEUED}
             starts, ahead = self._starts(session, queued) if queued else (set(), {})
             if starts:
@@ -468,16 +470,9 @@ class JobQueue:
         ids = list(job_ids)
 
         def work(session: Session) -> dict[uuid.UUID, JobStatus]:
-            session.exec(
-                sa.update(GenerationJob)
-                .where(col(GenerationJob.id).in_(ids), col(GenerationJob.status).in_(ACTIVE))
-                .values(heartbeat_at=database_now(session))
-            )
+            statuses = _beat(session, ids, database_now(session))
             session.commit()
-            rows = session.exec(
-                select(GenerationJob.id, GenerationJob.status).where(col(GenerationJob.id).in_(ids))
-            )
-            return dict(rows.all())
+            return statuses
 
         return await self._run(work)
 
