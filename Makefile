@@ -38,8 +38,8 @@ test: install-dev chromium $(AZURITE) $(AXE)  ## Lint, then run the whole test s
 bench: install install-azurite chromium $(LIGHTHOUSE)  ## Run one benchmark: make bench ARGS="gallery --images 100000"
 	$(BIN)/python -m benchmarks $(ARGS)
 
-screenshot: install-dev chromium $(AZURITE)  ## Retake docs/gallery.png with the test browser
-	VISIONARY_UPDATE_SCREENSHOT=1 $(BIN)/pytest tests/e2e/test_first_screen.py -k local
+screenshot: install-dev chromium $(AZURITE)  ## Retake docs/gallery.png and docs/editor.png with the test browser
+	VISIONARY_UPDATE_SCREENSHOT=1 $(BIN)/pytest tests/e2e/test_first_screen.py tests/e2e/test_creative_loop.py -k "local and (first_screen or paint_a_mask)"
 
 lint: install-dev
 	$(BIN)/ruff check .

@@ -14,6 +14,7 @@ __all__ = [
     "Favourite",
     "GenerationJob",
     "Image",
+    "ImageKind",
     "JobStatus",
     "JobStatusType",
     "UTCDateTime",
@@ -30,6 +31,31 @@ class Visibility(StrEnum):
 
     PRIVATE = "private"
     SHARED = "shared"
+
+
+class ImageKind(StrEnum):
+    """How an image came to be; all but a generated one have source images."""
+
+    GENERATED = "generated"
+    EDITED = "edited"
+    VARIATION = "variation"
+    UPLOAD = "upload"
+
+
+def join_ids(ids: list[uuid.UUID] | tuple[uuid.UUID, ...]) -> str:
+    """Image ids as one column's text (space-separated hex, in order)."""
+    return " ".join(image_id.hex for image_id in ids)
+
+
+def split_ids(text: str | None) -> list[uuid.UUID]:
+    """The ids `join_ids` wrote; anything malformed is skipped."""
+    ids = []
+    for part in (text or "").split():
+        try:
+            ids.append(uuid.UUID(hex=part))
+        except ValueError:
+            continue
+    return ids
 
 
 class UTCDateTime(sa.TypeDecorator):
@@ -66,6 +92,8 @@ class Image(SQLModel, table=True):
         ),
         # "Everyone": the shared images, newest first.
         sa.Index("ix_image_visibility_created_at_id", "visibility", "created_at", "id"),
+        # "Edits of this image": the images made from it.
+        sa.Index("ix_image_source_id", "source_id"),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -91,6 +119,23 @@ class Image(SQLModel, table=True):
     visibility: str = Field(
         default=Visibility.SHARED.value, sa_column=sa.Column(sa.String(16), nullable=False)
     )
+    kind: str = Field(
+        default=ImageKind.GENERATED.value,
+        sa_column=sa.Column(sa.String(16), nullable=False, server_default="generated"),
+    )
+    # Lineage: the image it was made from (edited, variation), and any further reference
+    # images of an edit (`join_ids`). Not foreign keys: a source may be deleted later and its
+    # descendants stay, saying so.
+    source_id: uuid.UUID | None = Field(default=None, sa_column=sa.Column(sa.Uuid(), nullable=True))
+    reference_ids: str = Field(
+        default="", sa_column=sa.Column(sa.Text, nullable=False, server_default="")
+    )
+
+    @property
+    def sources(self) -> list[uuid.UUID]:
+        """Every image it was made from, the main one first."""
+        main = [self.source_id] if self.source_id is not None else []
+        return main + split_ids(self.reference_ids)
 
 
 class Favourite(SQLModel, table=True):
@@ -170,6 +215,17 @@ class GenerationJob(SQLModel, table=True):
     quality: str | None = Field(default=None, sa_column=sa.Column(sa.String(32), nullable=True))
     style: str | None = Field(default=None, sa_column=sa.Column(sa.String(32), nullable=True))
     n: int = 1
+    # What the job makes (an ImageKind other than upload) and from which images (`join_ids`,
+    # the main source first). An edit's mask lives only with the worker that runs it.
+    kind: str = Field(
+        default=ImageKind.GENERATED.value,
+        sa_column=sa.Column(sa.String(16), nullable=False, server_default="generated"),
+    )
+    source_ids: str = Field(
+        default="", sa_column=sa.Column(sa.Text, nullable=False, server_default="")
+    )
+    background: str | None = Field(default=None, sa_column=sa.Column(sa.String(16), nullable=True))
+    complexity: str | None = Field(default=None, sa_column=sa.Column(sa.String(16), nullable=True))
     status: JobStatus = Field(sa_column=sa.Column(JobStatusType(), nullable=False))
     # Round-robin start order: how many jobs its owner already had waiting or running when it
     # was submitted. Jobs start by (turn, created_at): everyone's first job before anyone's

@@ -101,6 +101,30 @@ class Settings(BaseSettings):
         default=0, ge=0, le=600_000, description="Artificial delay of the offline provider."
     )
     max_prompt_length: int = Field(default=4000, ge=1, le=100_000)
+    partial_images: int = Field(
+        default=2,
+        ge=0,
+        le=3,
+        description="Previews streamed while an image forms (0: none), where the model streams.",
+    )
+    image_moderation: Literal["auto", "low"] = Field(
+        default="auto", description="The provider's content-moderation level (GPT image models)."
+    )
+    output_format: Literal["png", "webp", "jpeg"] = Field(
+        default="png", description="Format the provider returns, where the model offers several."
+    )
+    output_compression: int | None = Field(
+        default=None, ge=0, le=100, description="Compression (0-100) of webp or jpeg output."
+    )
+    upload_max_bytes: int = Field(
+        default=20 * 1024 * 1024, ge=1024, le=200 * 1024 * 1024, description="Largest upload."
+    )
+    upload_max_pixels: int = Field(
+        default=8_294_400 * 2, ge=4096, le=100_000_000, description="Most pixels in an upload."
+    )
+    uploads_per_user_per_hour: int = Field(
+        default=60, ge=0, description="Images one user may upload in an hour (0: no limit)."
+    )
     url_ttl_seconds: int = Field(
         default=1800, ge=10, le=7 * 24 * 3600, description="Lifetime of signed image URLs."
     )

@@ -69,6 +69,18 @@ class RunningApp:
         with contextlib.closing(sqlite3.connect(self.data_dir / "visionary.db")) as connection:
             return connection.execute("SELECT prompt, blob_name FROM image").fetchall()
 
+    def query(self, sql: str, *params) -> list[tuple]:
+        """Rows of any query on the app's SQLite index."""
+        with contextlib.closing(sqlite3.connect(self.data_dir / "visionary.db")) as connection:
+            return connection.execute(sql, params).fetchall()
+
+    def read_blob(self, name: str) -> bytes:
+        """One blob's bytes, from the local directory or the Azurite container."""
+        if self.store_kind == "local":
+            return (self.data_dir / "blobs" / name).read_bytes()
+        service = BlobServiceClient.from_connection_string(self.connection_string)
+        return service.get_blob_client(self.container, name).download_blob().readall()
+
     def blob_names(self) -> list[str]:
         """Every blob in the configured store (local files, or the Azurite container)."""
         if self.store_kind == "local":
@@ -212,6 +224,23 @@ def run_in_thread(work, timeout_s: float | None = None) -> None:
     thread.join(timeout_s)
     if failure:
         raise failure[0]
+
+
+def keep_screenshot(shot: Path, name: str) -> None:
+    """With VISIONARY_UPDATE_SCREENSHOT=1 (`make screenshot`), put a shot in docs/ for the README.
+
+    960 px wide, 256 colours: a README picture of ~60 KB rather than ~350 KB.
+    """
+    if os.environ.get("VISIONARY_UPDATE_SCREENSHOT") != "1":
+        return
+    from PIL import Image
+
+    with Image.open(shot) as taken:
+        picture = taken.convert("RGB")
+    picture = picture.resize((960, round(960 * picture.height / picture.width)), Image.LANCZOS)
+    picture.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(
+        ROOT / "docs" / name, optimize=True
+    )
 
 
 def axe_violations(page: Page) -> list[dict]:

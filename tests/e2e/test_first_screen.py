@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from pathlib import Path
 
 from playwright.sync_api import Browser, expect
 
-from tests.e2e.conftest import ITEM, RunningApp, open_studio, seed_images
-from tests.support.app_server import ROOT
+from tests.e2e.conftest import ITEM, RunningApp, keep_screenshot, open_studio, seed_images
 
 TILES = 24
 BUDGET_BYTES = 1_500_000
@@ -63,19 +61,8 @@ def test_first_screen_of_24_tiles_fits_the_budget(browser: Browser, app: Running
         page.set_viewport_size({"width": 1280, "height": 860})
         page.evaluate("window.scrollTo(0, 0)")
         page.screenshot(path=str(shot))
-        if os.environ.get("VISIONARY_UPDATE_SCREENSHOT") == "1":
-            _save_small(shot, ROOT / "docs" / "gallery.png")
+        keep_screenshot(shot, "gallery.png")
     context.close()
-
-
-def _save_small(source: Path, target: Path) -> None:
-    """960 px wide, 256 colours: a README picture of ~60 KB rather than ~350 KB."""
-    from PIL import Image
-
-    with Image.open(source) as shot:
-        picture = shot.convert("RGB")
-    picture = picture.resize((960, round(960 * picture.height / picture.width)), Image.LANCZOS)
-    picture.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(target, optimize=True)
 
 
 def _byte_sizes(app: RunningApp) -> list[tuple[str, int]]:

@@ -39,6 +39,8 @@ def openai_app(fake: FakeOpenAI, tmp_path_factory) -> Iterator[RunningApp]:
         provider="openai",
         provider_timeout_seconds=str(TIMEOUT_S),
         provider_max_retries="1",
+        # Whole answers (revised prompts, batches); streaming is in test_creative_loop.
+        partial_images="0",
     ) as running:
         yield running
 

@@ -1,9 +1,12 @@
 """A fake OpenAI / Azure OpenAI server on loopback that speaks the real wire format.
 
-The real `openai` SDK talks to it over HTTP. Markers in the prompt choose a behaviour:
-`[refuse]` (moderation_blocked), `[policy]` (content_policy_violation), `[429]` (always rate
-limited), `[429-once]` (rate limited once, then fine), `[500]`, `[401]`, `[slow]` (answers after
-SLOW_S seconds), `[revise]` (adds a revised_prompt), `[not-an-image]`.
+The real `openai` SDK talks to it over HTTP: `images/generations` (JSON) and `images/edits`
+(multipart: one or more images, an optional mask), each answered at once or, with
+`stream=true`, as server-sent events (`image_generation.partial_image` ... `.completed`, and
+the `image_edit.*` equivalents). Markers in the prompt choose a behaviour: `[refuse]`
+(moderation_blocked), `[policy]` (content_policy_violation), `[429]` (always rate limited),
+`[429-once]` (rate limited once, then fine), `[500]`, `[401]`, `[slow]` (answers, or ends its
+stream, after SLOW_S seconds), `[revise]` (adds a revised_prompt), `[not-an-image]`.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
+import json
 import threading
 import time
 from collections import Counter
@@ -19,11 +23,14 @@ from dataclasses import dataclass, field
 import uvicorn
 from PIL import Image as PILImage
 from starlette.applications import Starlette
+from starlette.datastructures import UploadFile
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, StreamingResponse
 from starlette.routing import Route
 
-from visionary_app.services.providers.offline import render_png
+from visionary_app.services.providers.base import InputImage
+from visionary_app.services.providers.capabilities import size_problem
+from visionary_app.services.providers.offline import coarse_preview, render_edit, render_png
 
 SLOW_S = 10.0
 SUGGESTION = "a paper boat sailing through a neon-lit canal, watercolour on textured paper"
@@ -79,7 +86,10 @@ class FakeOpenAI:
         return path.startswith("/openai/"), path.startswith("/openai/v1/")
 
     async def _record(self, request: Request) -> dict:
-        body = await request.json()
+        if request.headers.get("content-type", "").startswith("multipart/form-data"):
+            body = await self._form(request)
+        else:
+            body = await request.json()
         self.requests.append(
             Recorded(
                 path=request.url.path,
@@ -90,7 +100,58 @@ class FakeOpenAI:
         )
         return body
 
-    async def images(self, request: Request):
+    @staticmethod
+    async def _form(request: Request) -> dict:
+        """An edit's multipart form as a dict: plain fields typed as OpenAI's JSON would be,
+        files as {"name", "content_type", "data"} (`image` always a list)."""
+        body: dict = {"image": []}
+        async with request.form(max_files=32, max_part_size=64 * 1024 * 1024) as form:
+            for key, value in form.multi_items():
+                if isinstance(value, UploadFile):
+                    item = {"name": value.filename, "content_type": value.content_type,
+                            "data": await value.read()}  # fmt: skip
+                    if key in ("image", "image[]"):
+                        body["image"].append(item)
+                    else:
+                        body[key] = item
+                elif key in ("n", "partial_images", "output_compression"):
+                    body[key] = int(value)
+                elif key == "stream":
+                    body[key] = value == "true"
+                else:
+                    body[key] = value
+        return body
+
+    def _edit_problem(self, body: dict) -> str | None:
+        """What the real API would refuse in an edit's images and mask, if anything."""
+        images = body.get("image") or []
+        if not images:
+            return "image is required"
+        sizes = []
+        for item in images:
+            try:
+                with PILImage.open(io.BytesIO(item["data"])) as picture:
+                    if picture.format not in ("PNG", "JPEG", "WEBP"):
+                        return f"Invalid image file: {item['name']}"
+                    sizes.append(picture.size)
+            except OSError:
+                return f"Invalid image file or mode for image {item['name']}"
+        mask = body.get("mask")
+        if mask is not None:
+            try:
+                with PILImage.open(io.BytesIO(mask["data"])) as picture:
+                    if picture.format != "PNG" or "A" not in picture.getbands():
+                        return "The mask must be a PNG with an alpha channel."
+                    if picture.size != sizes[0]:
+                        return "The mask must have the same dimensions as the image."
+            except OSError:
+                return "Invalid mask file."
+        return None
+
+    async def edits(self, request: Request):
+        return await self.images(request, edit=True)
+
+    async def images(self, request: Request, edit: bool = False):
         azure, v1 = self._kind(request)
         body = await self._record(request)
         if azure and not v1 and not request.query_params.get("api-version"):
@@ -104,8 +165,10 @@ class FakeOpenAI:
             return self._error(400, "invalid_prompt", "prompt is required")
         if model.startswith("gpt-image") and "response_format" in body:
             return self._error(400, "unknown_parameter", "Unknown parameter: 'response_format'.")
-        if model.startswith("gpt-image") and body.get("size", "auto") not in GPT_IMAGE_SIZES:
-            return self._error(400, "invalid_value", f"Invalid size '{body.get('size')}'.")
+        size = body.get("size", "auto")
+        free_form = model.startswith("gpt-image-2") and size_problem(size) is None
+        if model.startswith("gpt-image") and size not in GPT_IMAGE_SIZES and not free_form:
+            return self._error(400, "invalid_value", f"Invalid size '{size}'.")
         n = body.get("n", 1)
         if not isinstance(n, int) or not 1 <= n <= 10:
             return self._error(400, "invalid_value", "n must be between 1 and 10")
@@ -127,6 +190,10 @@ class FakeOpenAI:
                 "retry-after": "1"})  # fmt: skip
         if "[500]" in prompt:
             return self._error(500, "server_error", "The server had an error.")
+        if edit and (problem := self._edit_problem(body)):
+            return self._error(400, "invalid_value", problem)
+        if body.get("stream"):
+            return self._stream(body, prompt, edit)
         if "[slow]" in prompt:
             await asyncio.sleep(SLOW_S)
         data = []
@@ -138,10 +205,7 @@ class FakeOpenAI:
                 PILImage.new("1", (20_000, 20_000)).save(buffer, format="PNG")
                 b64 = base64.b64encode(buffer.getvalue()).decode()
             else:
-                png = await asyncio.to_thread(
-                    render_png, f"{prompt}#{index}", self.image_px, self.image_px
-                )
-                b64 = base64.b64encode(png).decode()
+                b64 = base64.b64encode(await self._picture(body, prompt, index, edit)).decode()
             item = {"b64_json": b64}
             if "[revise]" in prompt:
                 item["revised_prompt"] = f"REVISED: {prompt} with dramatic lighting"
@@ -158,6 +222,42 @@ class FakeOpenAI:
                           "input_tokens_details": {"image_tokens": 0, "text_tokens": 10}},
             }
         )  # fmt: skip
+
+    async def _picture(self, body: dict, prompt: str, index: int, edit: bool) -> bytes:
+        if not edit:
+            return await asyncio.to_thread(
+                render_png, f"{prompt}#{index}", self.image_px, self.image_px
+            )
+        images = [InputImage(item["data"], item["content_type"]) for item in body["image"]]
+        mask = body["mask"]["data"] if "mask" in body else None
+        return await asyncio.to_thread(render_edit, prompt, images, mask, None, index)
+
+    def _stream(self, body: dict, prompt: str, edit: bool) -> StreamingResponse:
+        """Server-sent events as OpenAI sends them: partial images, then the completed one."""
+        kind = "image_edit" if edit else "image_generation"
+        partials = body.get("partial_images") or 0
+        common = {"background": "opaque", "output_format": "png", "quality": "medium",
+                  "size": body.get("size", "1024x1024")}  # fmt: skip
+
+        def event(name: str, payload: dict) -> bytes:
+            data = json.dumps({"type": name, "created_at": int(time.time()), **common, **payload})
+            return f"event: {name}\ndata: {data}\n\n".encode()
+
+        async def events():
+            final = await self._picture(body, prompt, 0, edit)
+            for step in range(partials):
+                preview = await asyncio.to_thread(coarse_preview, final, step, partials)
+                b64 = base64.b64encode(preview).decode()
+                yield event(f"{kind}.partial_image", {"b64_json": b64, "partial_image_index": step})
+                await asyncio.sleep(0.3)
+            if "[slow]" in prompt:
+                await asyncio.sleep(SLOW_S)
+            usage = {"input_tokens": 10, "output_tokens": 100, "total_tokens": 110,
+                     "input_tokens_details": {"image_tokens": 0, "text_tokens": 10}}  # fmt: skip
+            b64 = base64.b64encode(final).decode()
+            yield event(f"{kind}.completed", {"b64_json": b64, "usage": usage})
+
+        return StreamingResponse(events(), media_type="text/event-stream")
 
     async def chat(self, request: Request):
         azure = request.url.path.startswith("/openai/")
@@ -186,6 +286,9 @@ class FakeOpenAI:
         return Starlette(
             routes=[
                 Route("/v1/images/generations", self.images, methods=["POST"]),
+                Route("/v1/images/edits", self.edits, methods=["POST"]),
+                Route("/openai/v1/images/edits", self.edits, methods=["POST"]),
+                Route("/openai/deployments/{name}/images/edits", self.edits, methods=["POST"]),
                 Route("/v1/chat/completions", self.chat, methods=["POST"]),
                 Route("/openai/v1/images/generations", self.images, methods=["POST"]),
                 Route("/openai/deployments/{name}/images/generations", self.images,

@@ -91,9 +91,11 @@ def test_owners_come_from_the_jobs_that_made_them_and_stars_stay_with_them(tmp_p
             owners = dict(connection.execute(sa.text("SELECT id, owner FROM image")).all())
             stars = set(connection.execute(sa.text("SELECT owner, image_id FROM favourite")).all())
             shown = {v for (v,) in connection.execute(sa.text("SELECT visibility FROM image"))}
+            kinds = set(connection.execute(sa.text("SELECT kind, source_id FROM image")).all())
         assert owners == {made.hex: "user:alice", orphan.hex: "legacy"}
         assert stars == {("user:alice", made.hex), ("legacy", orphan.hex)}
         assert shown == {"shared"}  # as every image was before
+        assert kinds == {("generated", None)}  # 0008: every image before lineage was generated
         assert _schema_diff(engine) == []
     finally:
         engine.dispose()

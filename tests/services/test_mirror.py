@@ -7,13 +7,16 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ANYONE, small_pipeline
-from visionary_app.models import Image
+from visionary_app.models import Image, ImageKind
 from visionary_app.services.blob_names import companion_blob_names
 from visionary_app.services.catalog import Catalog
 from visionary_app.services.database import make_engine, upgrade_to_head
-from visionary_app.services.generation import GenerationPipeline
+from visionary_app.services.generation import GenerationPipeline, Recipe
 from visionary_app.services.local_blob_store import LocalBlobStore
 from visionary_app.services.mirror import SyncRefused, reconcile
+from visionary_app.services.providers.base import ImageOptions
+from visionary_app.services.providers.offline import render_png
+from visionary_app.services.uploads import UploadLimits, clean_upload
 
 NOW = timedelta(0)
 VARIED_PROMPTS = [
@@ -57,6 +60,28 @@ async def test_rebuild_from_an_empty_index_gives_the_same_gallery(blob_store, tm
     assert [image.prompt for image in after] == list(reversed(VARIED_PROMPTS))
     again = await reconcile(blob_store, rebuilt, grace=NOW)
     assert again.indexed == [] and again.removed_rows == []
+
+
+async def test_a_rebuild_keeps_kinds_and_lineage(blob_store, tmp_path):
+    original = _fresh_catalog(tmp_path, "original.db")
+    pipeline = _pipeline(blob_store, original)
+    source = await pipeline.generate("a lantern", owner="user:alice")
+    reference = await pipeline.generate("a moth", owner="user:alice")
+    recipe = Recipe(ImageKind.EDITED, "add moths", ImageOptions(size="256x256"),
+                    (source, reference))  # fmt: skip
+    (edited,) = (await pipeline.make(recipe, owner="user:bob")).kept
+    upload = await pipeline.keep_upload(
+        "user:bob", "cat.png", clean_upload(render_png("a cat", 64, 64), UploadLimits())
+    )
+    before = await original.newest(50, viewer=ANYONE)
+
+    rebuilt = _fresh_catalog(tmp_path, "rebuilt.db")
+    await reconcile(blob_store, rebuilt, grace=NOW)
+    after = await rebuilt.newest(50, viewer=ANYONE)
+    assert _snapshot(after) == _snapshot(before)
+    kinds = {image.id: (image.kind, image.sources) for image in after}
+    assert kinds[edited.id] == ("edited", [source.id, reference.id])
+    assert kinds[upload.id] == ("upload", [])
 
 
 async def test_rows_whose_blob_is_gone_are_removed(blob_store, catalog):

@@ -23,7 +23,7 @@ async def test_a_malformed_id_is_a_message(tab):
     out = await run_event(lightbox, LightboxState.open_image, "not-a-uuid")
     assert said(out, "could not be opened") and not lightbox.is_open
     lightbox.image_id = "../../etc/passwd"
-    assert said(await run_event(lightbox, LightboxState.regenerate), "could not be read")
+    assert said(await run_event(lightbox, LightboxState.more_like_this), "could not be read")
     assert said(await run_event(lightbox, LightboxState.delete), "could not be deleted")
 
 
@@ -34,7 +34,7 @@ async def test_an_index_outage_is_a_message(tab, studio):
     out = await run_event(lightbox, LightboxState.open_image, image_id)
     assert said(out, "could not be opened")
     lightbox.image_id = image_id
-    assert said(await run_event(lightbox, LightboxState.regenerate), "could not be read")
+    assert said(await run_event(lightbox, LightboxState.more_like_this), "could not be read")
     assert said(await run_event(lightbox, LightboxState.delete), "index is unavailable")
 
 

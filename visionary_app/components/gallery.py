@@ -30,10 +30,28 @@ def job_card(job: JobCard) -> rx.Component:
     running = job.status == "running"
     return rx.card(
         rx.vstack(
-            rx.skeleton(width="100%", height="11em", loading=True),
+            rx.cond(
+                job.preview != "",
+                # The latest partial image while it forms; the finished tile replaces it.
+                rx.image(
+                    src=job.preview,
+                    alt="The image as it forms",
+                    width="100%",
+                    height="11em",
+                    custom_attrs={"data-testid": "partial-preview"},
+                    style={"object_fit": "cover", "border_radius": "var(--radius-2)"},
+                ),
+                rx.skeleton(width="100%", height="11em", loading=True),
+            ),
             rx.hstack(
                 rx.spinner(size="2", loading=running),
-                rx.text(rx.cond(running, "Generating…", "Queued"), size="2", weight="medium"),
+                rx.text(
+                    rx.cond(
+                        running, rx.cond(job.kind == "edited", "Editing…", "Generating…"), "Queued"
+                    ),
+                    size="2",
+                    weight="medium",
+                ),
                 rx.text(job.detail, size="2", color_scheme="gray", class_name="job-detail"),
                 rx.spacer(),
                 rx.button(

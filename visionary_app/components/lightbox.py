@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from visionary_app.components.media import backend_resolved
-from visionary_app.state.lightbox import LightboxState
+from visionary_app.state.lightbox import LightboxState, LineageTile
 
 
 def _detail(label: str, value: rx.Var, element_id: str) -> rx.Component:
@@ -41,6 +41,60 @@ def _visibility() -> rx.Component:
         ),
         align="center",
         id="lightbox-visibility",
+    )
+
+
+def _parent() -> rx.Component:
+    """The "Edited from" or "Variation of" link, which shows the source here."""
+    return rx.cond(
+        LightboxState.parent_label != "",
+        rx.hstack(
+            rx.text(LightboxState.parent_label, size="1", color_scheme="gray", width="6em"),
+            rx.cond(
+                LightboxState.parent_id != "",
+                rx.link(
+                    LightboxState.parent_prompt,
+                    href="#",
+                    on_click=[LightboxState.go_to(LightboxState.parent_id), rx.prevent_default],
+                    id="parent-link",
+                    size="2",
+                ),
+                rx.text("an image that is no longer in the gallery", size="2",
+                        color_scheme="gray", id="parent-gone"),
+            ),
+            align="baseline",
+        ),
+    )  # fmt: skip
+
+
+def _child(tile: LineageTile) -> rx.Component:
+    return rx.el.button(
+        rx.image(
+            src=backend_resolved(tile.url),
+            alt="",
+            width="56px",
+            height="56px",
+            style={"object_fit": "cover", "border_radius": "var(--radius-2)", "display": "block"},
+        ),
+        type="button",
+        on_click=LightboxState.go_to(tile.id),
+        aria_label=tile.prompt,
+        title=tile.prompt,
+        class_name="lineage-child",
+        style={"padding": "0", "border": "none", "background": "none", "cursor": "pointer"},
+    )
+
+
+def _children() -> rx.Component:
+    """The edits and variations made of this image."""
+    return rx.cond(
+        LightboxState.made_from_this.length() > 0,
+        rx.hstack(
+            rx.text("Made from it", size="1", color_scheme="gray", width="6em"),
+            rx.flex(rx.foreach(LightboxState.made_from_this, _child), wrap="wrap", gap="2"),
+            align="center",
+            id="lightbox-children",
+        ),
     )
 
 
@@ -116,10 +170,16 @@ def lightbox() -> rx.Component:
                     LightboxState.revised_prompt != "",
                     _detail("Revised", LightboxState.revised_prompt, "lightbox-revised"),
                 ),
-                _detail("Model", LightboxState.model, "lightbox-model"),
+                rx.cond(
+                    LightboxState.model != "",
+                    _detail("Model", LightboxState.model, "lightbox-model"),
+                ),
                 _detail("Size", LightboxState.size, "lightbox-size"),
                 _detail("Created", LightboxState.created_at, "lightbox-created"),
                 _detail("By", LightboxState.owner_label, "lightbox-owner"),
+                _detail("Kind", LightboxState.kind_label, "lightbox-kind"),
+                _parent(),
+                _children(),
                 _visibility(),
                 rx.hstack(
                     _action("copy", "Copy prompt", LightboxState.copy_prompt, "copy-prompt"),
@@ -129,7 +189,13 @@ def lightbox() -> rx.Component:
                         LightboxState.use_prompt,
                         "use-prompt",
                     ),
-                    _action("refresh-ccw", "Regenerate", LightboxState.regenerate, "regenerate"),
+                    rx.cond(
+                        LightboxState.can_edit,
+                        _action("brush", "Edit", LightboxState.start_edit, "edit-image"),
+                    ),
+                    _action(
+                        "sparkles", "More like this", LightboxState.more_like_this, "more-like-this"
+                    ),
                     # A real link, so the browser downloads natively; Radix's classes make it
                     # look like the buttons beside it.
                     rx.el.a(

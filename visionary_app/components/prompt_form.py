@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import reflex as rx
 
+from visionary_app.components.picture_upload import picture_upload
 from visionary_app.state.generation import GenerationState
-from visionary_app.state.options import OptionsState
+from visionary_app.state.options import CUSTOM, OptionsState
 from visionary_app.state.suggestions import SuggestionState
+from visionary_app.state.uploads import UPLOAD_ID, UploadState
 
 
 def _option(label: str, element_id: str, items, value, on_change) -> rx.Component:
@@ -25,11 +27,51 @@ def _option(label: str, element_id: str, items, value, on_change) -> rx.Componen
     )
 
 
+def _custom_size() -> rx.Component:
+    """WIDTHxHEIGHT for a model that takes any size within its rules; says what is wrong."""
+    problem = OptionsState.custom_size_problem
+    return rx.hstack(
+        rx.input(
+            value=OptionsState.custom_size,
+            on_change=OptionsState.set_custom_size,
+            placeholder="1536x864",
+            aria_label="Custom size, width x height in pixels",
+            aria_invalid=rx.cond(problem != "", "true", "false"),
+            aria_describedby="option-size-problem",
+            id="option-size-custom",
+            size="1",
+            width="8em",
+        ),
+        rx.text(problem, size="1", color_scheme="red", id="option-size-problem",
+                aria_live="polite"),
+        align="center",
+        spacing="2",
+    )  # fmt: skip
+
+
+def upload_button() -> rx.Component:
+    """Start from your own picture: PNG, JPEG or WebP, checked on the server."""
+    return picture_upload(
+        rx.button(
+            rx.icon("image-up", size=16),
+            "Upload",
+            type="button",
+            variant="soft",
+            loading=UploadState.uploading,
+            title="Upload a picture of your own to edit or vary it",
+        ),
+        UPLOAD_ID,
+        UploadState.upload,
+        "Choose a picture to upload",
+    )
+
+
 def options_bar() -> rx.Component:
     """Size, quality, style and count: only the ones the configured model supports."""
     return rx.hstack(
         _option("Size", "option-size", OptionsState.sizes, OptionsState.selected_size,
                 OptionsState.set_size),
+        rx.cond(OptionsState.selected_size == CUSTOM, _custom_size()),
         rx.cond(
             OptionsState.qualities.length() > 0,
             _option("Quality", "option-quality", OptionsState.qualities,
@@ -39,6 +81,16 @@ def options_bar() -> rx.Component:
             OptionsState.styles.length() > 0,
             _option("Style", "option-style", OptionsState.styles, OptionsState.selected_style,
                     OptionsState.set_style),
+        ),
+        rx.cond(
+            OptionsState.backgrounds.length() > 0,
+            _option("Background", "option-background", OptionsState.backgrounds,
+                    OptionsState.background, OptionsState.set_background),
+        ),
+        rx.cond(
+            OptionsState.complexities.length() > 0,
+            _option("Complexity", "option-complexity", OptionsState.complexities,
+                    OptionsState.complexity, OptionsState.set_complexity),
         ),
         rx.cond(
             OptionsState.counts.length() > 1,
@@ -139,6 +191,7 @@ def prompt_form() -> rx.Component:
             rx.flex(
                 _counter(),
                 rx.flex(
+                    upload_button(),
                     suggestion_buttons(),
                     rx.button(
                         rx.icon("wand-sparkles", size=18),

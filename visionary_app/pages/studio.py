@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from visionary_app.components.editor import editor
 from visionary_app.components.gallery import gallery
 from visionary_app.components.header import header, offline_notice
 from visionary_app.components.lightbox import lightbox
@@ -34,6 +35,7 @@ def studio_page() -> rx.Component:
             padding_bottom="3em",
         ),
         lightbox(),
+        editor(),
         size="4",
     )
 

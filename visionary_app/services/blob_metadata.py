@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from visionary_app.models import LEGACY_OWNER, Image, Visibility
+from visionary_app.models import LEGACY_OWNER, Image, ImageKind, Visibility, split_ids
 
 __all__ = [
     "METADATA_BUDGET_BYTES",
@@ -71,7 +71,12 @@ def encode_image(image: Image) -> EncodedImage:
         "height": str(image.height),
         "owner_b64": _b64(image.owner),
         "visibility": image.visibility,
+        "kind": image.kind,
     }
+    if image.source_id is not None:
+        metadata["source_id"] = image.source_id.hex
+    if image.reference_ids:
+        metadata["reference_ids"] = image.reference_ids  # hex ids and spaces: ASCII
     for option in ("quality", "style"):
         value = getattr(image, option)
         if value is not None:
@@ -125,7 +130,8 @@ def decode_image(
             prompt=prompt,
             created_at=created_at.astimezone(UTC),
             provider=_unb64(metadata["provider_b64"]),
-            model=_unb64(metadata["model_b64"]),
+            # An upload has no model; Azure drops empty values, so it may be absent.
+            model=_unb64(metadata.get("model_b64") or ""),
             width=int(metadata["width"]),
             height=int(metadata["height"]),
             content_type=content_type,
@@ -136,6 +142,10 @@ def decode_image(
             # Blobs stored before owners existed have neither: legacy and shared, as they were.
             owner=_unb64(metadata["owner_b64"]) if "owner_b64" in metadata else LEGACY_OWNER,
             visibility=Visibility(metadata.get("visibility", Visibility.SHARED)).value,
+            # Blobs stored before lineage existed were all generated.
+            kind=ImageKind(metadata.get("kind", ImageKind.GENERATED)).value,
+            source_id=uuid.UUID(hex=metadata["source_id"]) if "source_id" in metadata else None,
+            reference_ids=" ".join(i.hex for i in split_ids(metadata.get("reference_ids"))),
         )
     except (KeyError, ValueError, TypeError, UnicodeError) as exc:
         if isinstance(exc, MetadataError):

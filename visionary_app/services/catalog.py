@@ -215,6 +215,16 @@ class Catalog:
         image = await self.get(image_id)
         return image if image is not None and viewer.may_see(image) else None
 
+    async def made_from(self, viewer: Viewer, image_id: uuid.UUID, limit: int = 24) -> list[Image]:
+        """The images made from this one (edits, variations) that `viewer` may see, newest first."""
+        query = (
+            select(Image)
+            .where(col(Image.source_id) == image_id, _visible_to(viewer))
+            .order_by(col(Image.created_at).desc(), col(Image.id).desc())
+            .limit(limit)
+        )
+        return await self._run(lambda session: list(session.exec(query)), "be read")
+
     async def starred(self, viewer: Viewer, image_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
         """Which of these images the viewer has starred."""
         wanted = list(image_ids)

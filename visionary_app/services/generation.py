@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from visionary_app.models import LEGACY_OWNER, Image, Visibility
+from visionary_app.models import LEGACY_OWNER, Image, ImageKind, Visibility, join_ids
 from visionary_app.services.blob_metadata import encode_image
 from visionary_app.services.blob_names import (
     companion_blob_names,
@@ -26,22 +26,31 @@ from visionary_app.services.catalog import Catalog, CatalogError
 from visionary_app.services.content_types import TEXT_CONTENT_TYPE, THUMBNAIL_CONTENT_TYPE
 from visionary_app.services.curation import DeleteFailed, delete_image
 from visionary_app.services.providers import ImageProvider, ProviderError
-from visionary_app.services.providers.base import GeneratedImage, ImageOptions
-from visionary_app.services.providers.capabilities import ModelCapabilities
+from visionary_app.services.providers.base import (
+    GeneratedImage,
+    ImageOptions,
+    InputImage,
+    OnPartial,
+)
+from visionary_app.services.providers.capabilities import ModelCapabilities, size_problem
 from visionary_app.services.thumbnails import make_thumbnail
 
 __all__ = [
+    "VARIATION_PROMPT",
     "Batch",
     "GenerationFailed",
     "GenerationPipeline",
     "InvalidOptions",
     "InvalidPrompt",
+    "Recipe",
     "validate_prompt",
 ]
 
 logger = logging.getLogger(__name__)
 
 _ALLOWED_CONTROLS = {"\n", "\r", "\t"}
+# What a variation of an upload (which has no prompt) asks for.
+VARIATION_PROMPT = "A new picture in the spirit of this one: same subject, mood and palette."
 
 
 class GenerationFailed(Exception):
@@ -61,11 +70,19 @@ def validate_options(options: ImageOptions, capabilities: ModelCapabilities, mod
     if not 1 <= options.n <= capabilities.max_n:
         raise InvalidOptions(f"{model} makes 1 to {capabilities.max_n} images at a time.")
     if options.size not in capabilities.sizes:
-        raise InvalidOptions(f"{model} does not offer the size {options.size}.")
+        problem = size_problem(options.size) if capabilities.custom_sizes else None
+        if not capabilities.custom_sizes:
+            raise InvalidOptions(f"{model} does not offer the size {options.size}.")
+        if problem:
+            raise InvalidOptions(f"{model} cannot make {options.size}: {problem}")
     if options.quality is not None and options.quality not in capabilities.qualities:
         raise InvalidOptions(f"{model} does not offer the quality {options.quality!r}.")
     if options.style is not None and options.style not in capabilities.styles:
         raise InvalidOptions(f"{model} does not offer the style {options.style!r}.")
+    if options.background is not None and options.background not in capabilities.backgrounds:
+        raise InvalidOptions(f"{model} does not offer the background {options.background!r}.")
+    if options.complexity is not None and options.complexity not in capabilities.complexities:
+        raise InvalidOptions(f"{model} does not offer the complexity {options.complexity!r}.")
 
 
 def validate_prompt(raw: str, max_length: int) -> str:
@@ -94,6 +111,21 @@ def validate_prompt(raw: str, max_length: int) -> str:
                 "remove it and try again."
             )
     return prompt
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """What one job makes: a kind of image, from a prompt, options and source images.
+
+    `sources` are the images it is made from, the one edited (or varied) first; `mask` is an
+    edit's PNG, the size of the first source, transparent where to change it.
+    """
+
+    kind: ImageKind
+    prompt: str
+    options: ImageOptions
+    sources: tuple[Image, ...] = ()
+    mask: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -177,21 +209,49 @@ class GenerationPipeline:
             raise result
         return result
 
-    async def generate_batch(self, raw_prompt: str, options: ImageOptions, *, owner: str) -> Batch:
-        """One provider call for `options.n` images; each is stored and indexed on its own.
+    async def generate_batch(
+        self,
+        raw_prompt: str,
+        options: ImageOptions,
+        *,
+        owner: str,
+        on_partial: OnPartial | None = None,
+    ) -> Batch:
+        """One provider call for `options.n` images from a prompt (see `make`)."""
+        recipe = Recipe(ImageKind.GENERATED, raw_prompt, options)
+        return await self.make(recipe, owner=owner, on_partial=on_partial)
 
-        The images belong to `owner` and get the app's default visibility.
+    async def make(
+        self, recipe: Recipe, *, owner: str, on_partial: OnPartial | None = None
+    ) -> Batch:
+        """One provider call for `recipe.options.n` images; each is stored and indexed on its own.
+
+        The images belong to `owner`, get the app's default visibility and record their
+        kind and sources. `on_partial` sees each preview of a streamed image (never stored).
 
         Raises GenerationFailed when nothing could be made (bad input, provider failure);
         otherwise returns, per image, the indexed row or the reason it was not kept.
         """
-        prompt = self.validate(raw_prompt)
+        prompt = self.validate(recipe.prompt)
+        options = recipe.options
         self.check_options(options)
+        inputs = await self._inputs(recipe)
         started = time.perf_counter()
+        safety_identifier = self.safety_identifier(owner)
         try:
-            generated = await self.provider.generate(
-                prompt, options, safety_identifier=self.safety_identifier(owner)
-            )
+            if inputs:
+                generated = await self.provider.edit(
+                    prompt,
+                    inputs,
+                    options,
+                    mask=recipe.mask,
+                    safety_identifier=safety_identifier,
+                    on_partial=on_partial,
+                )
+            else:
+                generated = await self.provider.generate(
+                    prompt, options, safety_identifier=safety_identifier, on_partial=on_partial
+                )
         except ProviderError as exc:
             raise GenerationFailed(str(exc)) from exc
         provider_seconds = time.perf_counter() - started
@@ -199,7 +259,7 @@ class GenerationPipeline:
         try:
             for image in generated[: options.n]:
                 try:
-                    results.append(await self._keep(prompt, image, options, owner))
+                    results.append(await self._keep(prompt, image, options, owner, recipe))
                 except GenerationFailed as exc:
                     results.append(exc)
                 except Exception:
@@ -216,6 +276,42 @@ class GenerationPipeline:
             raise
         return Batch(results, provider_seconds)
 
+    async def _inputs(self, recipe: Recipe) -> list[InputImage]:
+        """The source images' bytes for an edit or variation; [] for a plain generation.
+
+        A variation is made from its image where the model edits; elsewhere from its prompt.
+        """
+        if recipe.kind == ImageKind.GENERATED:
+            return []
+        if not self.capabilities.edits:
+            if recipe.kind == ImageKind.VARIATION:
+                return []
+            raise InvalidOptions(f"{self.provider.model} cannot edit images.")
+        if not recipe.sources:
+            raise InvalidOptions("An edit needs an image to start from.")
+        if len(recipe.sources) > self.capabilities.max_input_images:
+            raise InvalidOptions(
+                f"{self.provider.model} takes at most {self.capabilities.max_input_images} images."
+            )
+        inputs = []
+        for source in recipe.sources:
+            try:
+                data = await self.store.read(source.blob_name)
+            except StorageError as exc:
+                logger.error("reading source %s failed: %s", source.blob_name, exc)
+                raise GenerationFailed(
+                    "A source image could not be read from storage; nothing was made. "
+                    "Try again in a moment."
+                ) from exc
+            name = f"image-{len(inputs) + 1}.{source.blob_name.rsplit('.', 1)[-1]}"
+            inputs.append(InputImage(data=data, content_type=source.content_type, name=name))
+        return inputs
+
+    async def keep_upload(self, owner: str, name: str, upload: GeneratedImage) -> Image:
+        """Store and index a person's own (already cleaned) picture as an upload of `owner`."""
+        recipe = Recipe(ImageKind.UPLOAD, name, ImageOptions(size=""))
+        return await self._keep(name, upload, recipe.options, owner, recipe)
+
     async def discard(self, record: Image) -> None:
         """Remove a kept image as a delete does (image blob, row, companions); log a failure.
 
@@ -228,7 +324,12 @@ class GenerationPipeline:
             logger.error("could not discard %s of a cancelled job: %s", record.blob_name, exc)
 
     async def _keep(
-        self, prompt: str, generated: GeneratedImage, options: ImageOptions, owner: str
+        self,
+        prompt: str,
+        generated: GeneratedImage,
+        options: ImageOptions,
+        owner: str,
+        recipe: Recipe,
     ) -> Image:
         """Store then index one generated image, or raise GenerationFailed leaving nothing."""
         image_id = uuid.uuid4()
@@ -239,8 +340,8 @@ class GenerationPipeline:
             blob_name=blob_name,
             prompt=prompt,
             created_at=created_at,
-            provider=self.provider.name,
-            model=self.provider.model,
+            provider="upload" if recipe.kind == ImageKind.UPLOAD else self.provider.name,
+            model="" if recipe.kind == ImageKind.UPLOAD else self.provider.model,
             width=generated.width,
             height=generated.height,
             content_type=generated.content_type,
@@ -250,6 +351,9 @@ class GenerationPipeline:
             style=options.style,
             owner=owner,
             visibility=self.default_visibility.value,
+            kind=recipe.kind.value,
+            source_id=recipe.sources[0].id if recipe.sources else None,
+            reference_ids=join_ids([source.id for source in recipe.sources[1:]]),
         )
         try:
             await self._store(record, generated.data)

@@ -18,7 +18,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
@@ -26,7 +26,7 @@ from typing import TypeVar
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from visionary_app.models import GenerationJob, JobStatus
+from visionary_app.models import GenerationJob, ImageKind, JobStatus, join_ids
 from visionary_app.services.database import database_now, in_session
 from visionary_app.services.ownership import ANONYMOUS_PREFIX
 from visionary_app.services.providers.base import ImageOptions
@@ -222,13 +222,22 @@ class JobQueue:
                 logger.warning("not listening for queue changes (polling meanwhile): %s", exc)
                 await asyncio.sleep(self.poll_interval_s)
 
-    async def submit(self, owner: str, prompt: str, options: ImageOptions) -> GenerationJob:
+    async def submit(
+        self,
+        owner: str,
+        prompt: str,
+        options: ImageOptions,
+        *,
+        kind: ImageKind = ImageKind.GENERATED,
+        sources: Sequence[uuid.UUID] = (),
+    ) -> GenerationJob:
         """Queue a job, or raise LimitReached if its images would exceed a cost limit."""
         now = self._clock()
         job = GenerationJob(
             owner=owner, prompt=prompt, size=options.size, quality=options.quality,
             style=options.style, n=options.n, status=JobStatus.QUEUED, images=options.n,
-            created_at=now, worker=self.worker,
+            created_at=now, worker=self.worker, kind=kind.value, source_ids=join_ids(sources),
+            background=options.background, complexity=options.complexity,
         )  # fmt: skip
 
         def work(session: Session) -> GenerationJob:

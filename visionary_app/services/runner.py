@@ -18,8 +18,15 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
-from visionary_app.models import GenerationJob, Image, JobStatus
-from visionary_app.services.generation import GenerationFailed, GenerationPipeline
+from visionary_app.models import GenerationJob, Image, ImageKind, JobStatus, split_ids
+from visionary_app.services.catalog import CatalogError
+from visionary_app.services.generation import (
+    VARIATION_PROMPT,
+    GenerationFailed,
+    GenerationPipeline,
+    InvalidOptions,
+    Recipe,
+)
 from visionary_app.services.jobs import (
     ABANDONED_MESSAGES,
     ACTIVE,
@@ -102,9 +109,16 @@ class Cancelled:
 JobEvent = Queued | Running | PartialImage | Stored | Failed | Cancelled
 
 
+SOURCE_GONE = "The image it starts from is no longer in the gallery; nothing was made."
+
+
 def options_of(job: GenerationJob) -> ImageOptions:
-    """The options a job was submitted with."""
-    return ImageOptions(size=job.size, quality=job.quality, style=job.style, n=job.n)
+    """The options a job was submitted with (a variation is seeded by its job)."""
+    seed = job.id.int % 2**31 if job.kind == ImageKind.VARIATION else None
+    return ImageOptions(
+        size=job.size, quality=job.quality, style=job.style, n=job.n,
+        background=job.background, complexity=job.complexity, seed=seed,
+    )  # fmt: skip
 
 
 class JobRunner:
@@ -122,15 +136,30 @@ class JobRunner:
         self.progress_s = progress_s
         self._working: dict[uuid.UUID, asyncio.Task] = {}
 
-    async def submit(self, owner: str, raw_prompt: str, options: ImageOptions) -> GenerationJob:
-        """Validate and queue a job.
+    async def submit(
+        self,
+        owner: str,
+        raw_prompt: str,
+        options: ImageOptions,
+        *,
+        kind: ImageKind = ImageKind.GENERATED,
+        sources: tuple[Image, ...] = (),
+    ) -> GenerationJob:
+        """Validate and queue a job that makes `kind` from `sources` (already checked visible).
 
         Raises InvalidPrompt / InvalidOptions (nothing queued), LimitReached or
         QueueUnavailable; each message is fit for the user.
         """
+        if kind == ImageKind.VARIATION and not raw_prompt.strip():
+            raw_prompt = VARIATION_PROMPT  # an upload has no prompt of its own
         prompt = self.pipeline.validate(raw_prompt)
         self.pipeline.check_options(options)
-        return await self.queue.submit(owner, prompt, options)
+        if kind == ImageKind.EDITED and not self.pipeline.capabilities.edits:
+            raise InvalidOptions(f"{self.pipeline.provider.model} cannot edit images.")
+        if kind != ImageKind.GENERATED and not sources:
+            raise InvalidOptions("Choose an image to start from.")
+        ids = [source.id for source in sources]
+        return await self.queue.submit(owner, prompt, options, kind=kind, sources=ids)
 
     async def cancel(self, job_id: uuid.UUID, owner: str) -> bool:
         """Cancel the owner's job if it has not ended; False if it had (or is not theirs).
@@ -144,15 +173,21 @@ class JobRunner:
             work.cancel()
         return cancelled
 
-    async def run(self, job: GenerationJob) -> AsyncIterator[JobEvent]:
-        """Run a submitted job to its end, yielding what happens; the last event is final."""
+    async def run(
+        self, job: GenerationJob, *, mask: bytes | None = None
+    ) -> AsyncIterator[JobEvent]:
+        """Run a submitted job to its end, yielding what happens; the last event is final.
+
+        `mask` is an edit's mask: it stays in memory with the worker that runs the job.
+        """
         updates: asyncio.Queue[JobEvent] = asyncio.Queue()
-        work = asyncio.create_task(self._work(job, updates.put_nowait))
+        work = asyncio.create_task(self._work(job, updates.put_nowait, mask))
         self._working[job.id] = work
         # The queue keeps the row alive, and says if the job ended elsewhere (a cancel on
         # another worker, the watcher): then the work stops.
         untrack = self.queue.track(job.id, lambda _status: work.cancel())
         running_since: float | None = None
+        ticked = 0.0  # when the last Running was told
         try:
             while True:
                 update = asyncio.ensure_future(updates.get())
@@ -162,14 +197,17 @@ class JobRunner:
                 if update.done():
                     event = update.result()
                     if isinstance(event, Running):
-                        running_since = time.monotonic()
+                        running_since = ticked = time.monotonic()
                     yield event
-                    continue
-                update.cancel()
-                if work.done():
-                    break
-                if running_since is not None:
-                    yield Running(job.id, time.monotonic() - running_since)
+                else:
+                    update.cancel()
+                    if work.done():
+                        break
+                # The running time goes on being told while partial images arrive.
+                now = time.monotonic()
+                if running_since is not None and now - ticked >= self.progress_s:
+                    ticked = now
+                    yield Running(job.id, now - running_since)
             while not updates.empty():  # anything said just before the end
                 yield updates.get_nowait()
             yield await self._final(job, work, started=running_since is not None)
@@ -201,7 +239,22 @@ class JobRunner:
             return Failed(job_id, await self._interrupted(job_id, started=started))
         return Cancelled(job_id, started=started)
 
-    async def _work(self, job: GenerationJob, emit: Callable[[JobEvent], None]) -> JobEvent:
+    async def _recipe(self, job: GenerationJob, mask: bytes | None) -> Recipe:
+        """What the job makes, with its source images as the index has them now."""
+        sources = []
+        for source_id in split_ids(job.source_ids):
+            try:
+                source = await self.pipeline.catalog.get(source_id)
+            except CatalogError as exc:
+                raise GenerationFailed(QUEUE_UNAVAILABLE) from exc
+            if source is None:
+                raise GenerationFailed(SOURCE_GONE)
+            sources.append(source)
+        return Recipe(ImageKind(job.kind), job.prompt, options_of(job), tuple(sources), mask)
+
+    async def _work(
+        self, job: GenerationJob, emit: Callable[[JobEvent], None], mask: bytes | None = None
+    ) -> JobEvent:
         """Wait for the turn, generate, record the outcome; returns the final event."""
         try:
             await self.queue.wait_turn(job, lambda ahead: emit(Queued(job.id, ahead)))
@@ -213,8 +266,13 @@ class JobRunner:
             return Failed(job.id, QUEUE_UNAVAILABLE)
         emit(Running(job.id, 0.0))
         started = time.monotonic()
+
+        def partial(index: int, data: bytes, content_type: str) -> None:
+            emit(PartialImage(job.id, index, data, content_type))
+
         try:
-            batch = await self.pipeline.generate_batch(job.prompt, options_of(job), owner=job.owner)
+            recipe = await self._recipe(job, mask)
+            batch = await self.pipeline.make(recipe, owner=job.owner, on_partial=partial)
         except GenerationFailed as exc:
             await self._end_quietly(job.id, JobStatus.FAILED, error=str(exc))
             return Failed(job.id, str(exc))

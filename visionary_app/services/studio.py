@@ -21,11 +21,12 @@ from visionary_app.services.oidc import OidcClient, OidcConfig
 from visionary_app.services.providers import ImageProvider, OfflineProvider
 from visionary_app.services.providers.base import PROVIDER_LABELS, public_host
 from visionary_app.services.providers.capabilities import ModelCapabilities, capabilities_for
-from visionary_app.services.providers.openai_images import OpenAIImageProvider
+from visionary_app.services.providers.openai_images import OpenAIImageProvider, OutputSettings
 from visionary_app.services.runner import JobRunner
 from visionary_app.services.secret_keys import load_or_create_key
 from visionary_app.services.sign_in_limits import SignInLimiter
 from visionary_app.services.suggestions import ChatSuggester, OfflineSuggester, PromptSuggester
+from visionary_app.services.uploads import UploadLimits, Uploads
 from visionary_app.services.url_signing import UrlSigner
 from visionary_app.services.usage import UsageMeter
 from visionary_app.settings import Settings, get_settings, parse_users
@@ -50,6 +51,7 @@ class Studio:
     suggestion_meter: UsageMeter
     sign_in_limiter: SignInLimiter
     single_sign_on: OidcClient | None
+    uploads: Uploads
 
     async def aclose(self) -> None:
         """Release network clients (the Azure store's HTTP session)."""
@@ -118,7 +120,11 @@ def build_provider(settings: Settings) -> tuple[ImageProvider, PromptSuggester]:
     model = settings.resolved_image_model
     if provider == "offline":
         return (
-            OfflineProvider(model=model, latency_ms=settings.offline_latency_ms),
+            OfflineProvider(
+                model=model,
+                latency_ms=settings.offline_latency_ms,
+                partial_images=settings.partial_images,
+            ),
             OfflineSuggester(),
         )
     client, label = _openai_client(settings)
@@ -130,6 +136,12 @@ def build_provider(settings: Settings) -> tuple[ImageProvider, PromptSuggester]:
         model=model,
         capabilities=capabilities_for(model, provider=provider),
         deployment=settings.azure_openai_image_deployment if azure else None,
+        output=OutputSettings(
+            partial_images=settings.partial_images,
+            moderation=settings.image_moderation,
+            output_format=settings.output_format,
+            output_compression=settings.output_compression,
+        ),
     )
     chat_model = (
         (settings.azure_openai_chat_deployment or settings.chat_model)
@@ -225,6 +237,12 @@ def build_studio(settings: Settings) -> Studio:
             per_hour=settings.sign_in_attempts_per_hour,
         ),
         build_single_sign_on(settings, access),
+        Uploads(
+            pipeline,
+            UsageMeter(engine, "upload", per_owner_per_hour=settings.uploads_per_user_per_hour,
+                       anonymous_per_hour=settings.uploads_per_user_per_hour),
+            UploadLimits(settings.upload_max_bytes, settings.upload_max_pixels),
+        ),
     )  # fmt: skip
 
 

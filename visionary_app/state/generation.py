@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import uuid
@@ -11,28 +12,36 @@ from typing import Any
 
 import reflex as rx
 
-from visionary_app.models import GenerationJob, Image, JobStatus
+from visionary_app.models import GenerationJob, Image, ImageKind, JobStatus
 from visionary_app.services.blob_store import StorageError
+from visionary_app.services.catalog import CatalogError
 from visionary_app.services.generation import GenerationFailed
 from visionary_app.services.jobs import LimitReached, QueueUnavailable
+from visionary_app.services.masks import MaskRefused, render_mask
+from visionary_app.services.providers.base import ImageOptions
+from visionary_app.services.providers.capabilities import size_problem
 from visionary_app.services.runner import (
     QUEUE_UNAVAILABLE,
     Cancelled,
     Failed,
     JobEvent,
+    PartialImage,
     Queued,
     Running,
     Stored,
 )
 from visionary_app.services.studio import get_studio
+from visionary_app.services.thumbnails import preview_data_url
+from visionary_app.state.editor import EditorState
 from visionary_app.state.gallery import GalleryState, SignedTile, sign_tile
 from visionary_app.state.options import OptionsState
-from visionary_app.state.visitor import VisitorState
+from visionary_app.state.visitor import VisitorState, viewer_of
 
 logger = logging.getLogger(__name__)
 
 _TOAST_PROMPT_CHARS = 60
 _WAITING = "Waiting for a free slot…"
+_READY = {"edited": "Edit ready", "variation": "Variation ready"}
 
 
 @dataclass
@@ -45,6 +54,9 @@ class JobCard:
     status: str = JobStatus.QUEUED.value
     detail: str = _WAITING
     cancelling: bool = False
+    kind: str = ImageKind.GENERATED.value
+    # The latest partial image while it forms, as a small data URL (never stored).
+    preview: str = ""
 
 
 def short_prompt(prompt: str) -> str:
@@ -81,9 +93,27 @@ def cards_for(job: GenerationJob, now: datetime | None = None) -> list[JobCard]:
             prompt=job.prompt,
             status=JobStatus(job.status).value,
             detail=detail,
+            kind=job.kind,
         )
         for index in range(job.n)
     ]
+
+
+def edit_options(image: Image, options: ImageOptions) -> ImageOptions:
+    """Options for an edit or variation of `image`: its own size where the model can make it.
+
+    Otherwise "auto" where the model has it (the provider keeps the input's shape), else the
+    options' size.
+    """
+    caps = get_studio().capabilities
+    own = f"{image.width}x{image.height}"
+    if own in caps.sizes or (caps.custom_sizes and size_problem(own) is None):
+        size = own
+    elif "auto" in caps.sizes:
+        size = "auto"
+    else:
+        size = options.size
+    return dataclasses.replace(options, size=size, n=1)
 
 
 async def sign_new_tiles(images: list[Image]) -> list[SignedTile]:
@@ -135,12 +165,99 @@ class GenerationState(VisitorState):
     @rx.event(background=True)
     async def generate(self, form_data: dict[str, Any]):
         """Queue the chosen images and follow the job to its end; the page stays live."""
-        runner = get_studio().runner
         async with self:
             options = (await self.get_state(OptionsState)).current()
             owner = self._owner()
+        async for toast in self._follow(owner, str(form_data.get("prompt", "")), options):
+            yield toast
+
+    @rx.event(background=True)
+    async def edit(self, form_data: dict[str, Any]):
+        """Edit the editor's image with its prompt, mask and references, as a job."""
+        async with self:
+            editor = await self.get_state(EditorState)
+            image_id, strokes, canvas_width = editor.image_id, editor._strokes, editor._canvas_width
+            reference_ids = [ref.id for ref in editor.references]
+            options = (await self.get_state(OptionsState)).current()
+            owner = self._owner()
+            viewer = await viewer_of(self)
+        sources = await self._sources(viewer, [image_id, *reference_ids])
+        if sources is None:
+            yield rx.toast.error("The image to edit could not be read; refresh the gallery.")
+            return
+        source = sources[0]
         try:
-            job = await runner.submit(owner, str(form_data.get("prompt", "")), options)
+            mask = await asyncio.to_thread(
+                render_mask, strokes, canvas_width, source.width, source.height
+            )
+        except MaskRefused as exc:
+            yield rx.toast.error(str(exc))
+            return
+        prompt = str(form_data.get("prompt", ""))
+        followed = self._follow(
+            owner, prompt, edit_options(source, options),
+            kind=ImageKind.EDITED, sources=tuple(sources), mask=mask,
+            on_queued=EditorState.set_open(False),
+        )  # fmt: skip
+        async for toast in followed:
+            yield toast
+
+    @rx.event(background=True)
+    async def vary(self, image_id: str):
+        """More like this: a new image from this one's prompt and options, or from the image."""
+        async with self:
+            options = (await self.get_state(OptionsState)).current()
+            owner = self._owner()
+            viewer = await viewer_of(self)
+        sources = await self._sources(viewer, [image_id])
+        if sources is None:
+            yield rx.toast.error("That image could not be read; refresh the gallery.")
+            return
+        (source,) = sources
+        options = dataclasses.replace(
+            edit_options(source, options), quality=source.quality, style=source.style
+        )
+        caps = get_studio().capabilities
+        if options.quality not in caps.qualities:
+            options = dataclasses.replace(options, quality=caps.default_quality)
+        if options.style not in caps.styles:
+            options = dataclasses.replace(options, style=caps.default_style)
+        prompt = "" if source.kind == ImageKind.UPLOAD else source.prompt
+        followed = self._follow(owner, prompt, options, kind=ImageKind.VARIATION, sources=(source,))
+        async for toast in followed:
+            yield toast
+
+    async def _sources(self, viewer, image_ids: list[str]) -> list[Image] | None:
+        """The images with these ids if the viewer may see every one of them, else None."""
+        catalog = get_studio().catalog
+        images = []
+        try:
+            for image_id in image_ids:
+                image = await catalog.get_for(viewer, uuid.UUID(image_id))
+                if image is None:
+                    logger.warning("%s may not use image %r", viewer.owner, image_id)
+                    return None
+                images.append(image)
+        except (CatalogError, ValueError) as exc:
+            logger.error("reading source images failed: %s", exc)
+            return None
+        return images
+
+    async def _follow(
+        self,
+        owner: str,
+        prompt: str,
+        options: ImageOptions,
+        *,
+        kind: ImageKind = ImageKind.GENERATED,
+        sources: tuple[Image, ...] = (),
+        mask: bytes | None = None,
+        on_queued=None,
+    ):
+        """Submit a job and show it to its end: cards while it runs, then tiles and toasts."""
+        runner = get_studio().runner
+        try:
+            job = await runner.submit(owner, prompt, options, kind=kind, sources=sources)
         except GenerationFailed as exc:
             yield rx.toast.error(str(exc), id="prompt-invalid")
             return
@@ -151,11 +268,13 @@ class GenerationState(VisitorState):
             logger.error("could not queue a job: %s", exc)
             yield rx.toast.error(QUEUE_UNAVAILABLE, duration=10_000)
             return
+        if on_queued is not None:
+            yield on_queued
         job_id = job.id.hex
         async with self:
             # A timer's sync_jobs may already have shown this job's cards.
             self.jobs = [*cards_for(job), *(c for c in self.jobs if c.job_id != job_id)]
-        async for event in runner.run(job):
+        async for event in runner.run(job, mask=mask):
             for toast in await self._show(job, event):
                 yield toast
 
@@ -171,13 +290,19 @@ class GenerationState(VisitorState):
                     self._update_cards(
                         job_id, status=JobStatus.RUNNING.value, detail=running_detail(seconds)
                     )
+            case PartialImage(data=data):
+                preview = await asyncio.to_thread(preview_data_url, data)
+                async with self:
+                    self._update_cards(job_id, preview=preview)
             case Stored(images=images, failures=failures, elapsed_s=seconds):
                 signed = await sign_new_tiles(images)
                 async with self:  # the cards give way to the tiles in one update
                     self._drop_cards(job_id)
                     gallery = await self.get_state(GalleryState)
                     gallery._show_new(signed)
-                what = "Image ready" if len(images) == 1 else f"{len(images)} images ready"
+                what = _READY.get(job.kind, "Image ready")
+                if len(images) > 1:
+                    what = f"{len(images)} images ready"
                 return [
                     *(rx.toast.error(message, duration=10_000) for message in failures),
                     rx.toast.success(f"{what} in {seconds:.1f} s: “{prompt}”"),

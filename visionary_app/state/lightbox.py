@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import dataclass
 
 import reflex as rx
 
-from visionary_app.models import LEGACY_OWNER, Image, Visibility
+from visionary_app.models import LEGACY_OWNER, Image, ImageKind, Visibility
 from visionary_app.services.blob_store import StorageError
 from visionary_app.services.catalog import CatalogError
 from visionary_app.services.curation import (
@@ -19,12 +20,31 @@ from visionary_app.services.curation import (
 )
 from visionary_app.services.ownership import Viewer
 from visionary_app.services.studio import get_studio
+from visionary_app.state.editor import EditorState
 from visionary_app.state.gallery import GalleryState
 from visionary_app.state.generation import GenerationState
-from visionary_app.state.options import OptionsState
 from visionary_app.state.visitor import viewer_of
 
 logger = logging.getLogger(__name__)
+
+# What the lightbox calls each kind, and how it names the image an image was made from.
+KIND_LABELS = {
+    ImageKind.GENERATED: "Generated",
+    ImageKind.EDITED: "Edited",
+    ImageKind.VARIATION: "Variation",
+    ImageKind.UPLOAD: "Uploaded",
+}
+PARENT_LABELS = {ImageKind.EDITED: "Edited from", ImageKind.VARIATION: "Variation of"}
+
+
+@dataclass
+class LineageTile:
+    """An image made from the open one, as a small link."""
+
+    id: str
+    url: str
+    prompt: str
+    kind: str
 
 
 class LightboxState(rx.State):
@@ -45,6 +65,16 @@ class LightboxState(rx.State):
     shared: bool = False
     can_change: bool = False  # only decides what the dialog offers; events check again
     confirming_delete: bool = False
+    kind_label: str = ""
+    parent_label: str = ""  # "Edited from", "Variation of"; "" for a generation or upload
+    parent_id: str = ""  # "" when the source is gone or not this viewer's to see
+    parent_prompt: str = ""
+    made_from_this: list[LineageTile] = []
+
+    @rx.var(cache=True)
+    def can_edit(self) -> bool:
+        """Whether the model edits images (the Edit button is offered)."""
+        return get_studio().capabilities.edits
 
     async def _image(self, image_id: str) -> Image | None:
         """The image with this id if this tab's viewer may see it.
@@ -82,7 +112,33 @@ class LightboxState(rx.State):
         self.shared = image.visibility == Visibility.SHARED
         self.can_change = viewer.may_change(image)
         self.confirming_delete = False
+        await self._show_lineage(image, viewer)
         return True
+
+    async def _show_lineage(self, image: Image, viewer: Viewer) -> None:
+        """Where the image came from and what was made of it, as far as the viewer may see."""
+        catalog, store = get_studio().catalog, get_studio().store
+        kind = ImageKind(image.kind)
+        self.kind_label = KIND_LABELS[kind]
+        self.parent_label = PARENT_LABELS.get(kind, "")
+        self.parent_id = self.parent_prompt = ""
+        self.made_from_this = []
+        try:
+            parent = await catalog.get_for(viewer, image.source_id) if image.source_id else None
+            children = await catalog.made_from(viewer, image.id)
+        except CatalogError as exc:
+            logger.error("reading the lineage of %s failed: %s", image.id, exc)
+            return
+        if parent is not None:
+            self.parent_id, self.parent_prompt = str(parent.id), parent.prompt[:120]
+        tiles = []
+        for child in children:
+            try:
+                signed = await store.signed_url(child.thumbnail_blob_name or child.blob_name)
+            except StorageError:
+                continue
+            tiles.append(LineageTile(str(child.id), signed.url, child.prompt[:120], child.kind))
+        self.made_from_this = tiles
 
     @rx.event
     async def open_image(self, image_id: str):
@@ -92,6 +148,13 @@ class LightboxState(rx.State):
             self.origin_id = image_id
         else:
             yield rx.toast.error("That image could not be opened; refresh the gallery.")
+
+    @rx.event
+    async def go_to(self, image_id: str):
+        """Show a related image (its source, or one made from it) in the open lightbox."""
+        if not await self._show(image_id):
+            return rx.toast.error("That image is no longer in the gallery.")
+        return None
 
     @rx.event
     def set_open(self, value: bool) -> None:
@@ -133,20 +196,24 @@ class LightboxState(rx.State):
         return rx.toast.info("Prompt placed in the prompt box.")
 
     @rx.event
-    async def regenerate(self):
-        """Generate again from this prompt with the same size, quality and style."""
-        studio = get_studio()
+    async def more_like_this(self):
+        """A variation of the open image (a job, shown in the gallery like any other)."""
+        if await self._image(self.image_id) is None:
+            return rx.toast.error("That image could not be read; refresh the gallery.")
+        self.is_open = False
+        return GenerationState.vary(self.image_id)
+
+    @rx.event
+    async def start_edit(self):
+        """Open the editor on this image."""
         image = await self._image(self.image_id)
         if image is None:
             return rx.toast.error("That image could not be read; refresh the gallery.")
-        options = await self.get_state(OptionsState)
-        size = f"{image.width}x{image.height}"
-        options.size = size if size in studio.capabilities.sizes else ""
-        options.quality = image.quality or ""
-        options.style = image.style or ""
-        options.count = "1"
+        editor = await self.get_state(EditorState)
+        if not await editor._open(image):
+            return rx.toast.error("That image could not be opened for editing; try again.")
         self.is_open = False
-        return GenerationState.generate({"prompt": image.prompt})
+        return None
 
     @rx.event
     def ask_delete(self, value: bool = True) -> None:

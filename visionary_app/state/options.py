@@ -1,4 +1,8 @@
-"""Generation options: size, quality, style and count, limited to what the model supports."""
+"""Generation options, limited to what the model supports.
+
+Size (free-form where the model takes any size within the rules), quality, style, background,
+complexity and count.
+"""
 
 from __future__ import annotations
 
@@ -7,23 +11,51 @@ from datetime import date
 import reflex as rx
 
 from visionary_app.services.providers.base import PROVIDER_LABELS, ImageOptions
-from visionary_app.services.providers.capabilities import ModelRetired, retirement_notice
+from visionary_app.services.providers.capabilities import (
+    ModelRetired,
+    retirement_notice,
+    size_problem,
+)
 from visionary_app.services.studio import get_studio
 from visionary_app.settings import get_settings
+
+# The size list's entry that reveals a WIDTHxHEIGHT field.
+CUSTOM = "custom"
 
 
 class OptionsState(rx.State):
     """The user's choices; empty means the model's default."""
 
     size: str = ""
+    custom_size: str = ""
     quality: str = ""
     style: str = ""
+    background: str = ""
+    complexity: str = ""
     count: str = "1"
 
     @rx.var(cache=True)
     def sizes(self) -> list[str]:
-        """Sizes the model offers."""
-        return list(get_studio().capabilities.sizes)
+        """Sizes the model offers (and "custom" where it takes any within the rules)."""
+        caps = get_studio().capabilities
+        return [*caps.sizes, *((CUSTOM,) if caps.custom_sizes else ())]
+
+    @rx.var(cache=True)
+    def backgrounds(self) -> list[str]:
+        """Backgrounds the model offers (transparent, opaque, auto), if any."""
+        return list(get_studio().capabilities.backgrounds)
+
+    @rx.var(cache=True)
+    def complexities(self) -> list[str]:
+        """How much planning the model may put into an image, if it has the choice."""
+        return list(get_studio().capabilities.complexities)
+
+    @rx.var
+    def custom_size_problem(self) -> str:
+        """Why the typed size cannot be made ("" when it can, or is not in use)."""
+        if self.size != CUSTOM:
+            return ""
+        return size_problem(self.custom_size.strip().lower()) or ""
 
     @rx.var(cache=True)
     def qualities(self) -> list[str]:
@@ -59,9 +91,9 @@ class OptionsState(rx.State):
 
     @rx.var
     def selected_size(self) -> str:
-        """The chosen size, or the default one."""
+        """The chosen size, or the default one ("custom" when a size is typed)."""
         caps = get_studio().capabilities
-        if self.size in caps.sizes:
+        if self.size in caps.sizes or (self.size == CUSTOM and caps.custom_sizes):
             return self.size
         preferred = get_settings().image_size
         return preferred if preferred in caps.sizes else caps.default_size
@@ -94,6 +126,21 @@ class OptionsState(rx.State):
         self.style = value
 
     @rx.event
+    def set_custom_size(self, value: str) -> None:
+        """Keep the typed WIDTHxHEIGHT."""
+        self.custom_size = value[:16]
+
+    @rx.event
+    def set_background(self, value: str) -> None:
+        """Choose a background (transparent needs a model that offers it)."""
+        self.background = value
+
+    @rx.event
+    def set_complexity(self, value: str) -> None:
+        """Choose how much planning goes into an image."""
+        self.complexity = value
+
+    @rx.event
     def set_count(self, value: str) -> None:
         """Choose how many images to make."""
         self.count = value
@@ -105,9 +152,14 @@ class OptionsState(rx.State):
             count = min(max(int(self.count), 1), caps.max_n)
         except ValueError:
             count = 1
+        size = self.selected_size
+        if size == CUSTOM:
+            size = self.custom_size.strip().lower()  # checked again when submitted
         return ImageOptions(
-            size=self.selected_size,
+            size=size,
             quality=self.selected_quality or None,
             style=self.selected_style or None,
             n=count,
+            background=self.background if self.background in caps.backgrounds else None,
+            complexity=self.complexity if self.complexity in caps.complexities else None,
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -41,6 +42,24 @@ class ImageOptions:
     quality: str | None = None
     style: str | None = None
     n: int = 1
+    background: str | None = None
+    complexity: str | None = None
+    # Only the offline provider draws from a seed (OpenAI's API takes none): a variation
+    # sets one so that "more like this" twice gives two pictures.
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class InputImage:
+    """An image sent to the provider to edit or to follow (bytes of PNG, JPEG or WebP)."""
+
+    data: bytes
+    content_type: str
+    name: str = "image.png"
+
+
+# Called with (image index, preview bytes, content type) as each partial image arrives.
+OnPartial = Callable[[int, bytes, str], None]
 
 
 @dataclass(frozen=True)
@@ -66,11 +85,34 @@ class ImageProvider(Protocol):
     capabilities: ModelCapabilities  # looked up once, when the provider is built
 
     async def generate(
-        self, prompt: str, options: ImageOptions, *, safety_identifier: str | None = None
+        self,
+        prompt: str,
+        options: ImageOptions,
+        *,
+        safety_identifier: str | None = None,
+        on_partial: OnPartial | None = None,
     ) -> list[GeneratedImage]:
         """Produce `options.n` images for `prompt`.
 
         `safety_identifier` is a stable, opaque hash of who asked, for the provider's abuse
-        monitoring (never their name).
+        monitoring (never their name). With `on_partial`, a provider that streams calls it
+        with each preview before the images are returned.
+        """
+        ...
+
+    async def edit(
+        self,
+        prompt: str,
+        images: list[InputImage],
+        options: ImageOptions,
+        *,
+        mask: bytes | None = None,
+        safety_identifier: str | None = None,
+        on_partial: OnPartial | None = None,
+    ) -> list[GeneratedImage]:
+        """Produce `options.n` images from `images` (the first is the one edited) and `prompt`.
+
+        `mask` is a PNG the size of the first image whose fully transparent pixels mark where
+        to change it. Only called when the capabilities say `edits`.
         """
         ...

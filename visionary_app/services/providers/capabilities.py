@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 __all__ = [
+    "CUSTOM_SIZE_RULES",
     "MODEL_CAPABILITIES",
     "RETIREMENTS",
     "ModelCapabilities",
     "ModelRetired",
     "Retirement",
     "capabilities_for",
+    "parse_size",
     "retirement_notice",
+    "size_problem",
 ]
 
 # Say so on the page this long before a model shuts down.
@@ -32,6 +36,18 @@ class ModelCapabilities:
     # Legacy (DALL-E style) servers return URLs unless asked for base64; GPT image models
     # always return base64 and reject the parameter.
     send_response_format: bool = False
+    # `images.edit`: editing with a mask, several input images, variations from an image.
+    edits: bool = False
+    max_input_images: int = 16
+    # `stream=True` with `partial_images`: previews while an image forms.
+    streaming: bool = False
+    # Any WIDTHxHEIGHT within CUSTOM_SIZE_RULES, besides the listed sizes.
+    custom_sizes: bool = False
+    backgrounds: tuple[str, ...] = ()
+    complexities: tuple[str, ...] = ()
+    # The `moderation` level and `output_compression` (webp/jpeg) are sent when set.
+    moderation: bool = False
+    compression: bool = False
 
     @property
     def default_size(self) -> str:
@@ -49,20 +65,63 @@ class ModelCapabilities:
         return self.styles[0] if self.styles else None
 
 
+@dataclass(frozen=True)
+class SizeRules:
+    """OpenAI's documented limits on free-form sizes (gpt-image-2 and later)."""
+
+    multiple: int = 16
+    max_edge: int = 3840
+    max_ratio: float = 3.0
+    min_pixels: int = 655_360
+    max_pixels: int = 8_294_400  # 3840x2160
+
+
+CUSTOM_SIZE_RULES = SizeRules()
+_SIZE = re.compile(r"^([1-9][0-9]{1,4})x([1-9][0-9]{1,4})$")
+
+
+def parse_size(size: str) -> tuple[int, int] | None:
+    """(width, height) of a WIDTHxHEIGHT size; None for "auto" or anything else."""
+    match = _SIZE.match(size or "")
+    return (int(match[1]), int(match[2])) if match else None
+
+
+def size_problem(size: str, rules: SizeRules = CUSTOM_SIZE_RULES) -> str | None:
+    """Why a free-form size breaks the rules (a sentence for the user), or None if it fits."""
+    parsed = parse_size(size)
+    if parsed is None:
+        return "Give the size as WIDTHxHEIGHT in pixels, for example 1536x864."
+    width, height = parsed
+    if width % rules.multiple or height % rules.multiple:
+        return f"Both sides must be multiples of {rules.multiple} pixels ({width}x{height} is not)."
+    if max(width, height) > rules.max_edge:
+        return f"The long side may be at most {rules.max_edge} pixels."
+    if max(width, height) / min(width, height) > rules.max_ratio:
+        return f"The sides may differ by at most {rules.max_ratio:g}:1."
+    pixels = width * height
+    if not rules.min_pixels <= pixels <= rules.max_pixels:
+        return (
+            f"{width}x{height} is {pixels:,} pixels; the model takes {rules.min_pixels:,} to "
+            f"{rules.max_pixels:,}."
+        )
+    return None
+
+
 _GPT_IMAGE = ModelCapabilities(
     sizes=("1024x1024", "1536x1024", "1024x1536", "auto"),
     qualities=("auto", "low", "medium", "high"),
     max_n=10,
     output_formats=("png", "webp", "jpeg"),
     max_prompt_length=32_000,
+    edits=True,
+    streaming=True,
+    backgrounds=("auto", "opaque", "transparent"),
+    moderation=True,
+    compression=True,
 )
-_GPT_IMAGE_25 = ModelCapabilities(
-    sizes=_GPT_IMAGE.sizes,
-    qualities=(*_GPT_IMAGE.qualities, "xhigh", "max"),
-    max_n=10,
-    output_formats=_GPT_IMAGE.output_formats,
-    max_prompt_length=32_000,
-)
+# gpt-image-2 and later: free-form sizes and how much planning goes into an image.
+_GPT_IMAGE_2 = replace(_GPT_IMAGE, custom_sizes=True, complexities=("low", "medium", "high"))
+_GPT_IMAGE_25 = replace(_GPT_IMAGE_2, qualities=(*_GPT_IMAGE.qualities, "xhigh", "max"))
 # DALL-E 2 and 3 were retired by OpenAI in May 2026; OpenAI-compatible servers still mimic them.
 _DALL_E_3 = ModelCapabilities(
     sizes=("1024x1024", "1792x1024", "1024x1792"),
@@ -78,10 +137,15 @@ _DALL_E_2 = ModelCapabilities(
     max_prompt_length=1000,
     send_response_format=True,
 )
+# The offline provider edits, streams and takes free-form sizes too, so the whole loop
+# works without a key.
 OFFLINE = ModelCapabilities(
     sizes=("1024x1024", "1536x1024", "1024x1536", "512x512", "256x256"),
     max_n=4,
     max_prompt_length=32_000,
+    edits=True,
+    streaming=True,
+    custom_sizes=True,
 )
 # Unknown model behind an OpenAI-compatible URL: ask for base64 and one square image.
 _UNKNOWN_COMPATIBLE = ModelCapabilities(
@@ -89,8 +153,8 @@ _UNKNOWN_COMPATIBLE = ModelCapabilities(
 )
 
 MODEL_CAPABILITIES: dict[str, ModelCapabilities] = {
-    "gpt-image-2": _GPT_IMAGE,
-    "gpt-image-2-2026-04-21": _GPT_IMAGE,
+    "gpt-image-2": _GPT_IMAGE_2,
+    "gpt-image-2-2026-04-21": _GPT_IMAGE_2,
     "gpt-image-2.5-sunburst": _GPT_IMAGE_25,
     "gpt-image-2.5-sunburst-2026-09-08": _GPT_IMAGE_25,
     "gpt-image-2.5-flare": _GPT_IMAGE_25,
@@ -99,6 +163,7 @@ MODEL_CAPABILITIES: dict[str, ModelCapabilities] = {
     "gpt-image-2.6-flare": _GPT_IMAGE_25,
     "gpt-image-1.5": _GPT_IMAGE,
     "gpt-image-1-mini": _GPT_IMAGE,
+    "gpt-image-1": _GPT_IMAGE,  # shut down: known so that the refusal can name its successor
     "chatgpt-image-latest": _GPT_IMAGE,
     "dall-e-3": _DALL_E_3,
     "dall-e-2": _DALL_E_2,
@@ -114,6 +179,8 @@ def capabilities_for(model: str, *, provider: str) -> ModelCapabilities:
         return OFFLINE
     if provider == "openai-compatible":
         return _UNKNOWN_COMPATIBLE
+    if model.startswith("gpt-image-2"):
+        return _GPT_IMAGE_2
     if model.startswith(("gpt-image", "chatgpt-image")):
         return _GPT_IMAGE
     return _UNKNOWN_COMPATIBLE
@@ -130,6 +197,9 @@ class Retirement:
 # OpenAI's deprecations page. Only OpenAI and Azure OpenAI are held to it: an
 # OpenAI-compatible server may serve any name for as long as it likes.
 RETIREMENTS: dict[str, Retirement] = {
+    "dall-e-2": Retirement(date(2026, 5, 12), "gpt-image-2"),
+    "dall-e-3": Retirement(date(2026, 5, 12), "gpt-image-2"),
+    "gpt-image-1": Retirement(date(2026, 10, 23), "gpt-image-2.5-sunburst"),
     "gpt-image-1-mini": Retirement(date(2026, 12, 1), "gpt-image-2"),
     "gpt-image-1.5": Retirement(date(2026, 12, 1), "gpt-image-2"),
     "chatgpt-image-latest": Retirement(date(2026, 12, 1), "gpt-image-2"),

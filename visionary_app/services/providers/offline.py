@@ -8,10 +8,16 @@ import hashlib
 import io
 import random
 
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
-from visionary_app.services.providers.base import GeneratedImage, ImageOptions
-from visionary_app.services.providers.capabilities import capabilities_for
+from visionary_app.services.providers.base import (
+    GeneratedImage,
+    ImageOptions,
+    InputImage,
+    OnPartial,
+    ProviderError,
+)
+from visionary_app.services.providers.capabilities import capabilities_for, parse_size
 
 _SUPERSAMPLE = 2
 _SUPERSAMPLE_UP_TO = 640
@@ -22,17 +28,29 @@ def _quarter(pixels: int) -> int:
 
 
 class OfflineProvider:
-    """Deterministic pictures: the same prompt and size always give the same PNG bytes."""
+    """Deterministic pictures: the same prompt and size always give the same PNG bytes.
+
+    It edits too (the masked area repainted from the prompt, or the whole picture blended
+    with it) and streams coarse-to-fine previews, so the whole loop works without a key.
+    """
 
     name = "offline"
 
-    def __init__(self, model: str = "offline-preview", latency_ms: int = 0) -> None:
+    def __init__(
+        self, model: str = "offline-preview", latency_ms: int = 0, partial_images: int = 2
+    ) -> None:
         self.model = model
         self.latency_ms = latency_ms
+        self.partial_images = partial_images
         self.capabilities = capabilities_for(model, provider=self.name)
 
     async def generate(
-        self, prompt: str, options: ImageOptions, *, safety_identifier: str | None = None
+        self,
+        prompt: str,
+        options: ImageOptions,
+        *,
+        safety_identifier: str | None = None,
+        on_partial: OnPartial | None = None,
     ) -> list[GeneratedImage]:
         """Draw `n` pictures in worker threads, taking at least the configured latency.
 
@@ -40,25 +58,112 @@ class OfflineProvider:
         waits, so a latency of L ms means the call takes L ms (unless drawing takes longer).
         """
         width, height = _dimensions(options.size)
+        base = prompt if options.seed is None else f"{prompt}\x00seed:{options.seed}"
         # The first picture depends on the prompt alone; the others on the prompt and position.
-        seeds = [prompt] + [f"{prompt}\x00{index}" for index in range(1, options.n)]
+        seeds = [base] + [f"{base}\x00{index}" for index in range(1, options.n)]
         drawing = asyncio.gather(
             *(asyncio.to_thread(render_png, seed, width, height) for seed in seeds)
         )
-        if self.latency_ms:
-            await asyncio.sleep(self.latency_ms / 1000)
-        pictures = await drawing
-        return [
-            GeneratedImage(data=data, content_type="image/png", width=width, height=height)
-            for data in pictures
-        ]
+        return await self._deliver(drawing, options, on_partial)
+
+    async def edit(
+        self,
+        prompt: str,
+        images: list[InputImage],
+        options: ImageOptions,
+        *,
+        mask: bytes | None = None,
+        safety_identifier: str | None = None,
+        on_partial: OnPartial | None = None,
+    ) -> list[GeneratedImage]:
+        """Repaint the masked area of the first image from the prompt; the result keeps its size.
+
+        Without a mask the whole picture is blended with the new paint; further images tint it.
+        """
+        if not images:
+            raise ProviderError("An edit needs an image.")
+        drawing = asyncio.gather(
+            *(
+                asyncio.to_thread(render_edit, prompt, images, mask, options.seed, index)
+                for index in range(options.n)
+            )
+        )
+        return await self._deliver(drawing, options, on_partial)
+
+    async def _deliver(
+        self, drawing: asyncio.Future, options: ImageOptions, on_partial: OnPartial | None
+    ) -> list[GeneratedImage]:
+        """Wait out the latency, showing coarse-to-fine previews of a single image on the way."""
+        steps = self.partial_images if on_partial is not None and options.n == 1 else 0
+        pause = self.latency_ms / 1000 / (steps + 1)
+        if not steps:
+            if pause:
+                await asyncio.sleep(pause)
+            pictures = await drawing
+        else:
+            pictures = await drawing
+            for step in range(steps):
+                await asyncio.sleep(pause)
+                preview = await asyncio.to_thread(coarse_preview, pictures[0], step, steps)
+                on_partial(0, preview, "image/png")
+            await asyncio.sleep(pause)
+        results = []
+        for data in pictures:
+            with Image.open(io.BytesIO(data)) as picture:
+                width, height = picture.size
+            results.append(
+                GeneratedImage(data=data, content_type="image/png", width=width, height=height)
+            )
+        return results
 
 
 def _dimensions(size: str) -> tuple[int, int]:
-    if size == "auto":
-        return 1024, 1024
-    width, _, height = size.partition("x")
-    return int(width), int(height)
+    return parse_size(size) or (1024, 1024)
+
+
+def coarse_preview(png: bytes, step: int, steps: int) -> bytes:
+    """The picture as a blocky preview: `step` 0 of `steps` is the coarsest."""
+    with Image.open(io.BytesIO(png)) as picture:
+        width, height = picture.size
+        blocks = 8 * 4**step if steps > 1 else 32
+        small = picture.convert("RGB").resize(
+            (
+                max(1, width * blocks // max(width, height)),
+                max(1, height * blocks // max(width, height)),
+            ),
+            Image.BILINEAR,
+        )
+    buffer = io.BytesIO()
+    small.resize((width, height), Image.NEAREST).save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
+
+
+def render_edit(
+    prompt: str, images: list[InputImage], mask: bytes | None, seed: int | None, index: int = 0
+) -> bytes:
+    """The offline edit: new paint from the prompt where the mask is clear, as a PNG."""
+    with Image.open(io.BytesIO(images[0].data)) as opened:
+        source = ImageOps.exif_transpose(opened).convert("RGB")
+    width, height = source.size
+    digest = hashlib.sha256(images[0].data).hexdigest()[:16]
+    paint_seed = f"{prompt}\x00edit:{digest}\x00{seed or 0}\x00{index}"
+    paint = Image.open(io.BytesIO(render_png(paint_seed, width, height))).convert("RGB")
+    for reference in images[1:]:
+        with Image.open(io.BytesIO(reference.data)) as opened:
+            tint = opened.convert("RGB").resize((1, 1), Image.BOX).resize((width, height))
+        paint = Image.blend(paint, tint, 0.25)
+    if mask is None:
+        result = Image.blend(source, paint, 0.45)
+    else:
+        with Image.open(io.BytesIO(mask)) as opened:
+            alpha = opened.convert("RGBA").getchannel("A")
+        if alpha.size != source.size:
+            alpha = alpha.resize(source.size, Image.NEAREST)
+        # Transparent (alpha 0) marks what to change: paint there, keep the rest.
+        result = Image.composite(source, paint, alpha.point(lambda a: 255 if a else 0))
+    buffer = io.BytesIO()
+    result.save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
 
 
 def _palette(rng: random.Random) -> list[tuple[int, int, int]]:
