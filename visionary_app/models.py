@@ -11,6 +11,7 @@ from sqlmodel import Field, SQLModel
 
 __all__ = [
     "LEGACY_OWNER",
+    "ApiToken",
     "Favourite",
     "GenerationJob",
     "Image",
@@ -162,6 +163,26 @@ class Usage(SQLModel, table=True):
     kind: str = Field(sa_column=sa.Column(sa.String(32), nullable=False))
     owner: str = Field(sa_column=sa.Column(sa.String(128), nullable=False))
     created_at: datetime = Field(sa_column=sa.Column(UTCDateTime(), nullable=False))
+
+
+class ApiToken(SQLModel, table=True):
+    """A personal API token: only its SHA-256 is kept; it acts as its owner, within its scopes."""
+
+    __tablename__ = "api_token"
+    __table_args__ = (sa.Index("ix_api_token_owner_created_at", "owner", "created_at"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    owner: str = Field(sa_column=sa.Column(sa.String(128), nullable=False))
+    name: str = Field(sa_column=sa.Column(sa.String(100), nullable=False))
+    digest: str = Field(sa_column=sa.Column(sa.String(64), nullable=False, unique=True))
+    scopes: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))  # space-separated
+    created_at: datetime = Field(sa_column=sa.Column(UTCDateTime(), nullable=False))
+    last_used_at: datetime | None = Field(
+        default=None, sa_column=sa.Column(UTCDateTime(), nullable=True)
+    )
+    revoked_at: datetime | None = Field(
+        default=None, sa_column=sa.Column(UTCDateTime(), nullable=True)
+    )
 
 
 class JobStatus(StrEnum):

@@ -230,6 +230,10 @@ class Settings(BaseSettings):
         default="",
         description="User names (comma-separated) who may delete or hide anyone's shared image.",
     )
+    api_tokens: SecretStr | None = Field(
+        default=None,
+        description="name=token pairs that may use the HTTP API (needed when sign-in is off).",
+    )
     job_stale_seconds: int = Field(
         default=60, ge=10, le=3600, description="A job silent this long has lost its worker."
     )
@@ -241,9 +245,18 @@ class Settings(BaseSettings):
             parse_users(value.get_secret_value())
         return value
 
+    @field_validator("api_tokens")
+    @classmethod
+    def _check_api_tokens(cls, value: SecretStr | None) -> SecretStr | None:
+        from visionary_app.services.api_tokens import parse_configured_tokens
+
+        if value is not None:
+            parse_configured_tokens(value.get_secret_value())
+        return value
+
     @field_validator(
         "session_secret", "url_signing_key", "oidc_issuer", "oidc_client_id", "oidc_admin_claim",
-        mode="before",
+        "api_tokens", mode="before",
     )  # fmt: skip
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import reflex as rx
 
+from visionary_app.components.api_tokens import api_tokens_dialog
 from visionary_app.state.access import AccessState
+from visionary_app.state.api_tokens import ApiTokensState
 from visionary_app.state.generation import GenerationState
 
 
@@ -59,6 +61,7 @@ def header() -> rx.Component:
                     rx.text(
                         AccessState.signed_in_as, size="2", color_scheme="gray", id="signed-in-as"
                     ),
+                    rx.cond(ApiTokensState.can_have_tokens, api_tokens_dialog()),
                     rx.button(
                         "Sign out",
                         on_click=AccessState.sign_out,

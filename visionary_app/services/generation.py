@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import hmac
 import logging
@@ -43,6 +44,7 @@ __all__ = [
     "InvalidOptions",
     "InvalidPrompt",
     "Recipe",
+    "options_for_source",
     "validate_prompt",
 ]
 
@@ -83,6 +85,24 @@ def validate_options(options: ImageOptions, capabilities: ModelCapabilities, mod
         raise InvalidOptions(f"{model} does not offer the background {options.background!r}.")
     if options.complexity is not None and options.complexity not in capabilities.complexities:
         raise InvalidOptions(f"{model} does not offer the complexity {options.complexity!r}.")
+
+
+def options_for_source(
+    image: Image, options: ImageOptions, capabilities: ModelCapabilities
+) -> ImageOptions:
+    """Options for one edit or variation of `image`: its own size where the model makes it.
+
+    Otherwise "auto" where the model has it (the provider keeps the input's shape), else the
+    options' size.
+    """
+    own = f"{image.width}x{image.height}"
+    if own in capabilities.sizes or (capabilities.custom_sizes and size_problem(own) is None):
+        size = own
+    elif "auto" in capabilities.sizes:
+        size = "auto"
+    else:
+        size = options.size
+    return dataclasses.replace(options, size=size, n=1)
 
 
 def validate_prompt(raw: str, max_length: int) -> str:

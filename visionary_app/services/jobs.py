@@ -635,6 +635,22 @@ class JobQueue:
 
         return await self._run(work)
 
+    async def ahead(self, job: GenerationJob) -> int:
+        """How many waiting jobs start before this one (0 once it runs or has ended)."""
+        if job.status != JobStatus.QUEUED:
+            return 0
+        earlier = sa.or_(
+            col(GenerationJob.turn) < job.turn,
+            sa.and_(
+                col(GenerationJob.turn) == job.turn,
+                col(GenerationJob.created_at) < job.created_at,
+            ),
+        )
+        query = select(sa.func.count()).where(
+            col(GenerationJob.status) == JobStatus.QUEUED, earlier
+        )
+        return await self._run(lambda session: session.exec(query).one())
+
     async def get(self, job_id: uuid.UUID) -> GenerationJob | None:
         """One job by id."""
         return await self._run(lambda session: session.get(GenerationJob, job_id))

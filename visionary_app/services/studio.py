@@ -10,11 +10,13 @@ import openai
 
 from visionary_app.models import Visibility
 from visionary_app.services.access import AccessControl
+from visionary_app.services.api_tokens import ApiTokens, parse_configured_tokens
 from visionary_app.services.azure_blob_store import AzureBlobStore
 from visionary_app.services.blob_store import BlobStore
 from visionary_app.services.catalog import Catalog
 from visionary_app.services.database import make_engine
 from visionary_app.services.generation import GenerationPipeline
+from visionary_app.services.job_hub import JobHub
 from visionary_app.services.jobs import JobLimits, JobQueue
 from visionary_app.services.local_blob_store import LocalBlobStore
 from visionary_app.services.oidc import OidcClient, OidcConfig
@@ -52,6 +54,8 @@ class Studio:
     sign_in_limiter: SignInLimiter
     single_sign_on: OidcClient | None
     uploads: Uploads
+    api_tokens: ApiTokens
+    hub: JobHub
 
     async def aclose(self) -> None:
         """Release network clients (the Azure store's HTTP session)."""
@@ -228,9 +232,10 @@ def build_studio(settings: Settings) -> Studio:
         per_owner_per_hour=settings.suggestions_per_user_per_hour,
         anonymous_per_hour=settings.anonymous_suggestions_per_hour,
     )  # fmt: skip
+    runner = JobRunner(jobs, pipeline)
     return Studio(
         settings, provider, capabilities, suggester, store, catalog, pipeline, jobs,
-        JobRunner(jobs, pipeline), access, suggestion_meter,
+        runner, access, suggestion_meter,
         SignInLimiter(
             settings.redis_url,
             per_minute=settings.sign_in_attempts_per_minute,
@@ -243,6 +248,15 @@ def build_studio(settings: Settings) -> Studio:
                        anonymous_per_hour=settings.uploads_per_user_per_hour),
             UploadLimits(settings.upload_max_bytes, settings.upload_max_pixels),
         ),
+        ApiTokens(
+            engine,
+            users_may_have_tokens=bool(access.users) or access.single_sign_on,
+            configured=parse_configured_tokens(
+                settings.api_tokens.get_secret_value() if settings.api_tokens else ""
+            ),
+            admins=settings.admin_names,
+        ),
+        JobHub(runner),
     )  # fmt: skip
 
 

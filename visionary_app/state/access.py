@@ -14,6 +14,8 @@ from reflex.state import BaseState, StateUpdate
 
 from visionary_app.services.sign_in_limits import SignInUnavailable
 from visionary_app.services.studio import get_studio
+from visionary_app.state.api_tokens import ApiTokensState
+from visionary_app.state.editor import EditorState
 from visionary_app.state.gallery import GalleryState
 from visionary_app.state.generation import GenerationState
 from visionary_app.state.lightbox import LightboxState
@@ -85,9 +87,10 @@ class AccessState(VisitorState):
         if principal is None:
             await asyncio.sleep(_FAILED_SIGN_IN_DELAY_S)
             self.error = (
-                "That name and password do not match." if access.asks_for_name
+                "That name and password do not match."
+                if access.asks_for_name
                 else "That password is not right."
-            )  # fmt: skip
+            )
             logger.warning("failed sign-in attempt%s", f" for {name!r}" if name else "")
             return None
         self.error = ""
@@ -102,7 +105,15 @@ class AccessState(VisitorState):
         and the job cards go with the session, not only the cookie.
         """
         self.session_token = ""
-        for feature in (GalleryState, LightboxState, GenerationState, OptionsState):
+        features = (
+            GalleryState,
+            LightboxState,
+            GenerationState,
+            OptionsState,
+            EditorState,
+            ApiTokensState,
+        )
+        for feature in features:
             (await self.get_state(feature)).reset()
         return rx.redirect(SIGN_IN_ROUTE)
 

@@ -15,11 +15,10 @@ import reflex as rx
 from visionary_app.models import GenerationJob, Image, ImageKind, JobStatus
 from visionary_app.services.blob_store import StorageError
 from visionary_app.services.catalog import CatalogError
-from visionary_app.services.generation import GenerationFailed
+from visionary_app.services.generation import GenerationFailed, options_for_source
 from visionary_app.services.jobs import LimitReached, QueueUnavailable
 from visionary_app.services.masks import MaskRefused, render_mask
 from visionary_app.services.providers.base import ImageOptions
-from visionary_app.services.providers.capabilities import size_problem
 from visionary_app.services.runner import (
     QUEUE_UNAVAILABLE,
     Cancelled,
@@ -97,23 +96,6 @@ def cards_for(job: GenerationJob, now: datetime | None = None) -> list[JobCard]:
         )
         for index in range(job.n)
     ]
-
-
-def edit_options(image: Image, options: ImageOptions) -> ImageOptions:
-    """Options for an edit or variation of `image`: its own size where the model can make it.
-
-    Otherwise "auto" where the model has it (the provider keeps the input's shape), else the
-    options' size.
-    """
-    caps = get_studio().capabilities
-    own = f"{image.width}x{image.height}"
-    if own in caps.sizes or (caps.custom_sizes and size_problem(own) is None):
-        size = own
-    elif "auto" in caps.sizes:
-        size = "auto"
-    else:
-        size = options.size
-    return dataclasses.replace(options, size=size, n=1)
 
 
 async def sign_new_tiles(images: list[Image]) -> list[SignedTile]:
@@ -195,7 +177,7 @@ class GenerationState(VisitorState):
             return
         prompt = str(form_data.get("prompt", ""))
         followed = self._follow(
-            owner, prompt, edit_options(source, options),
+            owner, prompt, options_for_source(source, options, get_studio().capabilities),
             kind=ImageKind.EDITED, sources=tuple(sources), mask=mask,
             on_queued=EditorState.set_open(False),
         )  # fmt: skip
@@ -215,7 +197,9 @@ class GenerationState(VisitorState):
             return
         (source,) = sources
         options = dataclasses.replace(
-            edit_options(source, options), quality=source.quality, style=source.style
+            options_for_source(source, options, get_studio().capabilities),
+            quality=source.quality,
+            style=source.style,
         )
         caps = get_studio().capabilities
         if options.quality not in caps.qualities:

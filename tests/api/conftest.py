@@ -1,0 +1,68 @@
+"""The HTTP API in process: a real studio in tmp_path, named users, and an ASGI client."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.routing import Mount
+
+from visionary_app.api.media import media_routes
+from visionary_app.api.openai_compatible import build_openai_compatible
+from visionary_app.api.v1 import build_api
+from visionary_app.services import studio as studio_module
+from visionary_app.services.api_tokens import SCOPES
+from visionary_app.services.database import upgrade_to_head
+from visionary_app.services.studio import Studio, get_studio
+from visionary_app.settings import get_settings
+
+BASE = "http://testserver"
+
+
+def routes() -> Starlette:
+    """The app's API routes, as the Reflex app mounts them."""
+    return Starlette(
+        routes=[
+            *media_routes(lambda: get_studio().store),
+            Mount("/api/v1", app=build_api(get_studio)),
+            Mount("/v1", app=build_openai_compatible(get_studio)),
+        ]
+    )
+
+
+@pytest.fixture
+async def studio(tmp_path, monkeypatch) -> AsyncIterator[Studio]:
+    """The process-wide studio: offline, small images, sign-in with named users."""
+    for key in list(os.environ):
+        if key.startswith(("VISIONARY_", "AZURE_", "OPENAI_", "REFLEX_REDIS")):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("VISIONARY_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("VISIONARY_IMAGE_SIZE", "256x256")
+    monkeypatch.setenv("VISIONARY_ACCESS_USERS", "alice:alice-password,bob:bob-password")
+    monkeypatch.setenv("VISIONARY_ADMINS", "carol")
+    get_settings.cache_clear()
+    upgrade_to_head(get_settings().resolved_database_url)
+    monkeypatch.setattr(studio_module, "_studio", None)
+    built = get_studio()
+    yield built
+    await built.aclose()
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+async def client(studio) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=routes()), base_url=BASE) as c:
+        yield c
+
+
+async def token_for(studio: Studio, user: str, scopes=SCOPES) -> str:
+    """A fresh personal token of `user:<user>`."""
+    token, _ = await studio.api_tokens.create(f"user:{user}", f"{user}'s test token", scopes)
+    return token
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
