@@ -56,6 +56,15 @@ def main(argv: list[str] | None = None) -> int:
         default="1000,100000",
         help="comma-separated index sizes for the flatness check",
     )
+    api = benchmarks.add_parser(
+        "api", help="an API page of 50 vs the UI's page query; many API clients at once"
+    )
+    api.add_argument("--images", type=int, default=100_000)
+    api.add_argument("--repeats", type=int, default=100)
+    api.add_argument("--clients", type=int, default=50)
+    api.add_argument("--latency-ms", type=int, default=1000, help="offline provider latency")
+    api.add_argument("--max-concurrent", type=int, default=8, help="provider calls at once")
+    _add_target_options(api)
     gallery = benchmarks.add_parser(
         "gallery", help="server-side time of gallery pages and searches (SQLite)"
     )
@@ -98,7 +107,17 @@ def main(argv: list[str] | None = None) -> int:
     waiting.add_argument("--seconds", type=float, default=20.0)
     args = parser.parse_args(argv)
 
-    if args.benchmark == "gallery":
+    if args.benchmark == "api":
+        from benchmarks.api import run as run_api
+
+        env = _app_env(args, args.latency_ms, args.max_concurrent, per_user=2)
+        result = asyncio.run(
+            run_api(
+                images=args.images, repeats=args.repeats, clients=args.clients,
+                latency_ms=args.latency_ms, url=args.url, env=env, log=_log,
+            )
+        )  # fmt: skip
+    elif args.benchmark == "gallery":
         from benchmarks.gallery import run as run_gallery
 
         result = asyncio.run(run_gallery(args.images, args.baseline, args.repeats, _log))

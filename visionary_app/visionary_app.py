@@ -7,12 +7,11 @@ from datetime import timedelta
 
 import reflex as rx
 from starlette.applications import Starlette
-from starlette.routing import Mount
 
 from visionary_app.api.media import media_routes
 from visionary_app.api.openai_compatible import build_openai_compatible
 from visionary_app.api.single_sign_on import single_sign_on_routes
-from visionary_app.api.v1 import build_api
+from visionary_app.api.v1 import build_api, mount
 from visionary_app.pages import sign_in, studio
 from visionary_app.services.database import upgrade_to_head
 from visionary_app.services.studio import get_studio
@@ -48,8 +47,8 @@ app = rx.App(
         routes=[
             *media_routes(lambda: get_studio().store),
             *single_sign_on_routes(get_studio),
-            Mount("/api/v1", app=build_api(get_studio)),
-            Mount("/v1", app=build_openai_compatible(get_studio)),
+            mount("/api/v1", build_api(get_studio)),
+            mount("/v1", build_openai_compatible(get_studio)),
         ]
     ),
     head_components=_HEAD,

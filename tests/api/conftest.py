@@ -8,11 +8,10 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from starlette.applications import Starlette
-from starlette.routing import Mount
 
 from visionary_app.api.media import media_routes
 from visionary_app.api.openai_compatible import build_openai_compatible
-from visionary_app.api.v1 import build_api
+from visionary_app.api.v1 import build_api, mount
 from visionary_app.services import studio as studio_module
 from visionary_app.services.api_tokens import SCOPES
 from visionary_app.services.database import upgrade_to_head
@@ -27,8 +26,8 @@ def routes() -> Starlette:
     return Starlette(
         routes=[
             *media_routes(lambda: get_studio().store),
-            Mount("/api/v1", app=build_api(get_studio)),
-            Mount("/v1", app=build_openai_compatible(get_studio)),
+            mount("/api/v1", build_api(get_studio)),
+            mount("/v1", build_openai_compatible(get_studio)),
         ]
     )
 

@@ -53,7 +53,14 @@ def token(tmp_path, monkeypatch) -> str:
 
 
 @schema.parametrize()
-@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+# Fresh examples on every local run; in CI the same ones each time (a landing must not hang
+# on a new example: what a local run finds is fixed there, with a test of its own).
+@settings(
+    max_examples=25,
+    deadline=None,
+    derandomize=os.environ.get("CI") == "true",
+    suppress_health_check=list(HealthCheck),
+)
 def test_every_answer_matches_the_document_and_none_is_a_5xx(case, token):
     case.call_and_validate(
         headers={"Authorization": f"Bearer {token}"},

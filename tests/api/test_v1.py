@@ -221,3 +221,20 @@ async def test_with_sign_in_off_only_configured_tokens_open_the_api(tmp_path, mo
             await studio.api_tokens.create("visitor:abc", "mine", ["read"])
         await studio.aclose()
     get_settings.cache_clear()
+
+
+async def test_a_job_run_elsewhere_is_followed_through_its_row(client, studio):
+    """A listener on a worker that does not run the job reads the job's row instead."""
+    from visionary_app.services.providers.base import ImageOptions
+
+    headers = bearer(await token_for(studio, "alice"))
+    job = await studio.runner.submit("user:alice", "run elsewhere", ImageOptions(size="256x256"))
+    finished = [event async for event in studio.runner.run(job)]  # not through the hub
+    (image,) = finished[-1].images
+    events = []
+    async with client.stream("GET", f"/api/v1/jobs/{job.id}/events", headers=headers) as sse:
+        async for line in sse.aiter_lines():
+            if line.startswith(("event: ", "data: ")):
+                events.append(line)
+    assert events[0] == "event: stored" and str(image.id) in events[1]
+    assert events[-2] == "event: succeeded"

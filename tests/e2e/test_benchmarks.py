@@ -28,3 +28,23 @@ def test_a_small_load_run_brings_every_job_back_exactly_once(app: RunningApp):
     assert result["jobs"] == 6
     assert (result["jobs_ok"], result["jobs_lost"], result["duplicates"]) == (6, 0, 0)
     assert result["events_timed"] > 0 and result["event_latency_ms_p95"] is not None
+
+
+def test_a_small_api_run_brings_every_job_back_exactly_once():
+    from benchmarks.api import clients_at_once, page_cost
+
+    result: dict = {}
+    env = {"VISIONARY_PROVIDER": "offline", "VISIONARY_IMAGE_SIZE": "256x256",
+           "VISIONARY_IMAGES_PER_USER_PER_HOUR": "0", "VISIONARY_IMAGES_PER_DAY": "0"}  # fmt: skip
+
+    def run() -> None:
+        log = lambda _message: None  # noqa: E731
+        result["load"] = asyncio.run(clients_at_once(3, 0, None, env, log))
+        result["page"] = asyncio.run(page_cost(200, 3, log))
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(240)
+    load = result["load"]
+    assert (load["jobs_ok"], load["jobs_lost"], load["duplicates"]) == (3, 0, 0)
+    assert result["page"]["api_page_ms_p50"] > 0 and result["page"]["ui_page_ms_p50"] > 0

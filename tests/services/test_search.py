@@ -58,6 +58,9 @@ async def _found(catalog: Catalog, query: str) -> list[str]:
         ("lighthouse dusk", ["a lighthouse at dusk"]),
         ("zebra", []),
         ("   ", list(reversed(PROMPTS))),
+        # Control characters are in no prompt; NUL used to break SQLite's FTS (a 503).
+        ("fox\x00", ["🦊 emoji fox on a skateboard", "A red FOX in the snow"]),
+        ("\x99lighthouse\tdusk\x1b", ["a lighthouse at dusk"]),
     ],
 )
 async def test_search_finds_any_word(any_catalog, query, expected):

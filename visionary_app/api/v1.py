@@ -9,11 +9,13 @@ at `/api/v1/docs`.
 
 # No `from __future__ import annotations`: FastAPI reads the handlers' annotations, and the
 # dependencies they name are local to build_api.
+import asyncio
 import base64
 import binascii
 import json
 import logging
 import math
+import re
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -26,7 +28,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
+from starlette.routing import Match, Mount
 
 from visionary_app.models import GenerationJob, Image, ImageKind, JobStatus, Visibility, split_ids
 from visionary_app.services.api_tokens import TokenHolder, TokensUnavailable
@@ -55,7 +57,7 @@ from visionary_app.services.runner import (
 from visionary_app.services.studio import Studio
 from visionary_app.services.uploads import UploadRefused
 
-__all__ = ["Problem", "build_api", "holder_for", "problem_response"]
+__all__ = ["Problem", "build_api", "holder_for", "mount", "problem_response"]
 
 logger = logging.getLogger(__name__)
 
@@ -181,8 +183,8 @@ class EditIn(OptionsIn):
     reference_ids: list[uuid.UUID] = Field(default_factory=list, max_length=15)
 
 
-class ImageOut(BaseModel):
-    """One image: what made it, where it came from, and signed URLs to read it."""
+class ImageSummary(BaseModel):
+    """One image in a list: what made it, where it came from, its thumbnail's signed URL."""
 
     id: uuid.UUID
     prompt: str
@@ -200,15 +202,20 @@ class ImageOut(BaseModel):
     visibility: Literal["private", "shared"]
     mine: bool
     favourite: bool
-    url: str
     thumbnail_url: str
     urls_expire_at: datetime
+
+
+class ImageOut(ImageSummary):
+    """One image, with the signed URL of the image itself as well."""
+
+    url: str
 
 
 class ImagePage(BaseModel):
     """A page of images, newest first; pass `next_cursor` as `cursor` for the next one."""
 
-    images: list[ImageOut]
+    images: list[ImageSummary]
     next_cursor: str | None
 
 
@@ -242,13 +249,16 @@ def _absolute(request: Request, url: str) -> str:
 
 
 async def _only_known_query(request: Request) -> None:
-    """A query parameter the operation does not have is a mistake worth saying (a typo)."""
+    """A query parameter the operation does not have (a typo), or one given twice, is refused."""
     route = request.scope.get("route")
     dependant = getattr(route, "dependant", None)
     known = {param.alias for param in getattr(dependant, "query_params", [])}
     unknown = sorted(set(request.query_params) - known)
     if unknown:
         raise Problem(422, f"{unknown[0]!r} is not a query parameter of this operation.")
+    repeated = sorted(k for k in known if len(request.query_params.getlist(k)) > 1)
+    if repeated:  # every parameter here takes one value
+        raise Problem(422, f"{repeated[0]!r} is given more than once.")
 
 
 def build_api(get_studio: Callable[[], Studio]) -> FastAPI:
@@ -307,12 +317,17 @@ def build_api(get_studio: Callable[[], Studio]) -> FastAPI:
     Deleter = Annotated[TokenHolder, Depends(requires("delete"))]
 
     async def image_out(
-        request: Request, image: Image, holder: TokenHolder, starred: bool | None = None
-    ) -> ImageOut:
+        request: Request,
+        image: Image,
+        holder: TokenHolder,
+        starred: bool | None = None,
+        *,
+        summary: bool = False,
+    ) -> ImageOut | ImageSummary:
         studio = get_studio()
         try:
-            full = await studio.store.signed_url(image.blob_name)
             thumb = await studio.store.signed_url(image.thumbnail_blob_name or image.blob_name)
+            full = thumb if summary else await studio.store.signed_url(image.blob_name)
             if starred is None:
                 starred = image.id in await studio.catalog.starred(holder.viewer, [image.id])
         except (StorageError, CatalogError) as exc:
@@ -322,7 +337,9 @@ def build_api(get_studio: Callable[[], Studio]) -> FastAPI:
                 "Image storage or the index is unavailable; try again.",
                 headers={"Retry-After": "5"},
             ) from exc
-        return ImageOut(
+        extra = {} if summary else {"url": _absolute(request, full.url)}
+        return (ImageSummary if summary else ImageOut)(
+            **extra,
             id=image.id,
             prompt=image.prompt,
             revised_prompt=image.revised_prompt,
@@ -339,7 +356,6 @@ def build_api(get_studio: Callable[[], Studio]) -> FastAPI:
             visibility=image.visibility,
             mine=image.owner == holder.owner,
             favourite=starred,
-            url=_absolute(request, full.url),
             thumbnail_url=_absolute(request, thumb.url),
             urls_expire_at=datetime.fromtimestamp(min(full.expires_at, thumb.expires_at), UTC),
         )
@@ -535,11 +551,13 @@ def build_api(get_studio: Callable[[], Studio]) -> FastAPI:
                         yield sse("cancelled", {"job_id": str(job.id)})
             return
         # Running on another worker (or ended): follow the row.
-        import asyncio
-
         seen = None
         while True:
-            row = await studio.jobs.get(job.id)
+            try:
+                row = await studio.jobs.get(job.id)
+            except QueueUnavailable:
+                await asyncio.sleep(1.0)  # the database is away: keep the stream, try again
+                continue
             if row is None:
                 return
             status = JobStatus(row.status).value
@@ -548,8 +566,10 @@ def build_api(get_studio: Callable[[], Studio]) -> FastAPI:
                 payload = {"job_id": str(job.id)}
                 if row.status == JobStatus.FAILED:
                     payload["reason"] = row.error or ""
-                name = {"succeeded": "succeeded"}.get(status, status)
-                yield sse(name, payload)
+                for image_id in (i for i in row.image_ids.split(",") if i.strip()):
+                    if row.status == JobStatus.SUCCEEDED:
+                        yield sse("stored", {"job_id": str(job.id), "image_id": image_id})
+                yield sse(status, payload)
                 if row.status in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED):
                     return
             await asyncio.sleep(1.0)
@@ -563,7 +583,7 @@ def build_api(get_studio: Callable[[], Studio]) -> FastAPI:
     async def list_images(
         request: Request,
         holder: Reader,
-        cursor: Annotated[str | None, Query(max_length=200)] = None,
+        cursor: Annotated[str, Query(max_length=200, description="next_cursor of a page")] = "",
         search: Annotated[str, Query(max_length=500)] = "",
         scope: Literal["everyone", "mine"] = "everyone",
         favourites: bool = False,
@@ -587,10 +607,14 @@ def build_api(get_studio: Callable[[], Studio]) -> FastAPI:
                 503, "The image index is unavailable; try again.", headers={"Retry-After": "5"}
             ) from exc
         more = len(images) > limit
-        return ImagePage(
-            images=[await image_out(request, i, holder, i.id in starred) for i in shown],
+        page = ImagePage(
+            images=[
+                await image_out(request, i, holder, i.id in starred, summary=True) for i in shown
+            ],
             next_cursor=encode_cursor(shown[-1]) if more and shown else None,
         )
+        # Already validated: sent as is, not checked against the model a second time.
+        return Response(page.model_dump_json(), media_type="application/json")
 
     @api.post(
         "/images",
@@ -701,6 +725,17 @@ def build_api(get_studio: Callable[[], Studio]) -> FastAPI:
 
     api.openapi = openapi
     return api
+
+
+def mount(path: str, app) -> Mount:
+    """Mount `app` at `path` for every path below it, even one with a newline (%0A) in it.
+
+    Starlette's mount pattern stops at a newline, and the request would fall through to a
+    plain-text 404 instead of the API's own answer.
+    """
+    mounted = Mount(path, app=app)
+    mounted.path_regex = re.compile(mounted.path_regex.pattern, re.DOTALL)
+    return mounted
 
 
 def check_mask(mask: bytes, image: Image) -> None:

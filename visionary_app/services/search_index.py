@@ -94,10 +94,21 @@ def search_terms(query: str) -> list[str]:
     return list(seen)[:8]
 
 
+def _searchable(ch: str) -> bool:
+    code = ord(ch)
+    # Lone surrogates cannot be encoded; control characters (NUL breaks SQLite's FTS) are in
+    # no prompt, since prompts refuse them.
+    return not (0xD800 <= code <= 0xDFFF or code < 0x20 or 0x7F <= code <= 0x9F)
+
+
 def clean_query(query: str) -> str:
-    """The part of a search entry that is searched: no lone surrogates, at most the cap."""
-    if not query.isascii():
-        query = "".join(ch for ch in query if not 0xD800 <= ord(ch) <= 0xDFFF)
+    """The part of a search entry that is searched, at most the cap.
+
+    Without lone surrogates or control characters; a tab or new line counts as a space.
+    """
+    query = query.replace("\t", " ").replace("\n", " ").replace("\r", " ")
+    if not all(_searchable(ch) for ch in query):
+        query = "".join(ch for ch in query if _searchable(ch))
     return query[:MAX_QUERY_CHARS]
 
 
