@@ -234,6 +234,12 @@ class Settings(BaseSettings):
         default=None,
         description="name=token pairs that may use the HTTP API (needed when sign-in is off).",
     )
+    metrics_token: SecretStr | None = Field(
+        default=None, description="Bearer token a Prometheus scraper sends to /metrics (off unset)."
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="json: one JSON object per line, with job id and owner."
+    )
     job_stale_seconds: int = Field(
         default=60, ge=10, le=3600, description="A job silent this long has lost its worker."
     )
@@ -256,7 +262,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "session_secret", "url_signing_key", "oidc_issuer", "oidc_client_id", "oidc_admin_claim",
-        "api_tokens", mode="before",
+        "api_tokens", "metrics_token", mode="before",
     )  # fmt: skip
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:

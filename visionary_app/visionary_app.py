@@ -8,10 +8,13 @@ from datetime import timedelta
 import reflex as rx
 from starlette.applications import Starlette
 
+from visionary_app.api.health import health_routes
 from visionary_app.api.media import media_routes
+from visionary_app.api.metrics import metrics_routes
 from visionary_app.api.openai_compatible import build_openai_compatible
 from visionary_app.api.single_sign_on import single_sign_on_routes
 from visionary_app.api.v1 import build_api, mount
+from visionary_app.logs import configure_logging
 from visionary_app.pages import sign_in, studio
 from visionary_app.services.database import upgrade_to_head
 from visionary_app.services.studio import get_studio
@@ -19,6 +22,11 @@ from visionary_app.settings import get_settings
 from visionary_app.state.access import AccessGate
 
 logger = logging.getLogger(__name__)
+
+
+def set_up_logging() -> None:
+    """JSON lines when asked (after the server has set up its own logging)."""
+    configure_logging(get_settings().log_format)
 
 
 def apply_migrations() -> None:
@@ -34,6 +42,12 @@ async def watch_jobs() -> None:
     await get_studio().jobs.watch(stale_after)
 
 
+def _open_tabs() -> int:
+    """Tabs connected to this worker (its websockets)."""
+    namespace = app.event_namespace
+    return len(namespace.sid_to_token) if namespace is not None else 0
+
+
 # Icons, the web app manifest and the preview image are static files in assets/.
 _HEAD = [
     rx.el.link(rel="icon", href="/favicon.svg", type="image/svg+xml"),
@@ -47,6 +61,8 @@ app = rx.App(
         routes=[
             *media_routes(lambda: get_studio().store),
             *single_sign_on_routes(get_studio),
+            *health_routes(get_studio),
+            *metrics_routes(get_studio, _open_tabs),
             mount("/api/v1", build_api(get_studio)),
             mount("/v1", build_openai_compatible(get_studio)),
         ]
@@ -54,8 +70,11 @@ app = rx.App(
     head_components=_HEAD,
     html_lang="en",
 )
+app.register_lifespan_task(set_up_logging)
 app.register_lifespan_task(apply_migrations)
 app.register_lifespan_task(watch_jobs)
 app.add_middleware(AccessGate())
+
+
 studio.register(app)
 sign_in.register(app)

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 from starlette.applications import Starlette
 
+from tests.support.studios import fresh_studio
 from visionary_app.api.media import media_routes
 from visionary_app.api.openai_compatible import build_openai_compatible
 from visionary_app.api.v1 import build_api, mount
-from visionary_app.services import studio as studio_module
 from visionary_app.services.api_tokens import SCOPES
-from visionary_app.services.database import upgrade_to_head
 from visionary_app.services.studio import Studio, get_studio
 from visionary_app.settings import get_settings
 
@@ -35,17 +33,12 @@ def routes() -> Starlette:
 @pytest.fixture
 async def studio(tmp_path, monkeypatch) -> AsyncIterator[Studio]:
     """The process-wide studio: offline, small images, sign-in with named users."""
-    for key in list(os.environ):
-        if key.startswith(("VISIONARY_", "AZURE_", "OPENAI_", "REFLEX_REDIS")):
-            monkeypatch.delenv(key)
-    monkeypatch.setenv("VISIONARY_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("VISIONARY_IMAGE_SIZE", "256x256")
-    monkeypatch.setenv("VISIONARY_ACCESS_USERS", "alice:alice-password,bob:bob-password")
-    monkeypatch.setenv("VISIONARY_ADMINS", "carol")
-    get_settings.cache_clear()
-    upgrade_to_head(get_settings().resolved_database_url)
-    monkeypatch.setattr(studio_module, "_studio", None)
-    built = get_studio()
+    built = fresh_studio(
+        monkeypatch,
+        tmp_path,
+        access_users="alice:alice-password,bob:bob-password",
+        admins="carol",
+    )
     yield built
     await built.aclose()
     get_settings.cache_clear()

@@ -187,23 +187,13 @@ async def test_with_sign_in_off_only_configured_tokens_open_the_api(tmp_path, mo
     import httpx
 
     from tests.api.conftest import BASE, routes
-    from visionary_app.services import studio as studio_module
-    from visionary_app.services.database import upgrade_to_head
-    from visionary_app.services.studio import get_studio
+    from tests.support.studios import fresh_studio
     from visionary_app.settings import get_settings
 
     configured = "ci-token-" + "x" * 40
     for tokens in ("", f"ci={configured}"):
-        for key in list(__import__("os").environ):
-            if key.startswith(("VISIONARY_", "AZURE_", "OPENAI_")):
-                monkeypatch.delenv(key)
-        monkeypatch.setenv("VISIONARY_DATA_DIR", str(tmp_path / "data"))
-        if tokens:
-            monkeypatch.setenv("VISIONARY_API_TOKENS", tokens)
-        get_settings.cache_clear()
-        upgrade_to_head(get_settings().resolved_database_url)
-        monkeypatch.setattr(studio_module, "_studio", None)
-        studio = get_studio()
+        settings = {"api_tokens": tokens} if tokens else {}
+        studio = fresh_studio(monkeypatch, tmp_path, **settings)
         transport = httpx.ASGITransport(app=routes())
         async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
             response = await client.get("/api/v1/images", headers=bearer(configured))

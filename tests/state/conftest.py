@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from typing import TypeVar
 
@@ -10,9 +9,8 @@ import pytest
 from reflex.state import BaseState, State
 
 from tests.support.states import run_handler
-from visionary_app.services import studio as studio_module
-from visionary_app.services.database import upgrade_to_head
-from visionary_app.services.studio import Studio, get_studio
+from tests.support.studios import fresh_studio
+from visionary_app.services.studio import Studio
 from visionary_app.settings import get_settings
 
 PAGE_SIZE = 5
@@ -22,16 +20,7 @@ T = TypeVar("T", bound=BaseState)
 @pytest.fixture
 async def studio(tmp_path, monkeypatch) -> AsyncIterator[Studio]:
     """The process-wide studio, built from settings that point into tmp_path (offline)."""
-    for key in list(os.environ):
-        if key.startswith(("VISIONARY_", "AZURE_", "OPENAI_", "REFLEX_REDIS")):
-            monkeypatch.delenv(key)
-    monkeypatch.setenv("VISIONARY_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("VISIONARY_GALLERY_PAGE_SIZE", str(PAGE_SIZE))
-    monkeypatch.setenv("VISIONARY_IMAGE_SIZE", "256x256")
-    get_settings.cache_clear()
-    upgrade_to_head(get_settings().resolved_database_url)
-    monkeypatch.setattr(studio_module, "_studio", None)
-    built = get_studio()
+    built = fresh_studio(monkeypatch, tmp_path, gallery_page_size=str(PAGE_SIZE))
     yield built
     await built.aclose()
     get_settings.cache_clear()

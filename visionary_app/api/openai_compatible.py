@@ -12,16 +12,14 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import math
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from visionary_app.api.v1 import Problem, check_mask, holder_for
+from visionary_app.api.v1 import Problem, check_mask, holder_for, retry_after
 from visionary_app.models import Image, ImageKind
 from visionary_app.services.blob_store import StorageError
 from visionary_app.services.generation import GenerationFailed, options_for_source
@@ -149,9 +147,8 @@ def build_openai_compatible(get_studio: Callable[[], Studio]) -> FastAPI:
         except GenerationFailed as exc:
             raise OpenAIError(400, str(exc), "invalid_value") from exc
         except LimitReached as exc:
-            wait = max(1, math.ceil((exc.retry_at - datetime.now(UTC)).total_seconds()))
             raise OpenAIError(
-                429, str(exc), "rate_limit_exceeded", {"retry-after": str(wait)}
+                429, str(exc), "rate_limit_exceeded", {"retry-after": retry_after(exc)}
             ) from exc
         except QueueUnavailable as exc:
             raise OpenAIError(503, QUEUE_UNAVAILABLE, "unavailable") from exc
@@ -273,7 +270,9 @@ def build_openai_compatible(get_studio: Callable[[], Studio]) -> FastAPI:
                 except UploadRefused as exc:
                     raise OpenAIError(400, str(exc), "invalid_image") from exc
                 except LimitReached as exc:
-                    raise OpenAIError(429, str(exc), "rate_limit_exceeded") from exc
+                    raise OpenAIError(
+                        429, str(exc), "rate_limit_exceeded", {"retry-after": retry_after(exc)}
+                    ) from exc
             mask = None
             if mask_file is not None and not isinstance(mask_file, str):
                 mask = await mask_file.read(4 * 1024 * 1024 + 1)

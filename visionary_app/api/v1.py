@@ -57,7 +57,7 @@ from visionary_app.services.runner import (
 from visionary_app.services.studio import Studio
 from visionary_app.services.uploads import UploadRefused
 
-__all__ = ["Problem", "build_api", "holder_for", "mount", "problem_response"]
+__all__ = ["Problem", "build_api", "holder_for", "mount", "problem_response", "retry_after"]
 
 logger = logging.getLogger(__name__)
 
@@ -104,10 +104,14 @@ def problem_response(status: int, detail: str, headers: dict[str, str] | None = 
     )
 
 
+def retry_after(exc: LimitReached) -> str:
+    """Seconds until the limit's window frees up, for a Retry-After header."""
+    return str(max(1, math.ceil((exc.retry_at - datetime.now(UTC)).total_seconds())))
+
+
 def limit_problem(exc: LimitReached) -> Problem:
     """429 with Retry-After, in the page's words."""
-    wait = max(1, math.ceil((exc.retry_at - datetime.now(UTC)).total_seconds()))
-    return Problem(429, str(exc), headers={"Retry-After": str(wait)})
+    return Problem(429, str(exc), headers={"Retry-After": retry_after(exc)})
 
 
 _ERRORS = {

@@ -7,11 +7,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from visionary_app.services.metrics import BLOB_STORE_ERRORS
+
 __all__ = ["BlobInfo", "BlobNotFoundError", "BlobStore", "SignedUrl", "StorageError"]
 
 
 class StorageError(Exception):
-    """The blob store could not complete an operation."""
+    """The blob store could not complete an operation (each one made is counted)."""
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*args)
+        if not isinstance(self, BlobNotFoundError):  # a missing blob is an answer, not a fault
+            BLOB_STORE_ERRORS.inc()
 
 
 class BlobNotFoundError(StorageError):

@@ -203,6 +203,10 @@ class Catalog:
 
         return await self._run(work, "be read")
 
+    async def reachable(self) -> None:
+        """Raise CatalogError unless the index answers a trivial query."""
+        await self._run(lambda session: session.exec(sa.select(sa.literal(1))).one(), "be read")
+
     async def get(self, image_id: uuid.UUID) -> Image | None:
         """One image by id, or None, whoever owns it: for the server's own bookkeeping."""
         return await self._run(lambda session: session.get(Image, image_id), "be read")

@@ -26,6 +26,7 @@ from visionary_app.services.blob_store import BlobStore, StorageError
 from visionary_app.services.catalog import Catalog, CatalogError
 from visionary_app.services.content_types import TEXT_CONTENT_TYPE, THUMBNAIL_CONTENT_TYPE
 from visionary_app.services.curation import DeleteFailed, delete_image
+from visionary_app.services.metrics import PROVIDER_ERRORS, PROVIDER_SECONDS
 from visionary_app.services.providers import ImageProvider, ProviderError
 from visionary_app.services.providers.base import (
     GeneratedImage,
@@ -273,8 +274,10 @@ class GenerationPipeline:
                     prompt, options, safety_identifier=safety_identifier, on_partial=on_partial
                 )
         except ProviderError as exc:
+            PROVIDER_ERRORS.labels(exc.kind).inc()
             raise GenerationFailed(str(exc)) from exc
         provider_seconds = time.perf_counter() - started
+        PROVIDER_SECONDS.observe(provider_seconds)
         results: list[Image | GenerationFailed] = []
         try:
             for image in generated[: options.n]:

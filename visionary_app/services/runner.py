@@ -18,6 +18,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
+from visionary_app.logs import job_context
 from visionary_app.models import GenerationJob, Image, ImageKind, JobStatus, split_ids
 from visionary_app.services.catalog import CatalogError
 from visionary_app.services.generation import (
@@ -32,8 +33,10 @@ from visionary_app.services.jobs import (
     ACTIVE,
     JobCancelled,
     JobQueue,
+    LimitReached,
     QueueUnavailable,
 )
+from visionary_app.services.metrics import JOBS, LIMIT_REFUSALS, QUEUE_SECONDS
 from visionary_app.services.providers.base import ImageOptions
 
 __all__ = [
@@ -159,7 +162,11 @@ class JobRunner:
         if kind != ImageKind.GENERATED and not sources:
             raise InvalidOptions("Choose an image to start from.")
         ids = [source.id for source in sources]
-        return await self.queue.submit(owner, prompt, options, kind=kind, sources=ids)
+        try:
+            return await self.queue.submit(owner, prompt, options, kind=kind, sources=ids)
+        except LimitReached:
+            LIMIT_REFUSALS.labels("job").inc()
+            raise
 
     async def cancel(self, job_id: uuid.UUID, owner: str) -> bool:
         """Cancel the owner's job if it has not ended; False if it had (or is not theirs).
@@ -255,6 +262,17 @@ class JobRunner:
     async def _work(
         self, job: GenerationJob, emit: Callable[[JobEvent], None], mask: bytes | None = None
     ) -> JobEvent:
+        """`_do_work` with every log record of the job tagged with its id and owner."""
+        with job_context(job.id.hex, job.owner):
+            outcome = await self._do_work(job, emit, mask)
+            name = type(outcome).__name__.lower()
+            JOBS.labels(name).inc()
+            logger.info("job %s ended: %s", job.id.hex, name)
+            return outcome
+
+    async def _do_work(
+        self, job: GenerationJob, emit: Callable[[JobEvent], None], mask: bytes | None
+    ) -> JobEvent:
         """Wait for the turn, generate, record the outcome; returns the final event."""
         try:
             await self.queue.wait_turn(job, lambda ahead: emit(Queued(job.id, ahead)))
@@ -266,6 +284,7 @@ class JobRunner:
             return Failed(job.id, QUEUE_UNAVAILABLE)
         emit(Running(job.id, 0.0))
         started = time.monotonic()
+        QUEUE_SECONDS.observe(max(0.0, time.time() - job.created_at.timestamp()))
 
         def partial(index: int, data: bytes, content_type: str) -> None:
             emit(PartialImage(job.id, index, data, content_type))

@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 from visionary_app.models import Usage
 from visionary_app.services.database import database_now, in_session
 from visionary_app.services.jobs import LimitReached, QueueUnavailable, describe_wait
+from visionary_app.services.metrics import LIMIT_REFUSALS
 from visionary_app.services.ownership import ANONYMOUS_PREFIX
 
 __all__ = ["UsageMeter"]
@@ -55,6 +56,7 @@ class UsageMeter:
             refusal = self._over_limit(session, owner, now, what)
             if refusal is not None:
                 session.rollback()
+                LIMIT_REFUSALS.labels(self.kind).inc()
                 raise refusal
             session.commit()
 

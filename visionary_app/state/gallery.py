@@ -19,6 +19,7 @@ import reflex as rx
 from visionary_app.models import Image
 from visionary_app.services.blob_store import StorageError
 from visionary_app.services.catalog import CatalogError, PageCursor
+from visionary_app.services.metrics import GALLERY_QUERY_SECONDS
 from visionary_app.services.ownership import Scope, Viewer
 from visionary_app.services.search_index import MAX_QUERY_CHARS, clean_query
 from visionary_app.services.studio import get_studio
@@ -160,11 +161,12 @@ class GalleryState(rx.State):
         """One page (plus one row, to tell whether more follow) beside the cursor, newest first."""
         catalog, size = get_studio().catalog, self._page_size()
         filters = await self._filters()
-        if older:
-            records = await catalog.newest(size + 1, before=cursor, **filters)
-        else:
-            assert cursor is not None
-            records = await catalog.newer(size + 1, cursor, **filters)
+        with GALLERY_QUERY_SECONDS.time():
+            if older:
+                records = await catalog.newest(size + 1, before=cursor, **filters)
+            else:
+                assert cursor is not None
+                records = await catalog.newer(size + 1, cursor, **filters)
         return await self._sign(records, filters["viewer"])
 
     @staticmethod

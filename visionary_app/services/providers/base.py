@@ -74,7 +74,15 @@ class GeneratedImage:
 
 
 class ProviderError(Exception):
-    """The provider could not produce an image; the message is fit to show the user."""
+    """The provider could not produce an image; the message is fit to show the user.
+
+    `kind` says what went wrong, for metrics: timeout, connection, safety, rate_limit, auth,
+    not_found, server, refused, bad_answer or unexpected.
+    """
+
+    def __init__(self, message: str, kind: str = "bad_answer") -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 class ImageProvider(Protocol):

@@ -45,41 +45,49 @@ def provider_error(exc: Exception, *, label: str, timeout_s: float) -> ProviderE
     """
     if isinstance(exc, openai.APITimeoutError):
         return ProviderError(
-            f"{label} did not answer within {timeout_s:g} s. Nothing was stored; try again."
+            f"{label} did not answer within {timeout_s:g} s. Nothing was stored; try again.",
+            "timeout",
         )
     if isinstance(exc, openai.APIConnectionError):
         host = (public_host(str(exc.request.url)) if exc.request else "") or "its address"
         return ProviderError(
             f"Could not connect to {label} at {host}. Nothing was stored; check the address "
-            "or try again later."
+            "or try again later.",
+            "connection",
         )
     if isinstance(exc, openai.APIStatusError):
         code = _code(exc)
         status = exc.status_code
         if code in _SAFETY_CODES:
             return ProviderError(
-                f"The prompt was refused by {label}'s safety system. Rephrase it and try again."
+                f"The prompt was refused by {label}'s safety system. Rephrase it and try again.",
+                "safety",
             )
         if status == 429:
             wait = _retry_after_seconds(exc)
             when = f"in {wait} s" if wait is not None else "in a minute"
-            return ProviderError(f"{label} is rate limiting requests: try again {when}.")
+            return ProviderError(
+                f"{label} is rate limiting requests: try again {when}.", "rate_limit"
+            )
         if status in (401, 403):
             # A configuration problem, not the user's: say so in the log (never the key itself).
             logger.error("configuration error: %s rejected the API key (HTTP %s)", label, status)
             return ProviderError(
                 f"{label} rejected the API key (HTTP {status}). The app's provider settings "
-                "need fixing; nothing was stored."
+                "need fixing; nothing was stored.",
+                "auth",
             )
         if status == 404:
             return ProviderError(
                 f"{label} does not know the configured model or deployment (HTTP 404). "
-                "Check the model settings."
+                "Check the model settings.",
+                "not_found",
             )
         if status >= 500:
             return ProviderError(
-                f"{label} had a server error (HTTP {status}). Nothing was stored; try again."
+                f"{label} had a server error (HTTP {status}). Nothing was stored; try again.",
+                "server",
             )
         message = exc.message.splitlines()[0][:300] if exc.message else f"HTTP {status}"
-        return ProviderError(f"{label} refused the request: {message}")
-    return ProviderError(f"{label} failed unexpectedly ({exc.__class__.__name__}).")
+        return ProviderError(f"{label} refused the request: {message}", "refused")
+    return ProviderError(f"{label} failed unexpectedly ({exc.__class__.__name__}).", "unexpected")
