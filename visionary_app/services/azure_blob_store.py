@@ -19,6 +19,7 @@ from azure.storage.blob.aio import BlobServiceClient, LinearRetry
 
 from visionary_app.services.blob_names import is_valid_blob_name
 from visionary_app.services.blob_store import BlobInfo, BlobNotFoundError, SignedUrl, StorageError
+from visionary_app.services.url_cache import UrlCache
 
 __all__ = ["AzureBlobStore"]
 
@@ -73,6 +74,7 @@ class AzureBlobStore:
         self._container = service.get_container_client(container)
         self.container_name = container
         self.ttl_seconds = ttl_seconds
+        self._urls = UrlCache(ttl_seconds)
         self._account_key = account_key
         self._delegation_key: UserDelegationKey | None = None
         self._delegation_key_expiry = datetime.min.replace(tzinfo=UTC)
@@ -211,22 +213,26 @@ class AzureBlobStore:
 
     async def download_url(self, name: str, filename: str) -> SignedUrl:
         """A read-only SAS URL whose response is an attachment named `filename`."""
-        return await self.signed_url(name, download_as=filename)
+        return await self._sign(name, datetime.now(UTC).timestamp(), download_as=filename)
 
-    async def signed_url(self, name: str, download_as: str | None = None) -> SignedUrl:
-        """A read-only SAS URL for this one blob, valid from a little before now for the TTL.
+    async def signed_url(self, name: str) -> SignedUrl:
+        """A read-only SAS URL for this one blob, the same all window long (UrlCache)."""
+        return await self._urls.get(name, lambda issued_at: self._sign(name, issued_at))
+
+    async def _sign(self, name: str, issued_at: float, download_as: str | None = None) -> SignedUrl:
+        """A read-only SAS valid from a little before `issued_at` for the TTL.
 
         With a user delegation key, the link ends no later than the key. On real Azure
         (https) the SAS is only good over HTTPS.
         """
         _check(name)
-        now = datetime.now(UTC)
+        now = datetime.fromtimestamp(issued_at, UTC)
         expiry = now + timedelta(seconds=self.ttl_seconds)
         credential: dict[str, Any]
         if self._account_key is not None:
             credential = {"account_key": self._account_key}
         else:
-            key, key_expiry = await self._user_delegation_key(now)
+            key, key_expiry = await self._user_delegation_key(datetime.now(UTC))
             credential = {"user_delegation_key": key}
             expiry = min(expiry, key_expiry)
         token = generate_blob_sas(

@@ -13,6 +13,7 @@ from urllib.parse import quote, urlencode
 
 from visionary_app.services.blob_names import is_valid_blob_name
 from visionary_app.services.blob_store import BlobInfo, BlobNotFoundError, SignedUrl, StorageError
+from visionary_app.services.url_cache import UrlCache
 from visionary_app.services.url_signing import UrlSigner
 
 __all__ = ["LocalBlobStore"]
@@ -24,6 +25,7 @@ class LocalBlobStore:
     def __init__(self, root: Path, signer: UrlSigner, url_prefix: str = "/media") -> None:
         self.root = root
         self.signer = signer
+        self._urls = UrlCache(signer.ttl_seconds)
         self.url_prefix = url_prefix.rstrip("/")
 
     def path_for(self, name: str) -> Path:
@@ -171,8 +173,14 @@ class LocalBlobStore:
         return SignedUrl(url=f"{self.url_prefix}/{quote(name)}?{query}", expires_at=expires_at)
 
     async def signed_url(self, name: str) -> SignedUrl:
-        """A root-relative URL with an HMAC signature and expiry in its query string."""
+        """A root-relative URL with an HMAC signature and expiry in its query string.
+
+        Signed once per blob and window (UrlCache), so it is the same URL all window long.
+        """
+        return await self._urls.get(name, lambda issued_at: self._sign(name, issued_at))
+
+    async def _sign(self, name: str, issued_at: float) -> SignedUrl:
         self.path_for(name)
-        expires_at, signature = self.signer.sign(name)
+        expires_at, signature = self.signer.sign(name, now=issued_at)
         query = urlencode({"expires": expires_at, "sig": signature})
         return SignedUrl(url=f"{self.url_prefix}/{quote(name)}?{query}", expires_at=expires_at)
