@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 
-from benchmarks.load import run_load
+from benchmarks.load import JOB_TIMEOUT_S, run_load
 from tests.e2e.conftest import RunningApp
 
 
@@ -22,9 +22,13 @@ def test_a_small_load_run_brings_every_job_back_exactly_once(app: RunningApp):
             )
         )  # fmt: skip
 
-    thread = threading.Thread(target=run)
+    thread = threading.Thread(target=run, daemon=True)
     thread.start()
-    thread.join(180)
+    # The run gives up on a job after JOB_TIMEOUT_S; wait for that, so that a stuck run fails
+    # here, with its own report, and not inside a later test.
+    thread.join(JOB_TIMEOUT_S + 60)
+    assert not thread.is_alive(), "the load run did not end"
+    assert result, "the load run raised (see the thread's exception above)"
     assert result["jobs"] == 6
     assert (result["jobs_ok"], result["jobs_lost"], result["duplicates"]) == (6, 0, 0)
     assert result["events_timed"] > 0 and result["event_latency_ms_p95"] is not None
