@@ -49,7 +49,7 @@ def join_ids(ids: list[uuid.UUID] | tuple[uuid.UUID, ...]) -> str:
 
 
 def split_ids(text: str | None) -> list[uuid.UUID]:
-    """The ids `join_ids` wrote; anything malformed is skipped."""
+    """Space-separated ids (hex from join_ids, dashed in job rows); malformed ones skipped."""
     ids = []
     for part in (text or "").split():
         try:

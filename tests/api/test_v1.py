@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
+import json
+import uuid
 
 from PIL import Image as PILImage
 
@@ -228,3 +230,24 @@ async def test_a_job_run_elsewhere_is_followed_through_its_row(client, studio):
                 events.append(line)
     assert events[0] == "event: stored" and str(image.id) in events[1]
     assert events[-2] == "event: succeeded"
+
+
+async def test_a_job_of_several_images_lists_them_all_and_streams_each(client, studio):
+    headers = bearer(await token_for(studio, "alice"))
+    made = await client.post("/api/v1/generations", json={"prompt": "twins", "n": 2},
+                             headers=headers)  # fmt: skip
+    assert made.status_code == 202, made.text
+    job = await _finished(client, headers, made.json()["id"])
+    assert job["status"] == "succeeded" and len(job["image_ids"]) == 2
+    for image_id in job["image_ids"]:
+        image = await client.get(f"/api/v1/images/{image_id}", headers=headers)
+        assert image.json()["prompt"] == "twins"
+    # Followed through its row (as from another worker): one stored event per image.
+    stored = []
+    studio.hub._tasks.pop(uuid.UUID(job["id"]), None)
+    studio.hub._last.pop(uuid.UUID(job["id"]), None)
+    async with client.stream("GET", f"/api/v1/jobs/{job['id']}/events", headers=headers) as sse:
+        async for line in sse.aiter_lines():
+            if line.startswith("data: ") and '"image_id"' in line:
+                stored.append(json.loads(line[6:])["image_id"])
+    assert sorted(stored) == sorted(job["image_ids"])

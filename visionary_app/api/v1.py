@@ -393,7 +393,7 @@ def build_api(get_studio: Callable[[], Studio]) -> FastAPI:
             provider_ms=job.provider_ms,
             error=job.error,
             source_ids=split_ids(job.source_ids),
-            image_ids=[uuid.UUID(i) for i in job.image_ids.split(",") if i.strip()],
+            image_ids=split_ids(job.image_ids),
         )
 
     async def own_job(holder: TokenHolder, job_id: uuid.UUID) -> GenerationJob:
@@ -570,9 +570,9 @@ def build_api(get_studio: Callable[[], Studio]) -> FastAPI:
                 payload = {"job_id": str(job.id)}
                 if row.status == JobStatus.FAILED:
                     payload["reason"] = row.error or ""
-                for image_id in (i for i in row.image_ids.split(",") if i.strip()):
+                for image_id in split_ids(row.image_ids):
                     if row.status == JobStatus.SUCCEEDED:
-                        yield sse("stored", {"job_id": str(job.id), "image_id": image_id})
+                        yield sse("stored", {"job_id": str(job.id), "image_id": str(image_id)})
                 yield sse(status, payload)
                 if row.status in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED):
                     return
