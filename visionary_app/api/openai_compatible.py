@@ -10,6 +10,7 @@ configured with; its images land in that user's gallery. Answers are in OpenAI's
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import logging
 import time
@@ -19,7 +20,13 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from visionary_app.api.v1 import Problem, check_mask, holder_for, retry_after
+from visionary_app.api.v1 import (
+    Problem,
+    check_mask,
+    holder_for,
+    requested_options,
+    retry_after,
+)
 from visionary_app.models import Image, ImageKind
 from visionary_app.services.blob_store import StorageError
 from visionary_app.services.generation import GenerationFailed, options_for_source
@@ -118,16 +125,6 @@ def build_openai_compatible(get_studio: Callable[[], Studio]) -> FastAPI:
                 "invalid_api_key" if exc.status == 401 else "forbidden",
                 exc.headers,
             ) from exc
-
-    def options(body: ImageRequest) -> ImageOptions:
-        defaults = get_studio().pipeline.default_options()
-        return ImageOptions(
-            size=body.size or defaults.size,
-            quality=body.quality or defaults.quality,
-            style=body.style or defaults.style,
-            n=body.n,
-            background=body.background,
-        )
 
     async def run(
         request: Request,
@@ -234,7 +231,7 @@ def build_openai_compatible(get_studio: Callable[[], Studio]) -> FastAPI:
             raise OpenAIError(
                 400, f"Invalid request: {_first_error(exc)}", "invalid_value"
             ) from exc
-        return await run(request, who, body, options(body))
+        return await run(request, who, body, requested_options(get_studio().pipeline, body))
 
     @api.post("/images/edits")
     async def edits(request: Request):
@@ -280,10 +277,10 @@ def build_openai_compatible(get_studio: Callable[[], Studio]) -> FastAPI:
                     check_mask(mask, sources[0])
                 except MaskRefused as exc:
                     raise OpenAIError(400, str(exc), "invalid_mask") from exc
-        opts = options(body)
+        opts = requested_options(get_studio().pipeline, body)
         if body.size is None:
             opts = options_for_source(sources[0], opts, studio.capabilities)
-        opts = ImageOptions(**{**opts.__dict__, "n": body.n})
+        opts = dataclasses.replace(opts, n=body.n)
         return await run(
             request, who, body, opts, kind=ImageKind.EDITED, sources=tuple(sources), mask=mask
         )

@@ -40,7 +40,11 @@ from visionary_app.services.curation import (
     change_visibility,
     delete_image,
 )
-from visionary_app.services.generation import GenerationFailed, options_for_source
+from visionary_app.services.generation import (
+    GenerationFailed,
+    GenerationPipeline,
+    options_for_source,
+)
 from visionary_app.services.jobs import LimitReached, QueueUnavailable
 from visionary_app.services.masks import MaskRefused
 from visionary_app.services.ownership import Scope
@@ -57,7 +61,15 @@ from visionary_app.services.runner import (
 from visionary_app.services.studio import Studio
 from visionary_app.services.uploads import UploadRefused
 
-__all__ = ["Problem", "build_api", "holder_for", "mount", "problem_response", "retry_after"]
+__all__ = [
+    "Problem",
+    "build_api",
+    "holder_for",
+    "mount",
+    "problem_response",
+    "requested_options",
+    "retry_after",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +116,14 @@ def problem_response(status: int, detail: str, headers: dict[str, str] | None = 
     )
 
 
+INDEX_DOWN = "The image index is unavailable; try again."
+
+
+def unavailable(detail: str) -> Problem:
+    """503: a service the request needs did not answer; worth trying again shortly."""
+    return Problem(503, detail, headers={"Retry-After": "5"})
+
+
 def retry_after(exc: LimitReached) -> str:
     """Seconds until the limit's window frees up, for a Retry-After header."""
     return str(max(1, math.ceil((exc.retry_at - datetime.now(UTC)).total_seconds())))
@@ -114,14 +134,9 @@ def limit_problem(exc: LimitReached) -> Problem:
     return Problem(429, str(exc), headers={"Retry-After": retry_after(exc)})
 
 
-_ERRORS = {
-    status: {"model": ProblemDetails, "content": {PROBLEM: {}}}
-    for status in (401, 403, 404, 409, 413, 422, 429, 503)
-}
-
-
 def _responses(*statuses: int) -> dict:
-    return {status: _ERRORS[status] for status in statuses}
+    # Only the statuses: `openapi()` gives every error answer its problem+json body.
+    return {status: {"description": _TITLES[status]} for status in statuses}
 
 
 _bearer = HTTPBearer(auto_error=False, description="A personal API token (made in the page).")
@@ -140,10 +155,8 @@ async def holder_for(studio: Studio, token: str | None, scope: str) -> TokenHold
         holder = await studio.api_tokens.authenticate(token)
     except TokensUnavailable as exc:
         logger.error("checking an API token failed: %s", exc)
-        raise Problem(
-            503,
-            "Tokens cannot be checked right now (the database did not answer).",
-            headers={"Retry-After": "5"},
+        raise unavailable(
+            "Tokens cannot be checked right now (the database did not answer)."
         ) from exc
     if holder is None:
         raise Problem(
@@ -336,11 +349,7 @@ def build_api(get_studio: Callable[[], Studio]) -> FastAPI:
                 starred = image.id in await studio.catalog.starred(holder.viewer, [image.id])
         except (StorageError, CatalogError) as exc:
             logger.error("describing image %s failed: %s", image.id, exc)
-            raise Problem(
-                503,
-                "Image storage or the index is unavailable; try again.",
-                headers={"Retry-After": "5"},
-            ) from exc
+            raise unavailable("Image storage or the index is unavailable; try again.") from exc
         extra = {} if summary else {"url": _absolute(request, full.url)}
         return (ImageSummary if summary else ImageOut)(
             **extra,
@@ -368,9 +377,7 @@ def build_api(get_studio: Callable[[], Studio]) -> FastAPI:
         try:
             image = await get_studio().catalog.get_for(holder.viewer, image_id)
         except CatalogError as exc:
-            raise Problem(
-                503, "The image index is unavailable; try again.", headers={"Retry-After": "5"}
-            ) from exc
+            raise unavailable(INDEX_DOWN) from exc
         if image is None:
             raise Problem(404, "No such image (or it is not yours to see).")
         return image
@@ -400,22 +407,10 @@ def build_api(get_studio: Callable[[], Studio]) -> FastAPI:
         try:
             job = await get_studio().jobs.get(job_id)
         except QueueUnavailable as exc:
-            raise Problem(503, QUEUE_UNAVAILABLE, headers={"Retry-After": "5"}) from exc
+            raise unavailable(QUEUE_UNAVAILABLE) from exc
         if job is None or job.owner != holder.owner:
             raise Problem(404, "No such job (or it is not yours).")
         return job
-
-    def options_of(body: OptionsIn) -> ImageOptions:
-        pipeline = get_studio().pipeline
-        defaults = pipeline.default_options()
-        return ImageOptions(
-            size=body.size or defaults.size,
-            quality=body.quality or defaults.quality,
-            style=body.style or defaults.style,
-            n=body.n,
-            background=body.background,
-            complexity=body.complexity,
-        )
 
     async def submit(
         holder: TokenHolder,
@@ -436,7 +431,7 @@ def build_api(get_studio: Callable[[], Studio]) -> FastAPI:
         except LimitReached as exc:
             raise limit_problem(exc) from exc
         except QueueUnavailable as exc:
-            raise Problem(503, QUEUE_UNAVAILABLE, headers={"Retry-After": "5"}) from exc
+            raise unavailable(QUEUE_UNAVAILABLE) from exc
         studio.hub.start(job, mask=mask)
         return job
 
@@ -449,7 +444,7 @@ def build_api(get_studio: Callable[[], Studio]) -> FastAPI:
         summary="Generate images from a prompt (a job)",
     )
     async def create_generation(body: GenerationIn, holder: Generator, response: Response):
-        job = await submit(holder, body.prompt, options_of(body))
+        job = await submit(holder, body.prompt, requested_options(get_studio().pipeline, body))
         response.headers["Location"] = f"jobs/{job.id}"
         return await job_out(job)
 
@@ -475,7 +470,7 @@ def build_api(get_studio: Callable[[], Studio]) -> FastAPI:
                     if isinstance(exc, MaskRefused)
                     else "mask: not a base64 PNG of the image's size",
                 ) from exc
-        options = options_of(body)
+        options = requested_options(get_studio().pipeline, body)
         if body.size is None:  # the image's own size, where the model can make it
             options = options_for_source(sources[0], options, get_studio().capabilities)
         job = await submit(
@@ -504,7 +499,7 @@ def build_api(get_studio: Callable[[], Studio]) -> FastAPI:
         try:
             cancelled = await get_studio().runner.cancel(job.id, holder.owner)
         except QueueUnavailable as exc:
-            raise Problem(503, QUEUE_UNAVAILABLE, headers={"Retry-After": "5"}) from exc
+            raise unavailable(QUEUE_UNAVAILABLE) from exc
         if not cancelled:
             raise Problem(409, f"The job has already ended ({JobStatus(job.status).value}).")
         return await job_out(await own_job(holder, job_id))
@@ -607,9 +602,7 @@ def build_api(get_studio: Callable[[], Studio]) -> FastAPI:
             shown = images[:limit]
             starred = await catalog.starred(holder.viewer, [image.id for image in shown])
         except CatalogError as exc:
-            raise Problem(
-                503, "The image index is unavailable; try again.", headers={"Retry-After": "5"}
-            ) from exc
+            raise unavailable(INDEX_DOWN) from exc
         more = len(images) > limit
         page = ImagePage(
             images=[
@@ -647,7 +640,7 @@ def build_api(get_studio: Callable[[], Studio]) -> FastAPI:
         except LimitReached as exc:
             raise limit_problem(exc) from exc
         except (GenerationFailed, QueueUnavailable) as exc:
-            raise Problem(503, str(exc), headers={"Retry-After": "5"}) from exc
+            raise unavailable(str(exc)) from exc
         return await image_out(request, image, holder, False)
 
     @api.get(
@@ -673,7 +666,7 @@ def build_api(get_studio: Callable[[], Studio]) -> FastAPI:
         try:
             await delete_image(studio.store, studio.catalog, image)
         except DeleteFailed as exc:
-            raise Problem(503, str(exc), headers={"Retry-After": "5"}) from exc
+            raise unavailable(str(exc)) from exc
         return Response(status_code=204)
 
     @api.patch(
@@ -695,14 +688,12 @@ def build_api(get_studio: Callable[[], Studio]) -> FastAPI:
                     studio.store, studio.catalog, image, Visibility(body.visibility)
                 )
             except VisibilityNotChanged as exc:
-                raise Problem(503, str(exc), headers={"Retry-After": "5"}) from exc
+                raise unavailable(str(exc)) from exc
         if body.favourite is not None:
             try:
                 await studio.catalog.set_favourite(holder.viewer, image.id, body.favourite)
             except CatalogError as exc:
-                raise Problem(
-                    503, "The image index is unavailable; try again.", headers={"Retry-After": "5"}
-                ) from exc
+                raise unavailable(INDEX_DOWN) from exc
         return await image_out(request, await visible_image(holder, image_id), holder)
 
     def openapi() -> dict:
@@ -740,6 +731,22 @@ def mount(path: str, app) -> Mount:
     mounted = Mount(path, app=app)
     mounted.path_regex = re.compile(mounted.path_regex.pattern, re.DOTALL)
     return mounted
+
+
+def requested_options(pipeline: GenerationPipeline, body: BaseModel) -> ImageOptions:
+    """The options an API body asks for (ours or OpenAI's), the model's defaults where silent.
+
+    Whether the model offers them is checked when the job is submitted.
+    """
+    defaults = pipeline.default_options()
+    return ImageOptions(
+        size=body.size or defaults.size,
+        quality=body.quality or defaults.quality,
+        style=body.style or defaults.style,
+        n=body.n,
+        background=body.background,
+        complexity=getattr(body, "complexity", None),
+    )
 
 
 def check_mask(mask: bytes, image: Image) -> None:
