@@ -7,18 +7,16 @@ var); the mask is drawn from them when the edit is submitted (GenerationState.ed
 from __future__ import annotations
 
 import logging
-import uuid
 from dataclasses import dataclass
 
 import reflex as rx
 
 from visionary_app.models import Image
 from visionary_app.services.blob_store import StorageError
-from visionary_app.services.catalog import CatalogError
 from visionary_app.services.masks import MaskRefused, Stroke, strokes_from_painter
 from visionary_app.services.studio import get_studio
 from visionary_app.state.upload_files import receive_upload
-from visionary_app.state.visitor import VisitorState, viewer_of
+from visionary_app.state.visitor import VisitorState, visible_image
 
 logger = logging.getLogger(__name__)
 
@@ -49,13 +47,6 @@ class EditorState(rx.State):
     references: list[ReferenceTile] = []
     _strokes: list[Stroke] = []
     _canvas_width: float = 0.0
-
-    async def _visible(self, image_id: str) -> Image | None:
-        try:
-            return await get_studio().catalog.get_for(await viewer_of(self), uuid.UUID(image_id))
-        except (CatalogError, ValueError) as exc:
-            logger.error("reading image %r failed: %s", image_id, exc)
-            return None
 
     async def _open(self, image: Image) -> bool:
         """Open the editor on `image` (already checked visible); False if it cannot be shown."""
@@ -131,7 +122,7 @@ class EditorState(rx.State):
     @rx.event
     async def add_reference(self, image_id: str) -> None:
         """Add an image this tab's viewer may see as a further reference (ids are checked)."""
-        image = await self._visible(image_id)
+        image = await visible_image(self, image_id)
         if image is not None:
             await self._add_reference(image)
 

@@ -23,7 +23,7 @@ from visionary_app.services.studio import get_studio
 from visionary_app.state.editor import EditorState
 from visionary_app.state.gallery import GalleryState
 from visionary_app.state.generation import GenerationState
-from visionary_app.state.visitor import viewer_of
+from visionary_app.state.visitor import viewer_of, visible_image
 
 logger = logging.getLogger(__name__)
 
@@ -76,21 +76,9 @@ class LightboxState(rx.State):
         """Whether the model edits images (the Edit button is offered)."""
         return get_studio().capabilities.edits
 
-    async def _image(self, image_id: str) -> Image | None:
-        """The image with this id if this tab's viewer may see it.
-
-        None if the id is malformed, the image gone or private to someone else, or the index
-        unreadable.
-        """
-        try:
-            return await get_studio().catalog.get_for(await viewer_of(self), uuid.UUID(image_id))
-        except (CatalogError, ValueError) as exc:
-            logger.error("reading image %r failed: %s", image_id, exc)
-            return None
-
     async def _show(self, image_id: str) -> bool:
         studio = get_studio()
-        image = await self._image(image_id)
+        image = await visible_image(self, image_id)
         if image is None:
             return False
         viewer = await viewer_of(self)
@@ -198,7 +186,7 @@ class LightboxState(rx.State):
     @rx.event
     async def more_like_this(self):
         """A variation of the open image (a job, shown in the gallery like any other)."""
-        if await self._image(self.image_id) is None:
+        if await visible_image(self, self.image_id) is None:
             return rx.toast.error("That image could not be read; refresh the gallery.")
         self.is_open = False
         return GenerationState.vary(self.image_id)
@@ -206,7 +194,7 @@ class LightboxState(rx.State):
     @rx.event
     async def start_edit(self):
         """Open the editor on this image."""
-        image = await self._image(self.image_id)
+        image = await visible_image(self, self.image_id)
         if image is None:
             return rx.toast.error("That image could not be read; refresh the gallery.")
         editor = await self.get_state(EditorState)

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 import reflex as rx
 
+from visionary_app.models import Image
 from visionary_app.services.access import SHARED
+from visionary_app.services.catalog import CatalogError
 from visionary_app.services.ownership import ANONYMOUS_PREFIX, Viewer
 from visionary_app.services.studio import get_studio
 from visionary_app.settings import get_settings
+
+logger = logging.getLogger(__name__)
 
 _YEAR_S = 365 * 24 * 3600
 
@@ -18,6 +23,19 @@ async def viewer_of(state: rx.State) -> Viewer:
     """The viewer behind any state's tab (see VisitorState._viewer)."""
     visitor = await state.get_state(VisitorState)
     return visitor._viewer()
+
+
+async def visible_image(state: rx.State, image_id: str) -> Image | None:
+    """The image with this id if the tab's viewer may see it.
+
+    None if the id is malformed, the image gone or private to someone else, or the index
+    unreadable (logged).
+    """
+    try:
+        return await get_studio().catalog.get_for(await viewer_of(state), uuid.UUID(image_id))
+    except (CatalogError, ValueError) as exc:
+        logger.error("reading image %r failed: %s", image_id, exc)
+        return None
 
 
 class NotSignedIn(Exception):
