@@ -11,7 +11,6 @@ each, JSON), on the same seeded index.
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
 import tempfile
 import time
@@ -24,6 +23,7 @@ import httpx
 from benchmarks.gallery import VIEWER, _rows, _seed, _seed_thumbnails
 from benchmarks.load import _images_by_prompt, target
 from benchmarks.timing import p50_ms
+from tests.support.environ import environ_set
 
 API_PAGE = 50
 JOB_TIMEOUT_S = 120
@@ -86,16 +86,10 @@ async def page_cost(images: int, repeats: int, log: Callable[[str], None]) -> di
         "VISIONARY_DATABASE_URL": f"sqlite:///{work / 'index.db'}",
         "VISIONARY_API_TOKENS": f"u0={token}",
     }
-    saved = {key: os.environ.get(key) for key in settings_env}
-    os.environ.update(settings_env)
     try:
-        ui_ms, api_ms = await _page_times(images, repeats, work, token, log)
+        with environ_set(settings_env):
+            ui_ms, api_ms = await _page_times(images, repeats, work, token, log)
     finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
         studio_module._studio = None
         get_settings.cache_clear()
     log(f"  page of {API_PAGE}: UI query {ui_ms:.2f} ms, API {api_ms:.2f} ms")

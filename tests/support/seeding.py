@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Mapping
 
+from tests.support.environ import environ_set
 from visionary_app.models import LEGACY_OWNER
 
 __all__ = ["store_images"]
@@ -29,17 +29,9 @@ async def store_images(
     from visionary_app.settings import Settings
 
     settings_env = {k: v for k, v in app_env.items() if k.startswith(("VISIONARY_", "AZURE_"))}
-    saved = {key: os.environ.get(key) for key in settings_env}
-    os.environ.update(settings_env)
-    try:
+    with environ_set(settings_env):
         overrides = {"image_size": size} if size else {}
         studio = build_studio(Settings(_env_file=None, offline_latency_ms=0, **overrides))
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
     try:
         for prompt in prompts:
             await studio.pipeline.generate(prompt, owner=owner)
