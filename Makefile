@@ -22,7 +22,7 @@ export REFLEX_TELEMETRY_ENABLED := false
 export REFLEX_CHECK_LATEST_VERSION := false
 export NPM_CONFIG_REGISTRY ?= $(shell npm config get registry 2>/dev/null || echo https://registry.npmjs.org/)
 
-.PHONY: run dev test bench lint format migrate sync azurite screenshot install install-dev install-azurite chromium clean
+.PHONY: run dev test bench lint format migrate sync azurite screenshot install install-dev install-azurite chromium caddy clean
 
 run: install migrate  ## Start the app (production build) at http://localhost:$(PORT)
 	$(BIN)/reflex run --env prod --frontend-port $(PORT)
@@ -30,12 +30,12 @@ run: install migrate  ## Start the app (production build) at http://localhost:$(
 dev: install migrate  ## Start with hot reload (frontend :3000, backend :8000)
 	$(BIN)/reflex run
 
-test: install-dev chromium $(AZURITE) $(AXE)  ## Lint, then run the whole test suite
+test: install-dev chromium caddy $(AZURITE) $(AXE)  ## Lint, then run the whole test suite
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
 
-bench: install install-azurite chromium $(LIGHTHOUSE)  ## Run one benchmark: make bench ARGS="gallery --images 100000"
+bench: install install-azurite chromium caddy $(LIGHTHOUSE)  ## Run one benchmark: make bench ARGS="gallery --images 100000"
 	$(BIN)/python -m benchmarks $(ARGS)
 
 screenshot: install-dev chromium $(AZURITE)  ## Retake docs/gallery.png and docs/editor.png with the test browser
@@ -95,6 +95,9 @@ $(AZURITE):
 
 chromium:
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
+
+caddy:  ## Debian's Caddy: the load balancer of the production layout (deploy/Caddyfile)
+	@command -v caddy >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq caddy; }
 
 clean:  ## Remove build output (keeps data/ and the virtualenv)
 	rm -rf .web .states reflex.lock

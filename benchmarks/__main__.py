@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sys
 
@@ -53,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     listing.add_argument("--repeats", type=int, default=7, help="timed runs of the baseline")
     listing.add_argument(
         "--index-sizes",
-        default="1000,100000",
+        default="5000,1000000",
         help="comma-separated index sizes for the flatness check",
     )
     api = benchmarks.add_parser(
@@ -66,11 +67,16 @@ def main(argv: list[str] | None = None) -> int:
     api.add_argument("--max-concurrent", type=int, default=8, help="provider calls at once")
     _add_target_options(api)
     gallery = benchmarks.add_parser(
-        "gallery", help="server-side time of gallery pages and searches (SQLite)"
+        "gallery", help="server-side time of gallery pages and searches (SQLite or PostgreSQL)"
     )
     gallery.add_argument("--images", type=int, default=100_000)
     gallery.add_argument("--baseline", type=int, default=1000, help="the small index to compare")
     gallery.add_argument("--repeats", type=int, default=200)
+    gallery.add_argument(
+        "--database-url",
+        help="a PostgreSQL server (postgresql+psycopg://…) to measure in fresh schemas; "
+        "SQLite files otherwise",
+    )
     load = benchmarks.add_parser(
         "load", help="many clients generating at once over the app's websocket protocol"
     )
@@ -105,6 +111,24 @@ def main(argv: list[str] | None = None) -> int:
     waiting.add_argument("--jobs", type=int, default=1000)
     waiting.add_argument("--baseline-jobs", type=int, default=50, help="polling jobs measured")
     waiting.add_argument("--seconds", type=float, default=20.0)
+    idle = benchmarks.add_parser(
+        "idle", help="many open tabs while nothing happens; one image pushed to all of them"
+    )
+    idle.add_argument("--tabs", type=int, default=1000)
+    idle.add_argument("--idle-seconds", type=float, default=30.0)
+    idle.add_argument("--images", type=int, default=5, help="uploads pushed to every tab")
+    idle.add_argument(
+        "--polling",
+        action="store_true",
+        help="tabs send check_new and sync_jobs every 3 s, as the page did before push "
+        "(to measure that version with --url)",
+    )
+    idle.add_argument("--url", help="a running production app (default: start one here)")
+    idle.add_argument(
+        "--database-url",
+        help="the PostgreSQL database of the app at --url; without --url, the server to make "
+        "a fresh schema on (default: the local one)",
+    )
     args = parser.parse_args(argv)
 
     if args.benchmark == "api":
@@ -120,12 +144,36 @@ def main(argv: list[str] | None = None) -> int:
     elif args.benchmark == "gallery":
         from benchmarks.gallery import run as run_gallery
 
-        result = asyncio.run(run_gallery(args.images, args.baseline, args.repeats, _log))
+        result = asyncio.run(
+            run_gallery(args.images, args.baseline, args.repeats, _log, args.database_url)
+        )
     elif args.benchmark == "gallery-vs-listing":
         from benchmarks.gallery_vs_listing import run
 
         sizes = [int(size) for size in args.index_sizes.split(",") if size]
         result = asyncio.run(run(args.images, args.repeats, sizes, _log))
+    elif args.benchmark == "idle":
+        from benchmarks.databases import LOCAL_POSTGRES, fresh_schema
+        from benchmarks.idle import run_idle
+
+        env = _app_env(argparse.Namespace(size="512x512", workers=1, redis_url=None,
+                                          database_url=None), 200, 8, 2)  # fmt: skip
+        with contextlib.ExitStack() as stack:
+            database_url = args.database_url
+            if args.url is None:
+                database_url = stack.enter_context(
+                    fresh_schema(database_url or LOCAL_POSTGRES, "bench_idle")
+                )
+                env["VISIONARY_DATABASE_URL"] = database_url
+            elif database_url is None:
+                parser.error("--url needs --database-url (the app's PostgreSQL database)")
+            result = asyncio.run(
+                run_idle(
+                    tabs=args.tabs, idle_s=args.idle_seconds, images=args.images,
+                    polling=args.polling, url=args.url, database_url=database_url, env=env,
+                    log=_log,
+                )
+            )  # fmt: skip
     elif args.benchmark == "load":
         from benchmarks.load import run_load
 

@@ -1,7 +1,11 @@
 """What the original app did per gallery request against what we do, on Azurite.
 
-Baseline (the Next.js ancestor): list every blob with metadata, sign a SAS for each, sort newest
-first. Ours: one indexed query for the first page of 50, then 50 SAS.
+Baseline: what the Next.js ancestor's `getImages` Azure Function did, step for step. It signs
+one container SAS token (read-write, with the account key), lists every blob's name (no
+metadata), glues each name to the token, sorts by the timestamp in the name, and returns every
+URL. The earlier stand-in listed metadata and signed each blob, which the original did not, and
+so made it look about three times slower than it was. Ours: one indexed query for the first
+page of 50, then a signed read-only URL per image (from the worker's URL cache, as in the app).
 """
 
 from __future__ import annotations
@@ -16,18 +20,22 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
+from azure.storage.blob import ContainerSasPermissions, generate_container_sas
+from azure.storage.blob.aio import ContainerClient
 
-from benchmarks.timing import p50_ms
+from benchmarks.gallery import seed_index
+from benchmarks.timing import timings_ms
 from tests.support.azurite import Azurite
 from visionary_app.models import Image
 from visionary_app.services.azure_blob_store import AzureBlobStore
-from visionary_app.services.blob_metadata import decode_image, encode_image
+from visionary_app.services.blob_metadata import encode_image
 from visionary_app.services.blob_names import make_blob_name
 from visionary_app.services.catalog import Catalog
 from visionary_app.services.database import make_engine, upgrade_to_head
 from visionary_app.services.ownership import Viewer
 
 PAGE = 50
+PAGE_TARGET_MS = 0.8  # a page of 50 with its URLs, on the server
 WORDS = "fox lighthouse neon city watercolour dusk forest robot ocean 狐 東京 🦊".split()
 # Blob bytes do not change what listing costs; a small payload keeps seeding quick.
 PAYLOAD = b"\x89PNG\r\n\x1a\n" + bytes(56)
@@ -80,21 +88,32 @@ async def _upload(store: AzureBlobStore, images: list[Image]) -> None:
     await asyncio.gather(*(one(image) for image in images))
 
 
-async def listing_page(store: AzureBlobStore) -> list[str]:
-    """The baseline: every blob listed with metadata and signed, then sorted newest first."""
-    tiles = []
-    async for blob in store.list_blobs():
-        image = decode_image(
-            blob.name, blob.metadata, byte_size=blob.size, content_type=blob.content_type
-        )
-        tiles.append((image.created_at, (await store.signed_url(blob.name)).url))
-    tiles.sort(reverse=True)
-    return [url for _, url in tiles[:PAGE]]
+async def listing_page(container: ContainerClient) -> list[str]:
+    """The baseline, as the original's handler: one container SAS, names only, all URLs.
+
+    The original's names ended in `_<milliseconds>.png` and it sorted on that number; ours
+    carry the time in their date folders and the index row, so this sorts on the name, which
+    costs the same. Every URL is returned, as the original did (its page showed them all).
+    """
+    credential = container.credential
+    token = generate_container_sas(
+        credential.account_name,
+        container.container_name,
+        account_key=credential.account_key,
+        permission=ContainerSasPermissions(read=True, add=True, create=True, write=True),
+        expiry=datetime.now(UTC) + timedelta(minutes=30),
+    )
+    urls = [
+        (blob.name, f"{container.url}/{blob.name}?{token}")
+        async for blob in container.list_blobs(name_starts_with="images/")
+    ]
+    urls.sort(reverse=True)
+    return [url for _, url in urls]
 
 
-async def list_only(store: AzureBlobStore) -> int:
-    """Just the listing with metadata, for reference: no decoding, signing or sorting."""
-    return len([blob async for blob in store.list_blobs()])
+async def list_only(container: ContainerClient) -> int:
+    """Just the listing of names, for reference: no token, no URLs, no sorting."""
+    return len([blob async for blob in container.list_blobs(name_starts_with="images/")])
 
 
 VIEWER = Viewer("visitor:benchmark")
@@ -115,6 +134,7 @@ async def run(images: int, repeats: int, index_sizes: list[int], log) -> dict:
         store = AzureBlobStore.from_connection_string(
             azurite.connection_string, "images", 1800, timeout_s=30, retries=2
         )
+        container = ContainerClient.from_connection_string(azurite.connection_string, "images")
         try:
             records = _records(images, rng)
             started = time.perf_counter()
@@ -122,42 +142,44 @@ async def run(images: int, repeats: int, index_sizes: list[int], log) -> dict:
             log(f"seeded {images} blobs in Azurite in {time.perf_counter() - started:.1f} s")
             catalog = _index(f"sqlite:///{work / 'index.db'}", records)
 
-            baseline = await listing_page(store)
+            baseline = await listing_page(container)
             ours = await index_page(store, catalog)
-            assert [u.split("?")[0] for u in baseline] == [u.split("?")[0] for u in ours]
+            assert [u.split("?")[0] for u in baseline[:PAGE]] == [u.split("?")[0] for u in ours]
 
-            listing_ms = await p50_ms(lambda: listing_page(store), repeats, warmup=1)
-            log(f"listing + sign + sort of {images}: p50 {listing_ms:.1f} ms")
-            list_only_ms = await p50_ms(lambda: list_only(store), 3, warmup=1)
+            listing = await timings_ms(lambda: listing_page(container), repeats, warmup=1)
+            log(f"original's handler on {images} blobs: p50 {listing.p50:.1f} ms")
+            list_only_ms = (await timings_ms(lambda: list_only(container), 3, warmup=1)).p50
             log(f"  of which listing alone: p50 {list_only_ms:.1f} ms")
-            index_ms = await p50_ms(lambda: index_page(store, catalog), repeats * 20)
-            log(f"index page of {PAGE} + {PAGE} SAS: p50 {index_ms:.3f} ms")
+            ours_ms = await timings_ms(lambda: index_page(store, catalog), repeats * 20)
+            log(f"index page of {PAGE} + {PAGE} URLs: p50 {ours_ms.p50:.3f} ms")
             catalog.dispose()
 
             by_size = {}
             for size in index_sizes:
-                url = f"sqlite:///{work / f'index-{size}.db'}"
-                seeded = random.Random(size)  # noqa: S311 (reproducible test data)
-                sized = _index(url, _records(size, seeded))
-                by_size[size] = await p50_ms(lambda c=sized: index_page(store, c), 200)
-                log(f"index page at {size:,} rows: p50 {by_size[size]:.3f} ms")
+                started = time.perf_counter()
+                sized = seed_index(f"sqlite:///{work / f'index-{size}.db'}", size)
+                log(f"seeded {size:,} rows in {time.perf_counter() - started:.0f} s")
+                by_size[size] = await timings_ms(lambda c=sized: index_page(store, c), 500)
+                log(f"index page at {size:,} rows: {by_size[size]}")
                 sized.dispose()
         finally:
+            await container.close()
             await store.close()
-    speedup = listing_ms / index_ms
+    speedup = listing.p50 / ours_ms.p50
     result = {
         "benchmark": "gallery-vs-listing",
         "images": images,
         "page_size": PAGE,
         "repeats": repeats,
-        "listing_ms_p50": round(listing_ms, 2),
-        "index_ms_p50": round(index_ms, 3),
+        "listing_ms_p50": round(listing.p50, 2),
+        "index_ms_p50": round(ours_ms.p50, 3),
         "speedup": round(speedup, 1),
         "list_only_ms_p50": round(list_only_ms, 2),
-        "target_speedup": 200,
-        "target_met": speedup >= 200,
     }
-    for size, value in by_size.items():
-        result[f"index_ms_p50_at_{size}"] = round(value, 3)
+    for size, figures in by_size.items():
+        result[f"index_ms_p50_at_{size}"] = round(figures.p50, 3)
+        result[f"index_ms_p95_at_{size}"] = round(figures.p95, 3)
+    result["target_ms"] = PAGE_TARGET_MS
+    result["target_met"] = all(f.p50 <= PAGE_TARGET_MS for f in by_size.values())
     result["cpu_count"] = os.cpu_count()
     return result

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
@@ -137,6 +138,21 @@ class Image(SQLModel, table=True):
         """Every image it was made from, the main one first."""
         main = [self.source_id] if self.source_id is not None else []
         return main + split_ids(self.reference_ids)
+
+
+class ImageRecord(NamedTuple("_ImageColumns", [(c.key, object) for c in Image.__table__.columns])):
+    """An image as a page reads it: every column of `Image` as a read-only attribute.
+
+    Built straight from a row (a page of ORM objects cost several times the query itself).
+    """
+
+    __slots__ = ()
+
+    sources = Image.sources
+
+    def as_dict(self) -> dict:
+        """Column name to value."""
+        return self._asdict()
 
 
 class Favourite(SQLModel, table=True):

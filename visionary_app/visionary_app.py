@@ -20,6 +20,7 @@ from visionary_app.services.database import upgrade_to_head
 from visionary_app.services.studio import get_studio
 from visionary_app.settings import get_settings
 from visionary_app.state.access import AccessGate
+from visionary_app.state.live import LiveTabs
 
 logger = logging.getLogger(__name__)
 
@@ -33,13 +34,21 @@ def apply_migrations() -> None:
     """Bring the index to the latest schema before the backend serves anything."""
     url = get_settings().resolved_database_url
     upgrade_to_head(url)
-    logger.info("image index is at the latest migration")
+    get_studio().catalog.prepare_search()
+    logger.info("image index is at the latest migration, its search index up to date")
 
 
 async def watch_jobs() -> None:
     """Fail jobs whose worker is gone (a restart, a crash): at start-up, then periodically."""
     stale_after = timedelta(seconds=get_settings().job_stale_seconds)
     await get_studio().jobs.watch(stale_after)
+
+
+async def push_changes() -> None:
+    """Keep this worker's tabs up to date from the live feed, without polling."""
+    tabs = LiveTabs(app)
+    get_studio().feed.listen(tabs.apply)
+    await tabs.watch_arrivals()
 
 
 def _open_tabs() -> int:
@@ -73,6 +82,7 @@ app = rx.App(
 app.register_lifespan_task(set_up_logging)
 app.register_lifespan_task(apply_migrations)
 app.register_lifespan_task(watch_jobs)
+app.register_lifespan_task(push_changes)
 app.add_middleware(AccessGate())
 
 

@@ -1,8 +1,10 @@
-"""Scale-out: the production app with two backend workers on Redis and PostgreSQL, two browsers.
+"""Scale-out: the production layout, two browsers through Caddy to two backends.
 
-Each browser's websocket lands on a worker; the test makes sure the two land on different
-ones (by the worker that ran each job), then checks that what one worker does, the other
-sees: images in both galleries, the concurrency cap, and the daily limit.
+Caddy (deploy/Caddyfile, TLS on) serves the exported frontend and balances two backend
+processes on Redis and PostgreSQL. Each browser's websocket lands on a backend; the test makes
+sure the two land on different ones (by the worker that ran each job), then checks that what
+one backend does, the other sees: images pushed to both galleries, the concurrency cap, and the
+daily limit.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ import sqlalchemy as sa
 from playwright.sync_api import Browser, expect
 
 from tests.conftest import fresh_postgres_schema
-from tests.e2e.conftest import ITEM, JOB_CARD, RunningApp, generate, launch_app, studio_page, unique
+from tests.e2e.conftest import E2E_SETTINGS, ITEM, JOB_CARD, generate, studio_page, unique
+from tests.support.app_server import AppStartFailed
+from tests.support.cluster import Cluster, run_cluster
 from tests.support.services import REDIS_URL, redis_or_skip
 from visionary_app.services.database import make_engine
 
@@ -33,19 +37,20 @@ def database_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def scaled_app(database_url: str, tmp_path_factory) -> Iterator[RunningApp]:
-    with launch_app(
-        tmp_path_factory.mktemp("app-scaled"),
-        extra_env={
-            "REFLEX_REDIS_URL": REDIS_URL,
-            "GRANIAN_WORKERS": "2",
-            "VISIONARY_DATABASE_URL": database_url,
-            "VISIONARY_IMAGES_PER_DAY": str(DAILY_LIMIT),
-        },
-        max_concurrent_generations="1",
-        offline_latency_ms=str(LATENCY_MS),
-    ) as running:
-        yield running
+def scaled_app(database_url: str, tmp_path_factory) -> Iterator[Cluster]:
+    env = {
+        **E2E_SETTINGS,
+        "REFLEX_REDIS_URL": REDIS_URL,
+        "VISIONARY_DATABASE_URL": database_url,
+        "VISIONARY_IMAGES_PER_DAY": str(DAILY_LIMIT),
+        "VISIONARY_MAX_CONCURRENT_GENERATIONS": "1",
+        "VISIONARY_OFFLINE_LATENCY_MS": str(LATENCY_MS),
+    }
+    try:
+        with run_cluster(tmp_path_factory.mktemp("app-scaled"), env, backends=2) as cluster:
+            yield cluster
+    except AppStartFailed as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +82,7 @@ def _images(index: sa.Engine) -> int:
 
 
 def test_two_browsers_on_two_workers_share_images_caps_and_limits(
-    browser: Browser, scaled_app: RunningApp, index: sa.Engine
+    browser: Browser, scaled_app: Cluster, index: sa.Engine
 ):
     with contextlib.ExitStack() as stack:
         first = stack.enter_context(studio_page(browser, scaled_app.url, timeout_ms=30_000))

@@ -41,7 +41,7 @@ def _fresh_catalog(tmp_path: Path, name: str) -> Catalog:
 
 
 def _snapshot(images) -> list[dict]:
-    return [image.model_dump() for image in images]
+    return [image.as_dict() for image in images]  # records, as pages read them
 
 
 async def test_rebuild_from_an_empty_index_gives_the_same_gallery(blob_store, tmp_path):

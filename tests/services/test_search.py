@@ -1,5 +1,6 @@
 """Search by prompt: any word, any script, newest first, paged like the gallery."""
 
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -8,6 +9,7 @@ import sqlalchemy as sa
 
 from tests.conftest import ANYONE, indexed_image
 from visionary_app.models import Image
+from visionary_app.services import catalog as catalog_module
 from visionary_app.services import search_index
 from visionary_app.services.catalog import Catalog, PageCursor
 from visionary_app.services.database import make_engine
@@ -74,9 +76,65 @@ async def test_common_and_rare_words_take_different_paths_with_the_same_answers(
     await any_catalog.add_many([_row(f"common word {i} {'rare' if i % 7 == 0 else ''}", i)
                                 for i in range(60)])  # fmt: skip
     by_index = await _found(any_catalog, "common rare")
-    monkeypatch.setattr(search_index, "_DENSE_MATCHES", 1)  # everything counts as common
+    # Everything counts as common (PostgreSQL), and a walk gives up at once (SQLite).
+    monkeypatch.setattr(search_index, "_DENSE_MATCHES", 1)
+    monkeypatch.setattr(catalog_module, "_MAX_WALKED", 1)
     by_scan = await _found(any_catalog, "common rare")
     assert by_index == by_scan and len(by_index) == 9
+
+
+@pytest.mark.parametrize("older", [True, False])
+async def test_a_search_walk_pages_images_of_one_microsecond_in_exact_order(catalog, older):
+    """Images of the same microsecond share a rowid range; pages must still follow (time, id)."""
+    same = T0 + timedelta(microseconds=123_457)
+    rows = [indexed_image(same, f"twin harbour {i}") for i in range(70)]
+    rows += [_row(f"harbour {i}", i) for i in range(40)]
+    rows += [indexed_image(same, "twin but elsewhere")]
+    await catalog.add_many(rows)
+    everything = await catalog.newest(500, search="harbour", viewer=ANYONE)
+    assert len(everything) == 110
+    expected = [image.id for image in everything]
+    seen, cursor = [], None
+    if not older:  # page upwards from below the oldest
+        oldest = everything[-1]
+        cursor = PageCursor(oldest.created_at - timedelta(seconds=1), oldest.id)
+    for _ in range(100):
+        if older:
+            page = await catalog.newest(7, before=cursor, search="harbour", viewer=ANYONE)
+        else:
+            page = await catalog.newer(7, cursor, search="harbour", viewer=ANYONE)
+        if not page:
+            break
+        seen = seen + [image.id for image in page] if older else [image.id for image in page] + seen
+        cursor = PageCursor.after(page[-1] if older else page[0])
+    assert seen == expected
+
+
+async def test_search_rowids_are_the_images_times(catalog, database_url):
+    """The triggers' SQL and `order_key` agree to the microsecond, before and after a rebuild."""
+    times = [T0 + timedelta(microseconds=m) for m in (0, 1, 999_999, 86_400_000_001)]
+    await catalog.add_many([indexed_image(t, f"timed {i}") for i, t in enumerate(times)])
+    await catalog.add_many([indexed_image(times[0], "timed twin")])
+    path = database_url.removeprefix("sqlite:///")
+
+    def rowids() -> dict[str, int]:
+        with sqlite3.connect(search_index.search_database_path(path)) as connection:
+            return dict(connection.execute("SELECT prompt, rowid FROM image_fts").fetchall())
+
+    expected = {f"timed {i}": search_index.order_key(t) for i, t in enumerate(times)}
+    assert {p: r for p, r in rowids().items() if p != "timed twin"} == expected
+    assert rowids()["timed twin"] == search_index.order_key(times[0]) + 1
+    with sqlite3.connect(search_index.search_database_path(path)) as connection:
+        connection.execute("PRAGMA user_version = 1")  # an older layout: rebuilt on first use
+    again = Catalog(make_engine(database_url))
+    listed = [image.prompt for image in await again.newest(50, viewer=ANYONE)]
+    assert await _found(again, "timed") == listed  # twins in id order, like the gallery
+    rebuilt = rowids()
+    twins = {rebuilt.pop("timed 0"), rebuilt.pop("timed twin")}
+    first = expected.pop("timed 0")
+    assert twins == {first, first + 1}  # in id order now
+    assert rebuilt == expected
+    again.dispose()
 
 
 async def test_postgres_trigram_table_follows_the_index_and_serves_ilike(postgres_url):

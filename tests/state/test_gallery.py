@@ -5,9 +5,11 @@ from datetime import UTC, datetime, timedelta
 
 from tests.conftest import ANYONE, indexed_image
 from tests.state.conftest import PAGE_SIZE, run_event, said, substate
-from visionary_app.models import Image
+from visionary_app.models import Image, Visibility
 from visionary_app.services.catalog import Catalog, CatalogError
+from visionary_app.services.live_feed import Change, ChangeKind
 from visionary_app.state.gallery import WINDOW_PAGES, GalleryState, sign_tile
+from visionary_app.state.visitor import viewer_of
 
 START = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -152,3 +154,53 @@ async def test_the_catalog_answers_any_string(studio):
     await studio.catalog.add_many([_row(1, "a fox in snow")])
     for query in ("\ud800", "fox\udfff", "x" * 100_000, "\x00", "🦊" * 300):
         await studio.catalog.newest(5, search=query, viewer=ANYONE)  # an answer, not an exception
+
+
+async def _hear(gallery: GalleryState, image: Image, kind=ChangeKind.STORED) -> bool:
+    change = Change(kind, owner=image.owner, image_id=str(image.id), visibility=image.visibility)
+    return await gallery.hear(change, image, await sign_tile(image))
+
+
+async def test_pushed_images_reach_only_the_tabs_whose_viewer_may_and_wants_to_see_them(
+    tab, studio
+):
+    await _seed(studio, 3)
+    gallery = substate(tab, GalleryState)
+    await run_event(gallery, GalleryState.load)
+    me = (await viewer_of(gallery)).owner
+    others_private = _row(100, "someone else's secret")
+    others_private.owner, others_private.visibility = "user:mallory", Visibility.PRIVATE.value
+    my_private = _row(101, "my own secret")
+    my_private.owner, my_private.visibility = me, Visibility.PRIVATE.value
+    shared = _row(102, "a shared harbour")
+    shared.owner = "user:mallory"
+    await studio.catalog.add_many([others_private, my_private, shared])
+
+    assert await _hear(gallery, others_private) is False
+    assert str(others_private.id) not in _ids(gallery)
+    await _hear(gallery, my_private)
+    await _hear(gallery, shared)
+    assert _ids(gallery)[:2] == [str(shared.id), str(my_private.id)]
+
+    # Filters decide too: a search, "Mine", favourites.
+    gallery.search = "lighthouse"
+    late = _row(103, "a shared harbour, later")
+    await _hear(gallery, late)
+    assert str(late.id) not in _ids(gallery)
+    gallery.search, gallery.scope = "", "mine"
+    await _hear(gallery, late)
+    assert str(late.id) not in _ids(gallery)  # not mine
+    gallery.scope, gallery.favourites_only = "everyone", True
+    await _hear(gallery, late)
+    assert str(late.id) not in _ids(gallery)  # nothing new is starred yet
+
+    # Made private by its owner (or deleted): gone from this tab; a resync asks the index.
+    gallery.favourites_only = False
+    hidden = Change(ChangeKind.VISIBILITY, owner="user:mallory", image_id=str(shared.id))
+    shared.visibility = Visibility.PRIVATE.value
+    assert await gallery.hear(hidden, shared, None) is False
+    assert str(shared.id) not in _ids(gallery)
+    removed = Change(ChangeKind.REMOVED, image_id=str(my_private.id))
+    await gallery.hear(removed, None, None)
+    assert str(my_private.id) not in _ids(gallery)
+    assert await gallery.hear(Change(ChangeKind.RESYNC), None, None) is True

@@ -36,9 +36,20 @@ def var_key(name: str) -> str:
 class ReflexClient:
     """One browser tab: a token, a socket, and the state the server has sent so far."""
 
-    def __init__(self, base_url: str, cookies: dict[tuple[type, str], str] | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        cookies: dict[tuple[type, str], str] | None = None,
+        *,
+        reconnect: bool = False,
+    ) -> None:
         """`cookies` are the browser's cookie-backed state vars, by (state, var): a tab sends
-        them when it boots, as a signed-in browser sends its session."""
+        them when it boots, as a signed-in browser sends its session.
+
+        With `reconnect`, a lost socket is opened again (as a browser's is), booting again;
+        `connects` counts the connections made. https://127.0.0.1 is trusted as is (Caddy's
+        local authority signs it in the load-balanced layout).
+        """
         self.base_url = base_url.rstrip("/")
         self.cookies = {
             f"{state.get_full_name()}.{var_key(var)}": value
@@ -47,9 +58,18 @@ class ReflexClient:
         self.token = str(uuid.uuid4())
         self.state: dict[str, dict[str, Any]] = {}
         self.toasts: list[tuple[str, str]] = []
-        self._sio = socketio.AsyncClient(reconnection=False)
+        self.asked: list[str] = []  # events the server had this tab send
+        local_tls = self.base_url.startswith("https://127.0.0.1:")
+        self._sio = socketio.AsyncClient(
+            reconnection=reconnect,
+            reconnection_delay=0.5,
+            reconnection_delay_max=2,
+            ssl_verify=not local_tls,
+        )
         self._changed = asyncio.Condition()
+        self.connects = 0
         self._sio.on("event", self._on_update, namespace="/_event")
+        self._sio.on("connect", self._on_connect, namespace="/_event")
 
     async def connect(self, timeout_s: float = 30) -> None:
         """Open the socket, hydrate, and run the page's on_load events."""
@@ -64,6 +84,14 @@ class ReflexClient:
             wait_timeout=timeout_s,
         )
         await self.wait_for(lambda: self.get(_ROOT, "is_hydrated") is True, timeout_s)
+
+    async def _on_connect(self) -> None:
+        self.connects += 1
+
+    @property
+    def connected(self) -> bool:
+        """Whether the socket is open now."""
+        return self._sio.connected
 
     async def close(self) -> None:
         """Disconnect."""
@@ -97,6 +125,16 @@ class ReflexClient:
             toast = _toast_of(event)
             if toast is not None:
                 self.toasts.append(toast)
+            elif str(event.get("name", "")).startswith(f"{_ROOT}."):
+                # The server asks the tab to send one of its events (a pushed catch-up):
+                # a page queues it like its own, and so does this client.
+                self.asked.append(event["name"])
+                await self._sio.emit(
+                    "event",
+                    {"name": event["name"], "payload": event.get("payload") or {},
+                     "router_data": _ROUTER},
+                    namespace="/_event",
+                )  # fmt: skip
         async with self._changed:
             self._changed.notify_all()
 

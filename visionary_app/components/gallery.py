@@ -19,7 +19,7 @@ _OBSERVE_ENDS = (
     "document.getElementById(i)))"
 )
 # How often an open gallery looks for images made elsewhere and re-reads its jobs.
-_LIVE_INTERVAL_MS = 3000
+_RETRY_MS = 3000
 # Two columns even on the narrowest phone: more of the gallery per screen, as photo apps do,
 # and the page itself (not one full-width picture that arrives last) is its largest paint.
 _COLUMNS = rx.breakpoints(initial="2", md="3", lg="4", xl="5")
@@ -309,10 +309,11 @@ def gallery() -> rx.Component:
             on_change=GalleryState.renew_urls,
             display="none",
         ),
-        rx.moment(
-            interval=_LIVE_INTERVAL_MS,
-            on_change=[GalleryState.check_new, GenerationState.sync_jobs],
-            display="none",
+        # New images and job changes are pushed (state/live.py); only a gallery that failed
+        # to load asks again, until the index answers.
+        rx.cond(
+            GalleryState.load_error != "",
+            rx.moment(interval=_RETRY_MS, on_change=GalleryState.check_new, display="none"),
         ),
         rx.box(id="gallery-start", height="1px"),
         _paging_button("Load newer", GalleryState.has_newer, GalleryState.load_newer, "load-newer"),

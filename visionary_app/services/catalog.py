@@ -11,14 +11,18 @@ from typing import TypeVar
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from visionary_app.models import Favourite, Image, UTCDateTime, Visibility
+from visionary_app.models import Favourite, Image, ImageRecord, UTCDateTime, Visibility
 from visionary_app.services.database import in_session
+from visionary_app.services.live_feed import Change, ChangeKind, LiveFeed
 from visionary_app.services.ownership import Scope, Viewer
-from visionary_app.services.search_index import PromptSearch, search_terms
+from visionary_app.services.search_index import PromptSearch, SearchPlan, search_terms
 
 __all__ = ["Catalog", "CatalogError", "PageCursor"]
 
 T = TypeVar("T")
+
+# Matches a search reads through before it would rather scan the visible rows instead.
+_MAX_WALKED = 4096
 
 
 def _utcnow() -> datetime:
@@ -53,6 +57,16 @@ class _Visible:
         )
 
 
+def _read(session: Session, query) -> list[ImageRecord]:
+    """The images of a query as plain records (ORM objects were most of a page's cost)."""
+    result = session.connection().execute(query)
+    if tuple(result.keys()) != ImageRecord._fields:  # select(Image) gives them in this order
+        msg = f"unexpected columns {tuple(result.keys())}"
+        raise AssertionError(msg)
+    make = ImageRecord._make
+    return [make(row) for row in result.all()]
+
+
 class CatalogError(Exception):
     """The index database could not complete an operation."""
 
@@ -73,9 +87,15 @@ class PageCursor:
 class Catalog:
     """Async facade over the index; database work runs in worker threads."""
 
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, engine: sa.Engine, feed: LiveFeed | None = None) -> None:
+        """The index in `engine`; `feed`, if given, hears of every image added or changed."""
         self._engine = engine
         self._search = PromptSearch(engine)
+        self._feed = feed
+
+    async def _tell(self, change: Change) -> None:
+        if self._feed is not None:
+            await self._feed.publish(change)
 
     def dispose(self) -> None:
         """Close pooled database connections."""
@@ -101,6 +121,15 @@ class Catalog:
             session.commit()
 
         await self._run(work, "store new rows")
+        for image in rows:
+            await self._tell(
+                Change(
+                    ChangeKind.STORED,
+                    owner=image.owner,
+                    image_id=str(image.id),
+                    visibility=str(image.visibility),
+                )
+            )
 
     async def newest(
         self,
@@ -181,11 +210,16 @@ class Catalog:
 
         def work(session: Session) -> list[Image]:
             plan = self._search.prepare(session, terms) if terms else None
+            if plan is not None and plan.walk_terms:
+                walked = self._walk(session, plan, visible.combined, limit, cursor, older=older)
+                if walked is not None:
+                    return walked
+                plan = plan.scanning(terms)  # too few matches visible: scan instead
             rows: list[Image] = []
             if plan is not None and plan.found is not None:
                 # A few ids from the search index: read them by key, keep the visible.
                 query = plan.apply(visible.combined).order_by(*order).limit(limit)
-                rows = list(session.exec(query))
+                rows = _read(session, query)
             else:
                 for query in visible.parts:
                     if len(rows) >= limit:
@@ -197,11 +231,46 @@ class Catalog:
                         )
                         query = query.where(key > bound if older else key < bound)
                     query = query.order_by(*order).limit(limit)
-                    rows.extend(session.exec(plan.apply(query) if plan else query))
+                    rows.extend(_read(session, plan.apply(query) if plan else query))
                     rows.sort(key=lambda image: (image.created_at, image.id), reverse=older)
             return rows[:limit]
 
         return await self._run(work, "be read")
+
+    def _walk(
+        self,
+        session: Session,
+        plan: SearchPlan,
+        visible,
+        limit: int,
+        cursor: PageCursor | None,
+        *,
+        older: bool,
+    ) -> list[Image] | None:
+        """A search page read by following the FTS index in time order (SQLite).
+
+        Each batch of matches is narrowed to the rows the viewer may see (and the short
+        terms); reading stops once a page is full. None if more than _MAX_WALKED matches
+        had to be read, i.e. few matches are visible (say, a common word among one's
+        favourites), where a scan of the visible rows is quicker.
+        """
+        rows: list[Image] = []
+        walked = 0
+        after = cursor.created_at if cursor is not None else None
+        for ids in self._search.walk(session, plan.walk_terms, after, older=older):
+            rows.extend(_read(session, plan.apply(visible.where(col(Image.id).in_(ids)))))
+            walked += len(ids)
+            if len(rows) >= limit:
+                break
+            if walked >= _MAX_WALKED:
+                return None
+        rows.sort(key=lambda image: (image.created_at, image.id), reverse=older)
+        return rows[:limit]
+
+    def prepare_search(self) -> None:
+        """Bring the search index up to date before serving (a rebuild after an upgrade)."""
+        with Session(self._engine) as session:
+            self._search.ensure_ready(session)
 
     async def reachable(self) -> None:
         """Raise CatalogError unless the index answers a trivial query."""
@@ -258,14 +327,28 @@ class Catalog:
     async def set_visibility(self, image_id: uuid.UUID, visibility: Visibility) -> bool:
         """Make an image private or shared; False if there is no such image."""
 
-        def work(session: Session) -> bool:
+        def work(session: Session) -> str | None:
             result = session.exec(
-                sa.update(Image).where(col(Image.id) == image_id).values(visibility=visibility)
+                sa.update(Image)
+                .where(col(Image.id) == image_id)
+                .values(visibility=visibility)
+                .returning(col(Image.owner))
             )
+            owner = result.scalar()
             session.commit()
-            return bool(result.rowcount)
+            return owner
 
-        return await self._run(work, "update a row")
+        owner = await self._run(work, "update a row")
+        if owner is None:
+            return False
+        change = Change(
+            ChangeKind.VISIBILITY,
+            owner=owner,
+            image_id=str(image_id),
+            visibility=Visibility(visibility).value,
+        )
+        await self._tell(change)
+        return True
 
     async def remove(self, image_id: uuid.UUID) -> bool:
         """Delete one row; False if it was not there."""
@@ -276,7 +359,10 @@ class Catalog:
             session.commit()
             return bool(result.rowcount)
 
-        return await self._run(work, "remove a row")
+        removed = await self._run(work, "remove a row")
+        if removed:
+            await self._tell(Change(ChangeKind.REMOVED, image_id=str(image_id)))
+        return removed
 
     async def count(self, viewer: Viewer | None = None) -> int:
         """How many images are indexed (all of them, or those `viewer` may see)."""
@@ -305,4 +391,7 @@ class Catalog:
             session.commit()
             return removed
 
-        return await self._run(work, "remove rows")
+        removed = await self._run(work, "remove rows")
+        if removed:
+            await self._tell(Change(ChangeKind.RESYNC))
+        return removed

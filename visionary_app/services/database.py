@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 from alembic import command
+from visionary_app.services.metrics import DB_STATEMENTS
 from visionary_app.services.search_index import install_sqlite_search
 
 T = TypeVar("T")
@@ -33,6 +34,11 @@ def make_engine(url: str) -> sa.Engine:
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(url, **kwargs)
+
+    @sa.event.listens_for(engine, "before_cursor_execute")
+    def _count(*_args) -> None:
+        DB_STATEMENTS.inc()
+
     if is_sqlite:
         index_path = parsed.database if parsed.database not in (None, "", ":memory:") else None
 

@@ -28,6 +28,7 @@ from sqlmodel import Session, col, select
 
 from visionary_app.models import GenerationJob, ImageKind, JobStatus, join_ids
 from visionary_app.services.database import database_now, in_session
+from visionary_app.services.live_feed import Change, ChangeKind, LiveFeed
 from visionary_app.services.ownership import ANONYMOUS_PREFIX
 from visionary_app.services.providers.base import ImageOptions
 
@@ -160,8 +161,12 @@ class JobQueue:
         poll_interval_s: float = 5.0,
         heartbeat_s: float = 2.0,
         clock: Callable[[], datetime] = _utcnow,
+        feed: LiveFeed | None = None,
     ) -> None:
         """A queue on `engine` under `limits`, for this worker.
+
+        `feed`, if given, hears of every owner whose jobs were queued, started or ended, so
+        their open pages update without asking.
 
         `poll_interval_s` is the safety net: a waiting job is looked at that often even if
         nothing wakes it; `heartbeat_s` is how often this worker marks its jobs alive.
@@ -178,6 +183,13 @@ class JobQueue:
         self._dispatcher: asyncio.Task | None = None
         self._listener: asyncio.Task | None = None
         self.passes = 0  # dispatcher passes so far (the idle benchmark reads it)
+        self._feed = feed
+
+    async def _tell_owners(self, owners: Iterable[str]) -> None:
+        """Tell the owners' open pages, on every worker, that their jobs moved."""
+        if self._feed is not None:
+            for owner in sorted(set(owners)):
+                await self._feed.publish(Change(ChangeKind.JOBS, owner=owner))
 
     async def _run(self, work: Callable[[Session], T]) -> T:
         def failure(error: str) -> QueueUnavailable:
@@ -261,6 +273,7 @@ class JobQueue:
 
         submitted = await self._run(work)
         self._notify()
+        await self._tell_owners([owner])
         return submitted
 
     def _window(self, session: Session, since: datetime, who) -> list[tuple]:
@@ -345,14 +358,17 @@ class JobQueue:
                     starts.add(job_id)
         return starts, ahead
 
-    def _start(self, session: Session, job_ids: set[uuid.UUID], now: datetime) -> None:
-        session.exec(
+    def _start(self, session: Session, job_ids: set[uuid.UUID], now: datetime) -> set[str]:
+        """Start these waiting jobs; the owners of those that started."""
+        started = session.exec(
             sa.update(GenerationJob)
             .where(
                 col(GenerationJob.id).in_(job_ids), col(GenerationJob.status) == JobStatus.QUEUED
             )
             .values(status=JobStatus.RUNNING, started_at=now, heartbeat_at=now, worker=self.worker)
+            .returning(col(GenerationJob.owner))
         )
+        return set(started.scalars())
 
     async def try_start(self, job: GenerationJob) -> Turn:
         """Start the job now if its turn has come (see `_starts`); else say where it stands."""
@@ -373,7 +389,10 @@ class JobQueue:
                 return Turn(started=True, status=JobStatus.RUNNING)
             return Turn(started=False, status=status, ahead=ahead.get(job.id, 0))
 
-        return await self._run(work)
+        turn = await self._run(work)
+        if turn.started:
+            await self._tell_owners([job.owner])
+        return turn
 
     async def wait_turn(self, job: GenerationJob, on_wait: Callable[[int], None]) -> None:
         """Return once the job is running; raise JobCancelled if it ended while waiting.
@@ -446,19 +465,19 @@ class JobQueue:
         if not local:
             return
 
-        def work(session: Session) -> tuple[dict, set, dict]:
+        def work(session: Session) -> tuple[dict, set, dict, set[str]]:
             self._lock_queue(session)
             now = database_now(session)
             statuses = _beat(session, local, now if beat else None)
             queued = {job_id for job_id in waiting if statuses.get(job_id) == JobStatus.QUEUED}
             starts, ahead = self._starts(session, queued) if queued else (set(), {})
-            if starts:
-                self._start(session, starts, now)
+            owners = self._start(session, starts, now) if starts else set()
             session.commit()
-            return statuses, starts, ahead
+            return statuses, starts, ahead, owners
 
-        statuses, starts, ahead = await self._run(work)
+        statuses, starts, ahead, owners = await self._run(work)
         self.passes += 1
+        await self._tell_owners(owners)
         for job_id in local:
             status = statuses.get(job_id)
             # Only waiters this pass decided for: one that came during it waits for the next.
@@ -514,15 +533,22 @@ class JobQueue:
         if owner is not None:
             conditions.append(col(GenerationJob.owner) == owner)
 
-        def work(session: Session) -> bool:
-            result = session.exec(sa.update(GenerationJob).where(*conditions).values(**values))
+        def work(session: Session) -> list[str]:
+            result = session.exec(
+                sa.update(GenerationJob)
+                .where(*conditions)
+                .values(**values)
+                .returning(col(GenerationJob.owner))
+            )
+            owners = list(result.scalars())
             self._tell_workers(session)
             session.commit()
-            return result.rowcount == 1
+            return owners
 
-        ended = await self._run(work)
+        owners = await self._run(work)
         self._notify()
-        return ended
+        await self._tell_owners(owners)
+        return len(owners) == 1
 
     async def cancel(self, job_id: uuid.UUID, owner: str) -> bool:
         """Mark the owner's job cancelled if it has not ended; False if it had.
@@ -563,12 +589,12 @@ class JobQueue:
                 return False
             return False
 
-        def work(session: Session) -> int:
+        def work(session: Session) -> list[str]:
             now = database_now(session)  # the clock heartbeats were written by
             active = session.exec(
                 select(GenerationJob).where(col(GenerationJob.status).in_(ACTIVE))
             ).all()
-            ended = 0
+            ended: list[str] = []  # the owner of each job failed
             for job in active:
                 stale = job.heartbeat_at is None or now - job.heartbeat_at > stale_after
                 if not (stale or is_dead_here(job.worker)):
@@ -579,16 +605,17 @@ class JobQueue:
                     job.images = 0
                 job.status, job.finished_at, job.seen = JobStatus.FAILED, now, False
                 session.add(job)
-                ended += 1
+                ended.append(job.owner)
             if ended:
                 self._tell_workers(session)
             session.commit()
             return ended
 
-        ended = await self._run(work)
-        if ended:
+        owners = await self._run(work)
+        if owners:
             self._notify()
-        return ended
+            await self._tell_owners(owners)
+        return len(owners)
 
     async def watch(self, stale_after: timedelta, every_s: float = 15.0) -> None:
         """Fail abandoned jobs now and then every `every_s` seconds, until cancelled."""

@@ -60,3 +60,15 @@ BLOB_STORE_ERRORS = Counter(
 OPEN_TABS = Gauge(
     "visionary_open_tabs", "Browser tabs connected to this worker.", registry=REGISTRY
 )
+DB_STATEMENTS = Counter(
+    "visionary_db_statements",
+    "SQL statements this worker sent to the index database.",
+    registry=REGISTRY,
+)
+LIVE_UPDATE_SECONDS = Histogram(
+    "visionary_live_update_seconds",
+    "Time to bring every tab of this worker up to date with one change, by kind.",
+    ["kind"],
+    buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+    registry=REGISTRY,
+)

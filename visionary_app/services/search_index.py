@@ -5,6 +5,11 @@ step by temporary triggers on every connection. It is derived data: rebuilt from
 table whenever the two disagree, and invisible to Alembic, so the migrated schema stays exactly
 the models'. The trigram tokenizer matches any script, including ones written without spaces.
 
+Each row's FTS rowid is its image's time, in microseconds, times 1,024, plus a counter for
+images of the same microsecond (`order_key`). FTS5 walks a match newest first by rowid and
+stops after a page, so a search costs about the same for a rare word among a million prompts
+as among a thousand, instead of collecting every match and sorting it.
+
 On PostgreSQL, migration 0003 keeps a copy of each prompt in `<schema>_image_search`, indexed
 by pg_trgm for `ILIKE`, for the same reasons.
 """
@@ -13,7 +18,9 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -30,6 +37,7 @@ __all__ = [
     "fts_phrase",
     "install_sqlite_search",
     "like_pattern",
+    "order_key",
     "postgres_search_schema",
     "search_terms",
 ]
@@ -41,15 +49,81 @@ MIN_TRIGRAM_CHARS = 3
 # page sooner than collecting every match. Below it, the match set is small and quick to use.
 _DENSE_MATCHES = 300
 
-# Trigger bodies may not qualify table names; `image_fts` resolves to the attached one.
+# Rowids per microsecond: images stored in the same microsecond get consecutive ones.
+_PER_MICROSECOND = 1024
+# The layout of the FTS table; an older one is rebuilt on first use.
+_SEARCH_VERSION = 2
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _micro_key_sql(row: str) -> str:
+    """SQL for `order_key` of a row's created_at, as SQLAlchemy stores it on SQLite.
+
+    That is 'YYYY-MM-DD HH:MM:SS.ffffff', in UTC.
+    """
+    return (
+        f"((CAST(strftime('%s', substr({row}.created_at, 1, 19)) AS INTEGER) * 1000000"
+        f" + CAST(substr({row}.created_at, 21, 6) AS INTEGER)) * {_PER_MICROSECOND})"
+    )
+
+
+def _insert_sql(row: str) -> list[str]:
+    key = _micro_key_sql(row)
+    # The next free rowid of the image's microsecond comes from `image_slot`, a plain table:
+    # reading FTS5 itself would flush its pending writes on every insert.
+    return [
+        f"""INSERT INTO image_slot(image_id, fts_rowid) VALUES ({row}.id,
+            coalesce((SELECT max(fts_rowid) + 1 FROM image_slot
+                      WHERE fts_rowid BETWEEN {key} AND {key} + {_PER_MICROSECOND - 1}), {key}))""",
+        f"""INSERT INTO image_fts(rowid, prompt, image_id) VALUES (
+            (SELECT fts_rowid FROM image_slot WHERE image_id = {row}.id),
+            {row}.prompt, {row}.id)""",
+    ]
+
+
+def _delete_sql(row: str) -> list[str]:
+    return [
+        f"""DELETE FROM image_fts
+            WHERE rowid = (SELECT fts_rowid FROM image_slot WHERE image_id = {row}.id)""",
+        f"DELETE FROM image_slot WHERE image_id = {row}.id",
+    ]
+
+
+def _body(*statements: list[str]) -> str:
+    return " ".join(f"{one};" for group in statements for one in group)
+
+
+# Trigger bodies may not qualify table names; `image_fts` and `image_slot` resolve to the
+# attached ones.
 _TRIGGERS = (
-    """CREATE TEMP TRIGGER IF NOT EXISTS image_search_insert AFTER INSERT ON main.image
-       BEGIN INSERT INTO image_fts(prompt, image_id) VALUES (new.prompt, new.id); END""",
-    """CREATE TEMP TRIGGER IF NOT EXISTS image_search_delete AFTER DELETE ON main.image
-       BEGIN DELETE FROM image_fts WHERE image_id = old.id; END""",
-    """CREATE TEMP TRIGGER IF NOT EXISTS image_search_update AFTER UPDATE OF prompt ON main.image
-       BEGIN UPDATE image_fts SET prompt = new.prompt WHERE image_id = old.id; END""",
+    # A leftover entry for the same id (an index deleted and rebuilt by `sync` beside an
+    # old search file) goes first, so an image is never found twice.
+    f"""CREATE TEMP TRIGGER IF NOT EXISTS image_search_insert AFTER INSERT ON main.image
+        BEGIN {_body(_delete_sql("new"), _insert_sql("new"))} END""",
+    f"""CREATE TEMP TRIGGER IF NOT EXISTS image_search_delete AFTER DELETE ON main.image
+        BEGIN {_body(_delete_sql("old"))} END""",
+    f"""CREATE TEMP TRIGGER IF NOT EXISTS image_search_update
+        AFTER UPDATE OF prompt, created_at, id ON main.image
+        BEGIN {_body(_delete_sql("old"), _insert_sql("new"))} END""",
 )
+_REBUILD = (
+    "DELETE FROM search.image_fts",
+    "DELETE FROM search.image_slot",
+    f"""INSERT INTO search.image_slot(image_id, fts_rowid)
+        SELECT image.id, {_micro_key_sql("image")}
+               + row_number() OVER (PARTITION BY image.created_at ORDER BY image.id) - 1
+        FROM main.image""",
+    """INSERT INTO search.image_fts(rowid, prompt, image_id)
+        SELECT slot.fts_rowid, image.prompt, image.id
+        FROM main.image AS image JOIN search.image_slot AS slot ON slot.image_id = image.id
+        ORDER BY slot.fts_rowid""",
+)
+
+
+def order_key(created_at: datetime) -> int:
+    """The first FTS rowid of images made at `created_at` (to the microsecond)."""
+    micros = (created_at.astimezone(UTC) - _EPOCH) // timedelta(microseconds=1)
+    return micros * _PER_MICROSECOND
 
 
 def search_database_path(index_path: str) -> str:
@@ -63,9 +137,19 @@ def install_sqlite_search(connection: sqlite3.Connection, index_path: str) -> No
     try:
         cursor.execute("ATTACH DATABASE ? AS search", (search_database_path(index_path),))
         cursor.execute("PRAGMA search.journal_mode=WAL")
+        exists = cursor.execute(
+            "SELECT 1 FROM search.sqlite_master WHERE type='table' AND name='image_fts'"
+        ).fetchone()
+        if not exists:  # new, so filled by this layout's triggers from the start
+            cursor.execute(
+                "CREATE VIRTUAL TABLE IF NOT EXISTS search.image_fts "
+                "USING fts5(prompt, image_id UNINDEXED, tokenize='trigram')"
+            )
+            cursor.execute(f"PRAGMA search.user_version = {_SEARCH_VERSION}")
+        # Which FTS rowid each image has (an older layout lacks it, and is rebuilt).
         cursor.execute(
-            "CREATE VIRTUAL TABLE IF NOT EXISTS search.image_fts "
-            "USING fts5(prompt, image_id UNINDEXED, tokenize='trigram')"
+            "CREATE TABLE IF NOT EXISTS search.image_slot "
+            "(image_id TEXT PRIMARY KEY, fts_rowid INTEGER NOT NULL UNIQUE)"
         )
         has_images = cursor.execute(
             "SELECT 1 FROM main.sqlite_master WHERE type='table' AND name='image'"
@@ -125,11 +209,21 @@ def like_pattern(term: str) -> str:
 
 @dataclass(frozen=True)
 class SearchPlan:
-    """The conditions of one search: a few ids from the index (or None), and LIKE terms."""
+    """The conditions of one search.
+
+    `walk_terms`: terms to follow through the SQLite FTS index newest first (see
+    `PromptSearch.walk`); `found`: a few ids from PostgreSQL's trigram index; `like_terms`:
+    terms left to LIKE (too short for trigrams, or every term when there is no index).
+    """
 
     found: list[uuid.UUID] | None
     like_terms: list[str]
     dialect: str
+    walk_terms: tuple[str, ...] = ()
+
+    def scanning(self, terms: list[str]) -> SearchPlan:
+        """The same search with every term as a LIKE condition (a newest-first scan)."""
+        return SearchPlan(None, list(terms), self.dialect)
 
     def apply(self, query):
         """`query` narrowed to images whose prompt contains every term."""
@@ -165,6 +259,10 @@ class PromptSearch:
         """
         like_terms = list(terms)
         long_terms = [t for t in terms if len(t) >= MIN_TRIGRAM_CHARS]
+        if long_terms and self._has_fts:
+            self._ensure_search_index(session)
+            short_terms = [t for t in terms if len(t) < MIN_TRIGRAM_CHARS]
+            return SearchPlan(None, short_terms, self._engine.dialect.name, tuple(long_terms))
         found = self._trigram_matches(session, long_terms) if long_terms else None
         if found is not None and len(found) <= _DENSE_MATCHES:
             # Few matches: look them up by primary key and sort just those.
@@ -173,21 +271,67 @@ class PromptSearch:
             found = None
         return SearchPlan(found, like_terms, self._engine.dialect.name)
 
+    def walk(
+        self, session: Session, terms: tuple[str, ...], after: datetime | None, *, older: bool
+    ) -> Iterator[list[uuid.UUID]]:
+        """Ids of images matching every term, in time order from `after` (SQLite FTS).
+
+        Newest first from just before `after`'s microsecond when `older`, else oldest first
+        from it (the caller compares exact keys, since the microsecond is included); all
+        from the start without `after`. Batches grow and always end on a whole microsecond,
+        so sorting what was read by (created_at, id) puts it in exact keyset order.
+        """
+        match = " AND ".join(fts_phrase(term) for term in terms)
+        connection = session.connection()
+        direction, compare = ("DESC", "<") if older else ("ASC", ">")
+        if after is None:
+            bound = None
+        else:
+            start = order_key(after)
+            bound = start + _PER_MICROSECOND if older else start - 1
+        size = 32
+        while True:
+            where = "image_fts MATCH ?" + ("" if bound is None else f" AND rowid {compare} ?")
+            params = (match,) if bound is None else (match, bound)
+            rows = connection.exec_driver_sql(
+                f"SELECT rowid, image_id FROM search.image_fts WHERE {where} "
+                f"ORDER BY rowid {direction} LIMIT ?",
+                (*params, size + 1),
+            ).all()
+            more = len(rows) > size
+            batch = rows[:size]
+            if more and rows[size][0] // _PER_MICROSECOND == batch[-1][0] // _PER_MICROSECOND:
+                batch += self._rest_of_microsecond(connection, match, batch[-1][0], older=older)
+            yield [uuid.UUID(hex=row[1]) for row in batch]
+            if not more:
+                return
+            bound = batch[-1][0]
+            size = min(size * 4, 1024)
+
+    @staticmethod
+    def _rest_of_microsecond(
+        connection: sa.Connection, match: str, rowid: int, *, older: bool
+    ) -> list:
+        """The matches beyond `rowid` in its microsecond, in walking order."""
+        first = rowid - rowid % _PER_MICROSECOND
+        low, high, direction = (
+            (first, rowid - 1, "DESC")
+            if older
+            else (rowid + 1, first + _PER_MICROSECOND - 1, "ASC")
+        )
+        # The direction is one of two constants.
+        statement = (
+            "SELECT rowid, image_id FROM search.image_fts WHERE image_fts MATCH ? "
+            f"AND rowid BETWEEN ? AND ? ORDER BY rowid {direction}"
+        )
+        return connection.exec_driver_sql(statement, (match, low, high)).all()
+
     def _trigram_matches(self, session: Session, terms: list[str]) -> list[uuid.UUID] | None:
-        """Up to _DENSE_MATCHES + 1 ids of images matching every term; None without an index."""
+        """Up to _DENSE_MATCHES + 1 ids of images matching every term; None without an index.
+
+        The index is PostgreSQL's pg_trgm table (SQLite walks its FTS index instead).
+        """
         limit = _DENSE_MATCHES + 1
-        if self._has_fts:
-            self._ensure_search_index(session)  # may commit, so take the connection after
-            match = " AND ".join(fts_phrase(term) for term in terms)
-            rows = (
-                session.connection()
-                .exec_driver_sql(
-                    "SELECT image_id FROM search.image_fts WHERE image_fts MATCH ? LIMIT ?",
-                    (match, limit),
-                )
-                .all()
-            )
-            return [uuid.UUID(hex=row[0]) for row in rows]
         connection = session.connection()
         table = self._postgres_search_table(connection)
         if table is None:
@@ -195,7 +339,7 @@ class PromptSearch:
         conditions = " AND ".join(f"prompt ILIKE :p{i} ESCAPE '\\'" for i in range(len(terms)))
         params: dict = {f"p{i}": like_pattern(term) for i, term in enumerate(terms)}
         # The table name comes from the schema, never from input; the terms are bound.
-        statement = f"SELECT image_id FROM {table} WHERE {conditions} LIMIT :limit"  # noqa: S608
+        statement = f"SELECT image_id FROM {table} WHERE {conditions} LIMIT :limit"
         rows = connection.execute(sa.text(statement), {**params, "limit": limit}).all()
         return [row[0] for row in rows]
 
@@ -212,17 +356,25 @@ class PromptSearch:
             self._pg_search_table = f'"{search}".image_prompt' if exists else ""
         return self._pg_search_table or None
 
+    def ensure_ready(self, session: Session) -> None:
+        """Build or rebuild the search index now if it needs it (at start-up, not mid-search)."""
+        if self._has_fts:
+            self._ensure_search_index(session)
+
     def _ensure_search_index(self, session: Session) -> None:
-        """Rebuild the derived FTS table once if it disagrees with the index (e.g. an upgrade)."""
+        """Rebuild the derived FTS table once if it disagrees with the index (e.g. an upgrade).
+
+        At a million images a rebuild takes about two minutes, which is why start-up does it.
+        """
         if self._fts_checked:
             return
         connection = session.connection()
         images = connection.exec_driver_sql("SELECT count(*) FROM main.image").scalar_one()
         indexed = connection.exec_driver_sql("SELECT count(*) FROM search.image_fts").scalar_one()
-        if images != indexed:
-            connection.exec_driver_sql("DELETE FROM search.image_fts")
-            connection.exec_driver_sql(
-                "INSERT INTO search.image_fts(prompt, image_id) SELECT prompt, id FROM main.image"
-            )
+        version = connection.exec_driver_sql("PRAGMA search.user_version").scalar_one()
+        if images != indexed or version != _SEARCH_VERSION:
+            for statement in _REBUILD:
+                connection.exec_driver_sql(statement)
+            connection.exec_driver_sql(f"PRAGMA search.user_version = {_SEARCH_VERSION}")
             session.commit()
         self._fts_checked = True

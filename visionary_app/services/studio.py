@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import openai
 
@@ -18,6 +18,7 @@ from visionary_app.services.database import make_engine
 from visionary_app.services.generation import GenerationPipeline
 from visionary_app.services.job_hub import JobHub
 from visionary_app.services.jobs import JobLimits, JobQueue
+from visionary_app.services.live_feed import LiveFeed, LocalFeed, make_feed
 from visionary_app.services.local_blob_store import LocalBlobStore
 from visionary_app.services.oidc import OidcClient, OidcConfig
 from visionary_app.services.providers import ImageProvider, OfflineProvider
@@ -56,9 +57,11 @@ class Studio:
     uploads: Uploads
     api_tokens: ApiTokens
     hub: JobHub
+    feed: LiveFeed = field(default_factory=LocalFeed)
 
     async def aclose(self) -> None:
-        """Release network clients (the Azure store's HTTP session)."""
+        """Release network clients (the Azure store's HTTP session, the feed's Redis)."""
+        await self.feed.close()
         await self.store.close()
         self.catalog.dispose()
 
@@ -205,7 +208,8 @@ def build_studio(settings: Settings) -> Studio:
     capabilities = provider.capabilities
     store = build_store(settings)
     engine = make_engine(settings.resolved_database_url)
-    catalog = Catalog(engine)
+    feed = make_feed(settings.redis_url, settings.resolved_database_url)
+    catalog = Catalog(engine, feed)
     pipeline = GenerationPipeline(
         provider,
         store,
@@ -225,7 +229,7 @@ def build_studio(settings: Settings) -> Studio:
         max_queued_per_owner=settings.max_queued_jobs_per_user,
         anonymous_images_per_hour=settings.anonymous_images_per_hour,
     )
-    jobs = JobQueue(engine, limits)
+    jobs = JobQueue(engine, limits, feed=feed)
     access = build_access(settings)
     suggestion_meter = UsageMeter(
         engine, "suggestion",
@@ -257,6 +261,7 @@ def build_studio(settings: Settings) -> Studio:
             admins=settings.admin_names,
         ),
         JobHub(runner),
+        feed,
     )  # fmt: skip
 
 

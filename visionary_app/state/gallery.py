@@ -19,12 +19,13 @@ import reflex as rx
 from visionary_app.models import Image
 from visionary_app.services.blob_store import StorageError
 from visionary_app.services.catalog import CatalogError, PageCursor
+from visionary_app.services.live_feed import Change, ChangeKind
 from visionary_app.services.metrics import GALLERY_QUERY_SECONDS
 from visionary_app.services.ownership import Scope, Viewer
-from visionary_app.services.search_index import MAX_QUERY_CHARS, clean_query
+from visionary_app.services.search_index import MAX_QUERY_CHARS, clean_query, search_terms
 from visionary_app.services.studio import get_studio
 from visionary_app.settings import get_settings
-from visionary_app.state.visitor import viewer_of
+from visionary_app.state.visitor import NotSignedIn, viewer_of
 
 logger = logging.getLogger(__name__)
 
@@ -246,9 +247,10 @@ class GalleryState(rx.State):
 
     @rx.event
     async def check_new(self, _tick: str = ""):
-        """Show images anyone made since the newest one on screen (a timer calls this).
+        """Catch up with the index, when live updates may have been missed.
 
-        After a failed load this retries the load, so the gallery comes back by itself
+        New images otherwise arrive by `hear`, unasked. After a failed load this retries the
+        load (a timer calls it while the error shows), so the gallery comes back by itself
         when the index does.
         """
         if not self.loaded or self.loading:
@@ -283,6 +285,42 @@ class GalleryState(rx.State):
             return None
         self._add_at_top(signed)
         return None
+
+    async def hear(self, change: Change, image: Image | None, tile: SignedTile | None) -> bool:
+        """Apply one change from the live feed to this tab, as its viewer may see it.
+
+        `image` and `tile` are the changed image's row and unstarred tile (read and signed
+        once per worker for every tab), or None if it is gone. Returns True when the tab
+        should catch up by asking the index itself (`check_new`).
+        """
+        if not self.loaded or self.loading or self.load_error:
+            return False
+        if change.kind == ChangeKind.RESYNC:
+            return True
+        shown = any(t.id == change.image_id for t in self.images)
+        try:
+            viewer = await viewer_of(self)
+        except NotSignedIn:
+            return False
+        if image is None or not viewer.may_see(image):
+            if shown:  # removed, or made private by someone else
+                self._forget(change.image_id)
+            return False
+        if shown or tile is None or not self._wants(image, viewer):
+            return False
+        if self.has_more and (image.created_at, image.id) < astuple(cursor_of(self.images[-1])):
+            return False  # below the window: "Load more" brings it in order
+        self._add_at_top([tile])
+        return False
+
+    def _wants(self, image: Image, viewer: Viewer) -> bool:
+        """Whether this tab's filters show `image` (a viewer may see it) at the top."""
+        if self.favourites_only or self.has_newer:
+            return False  # a new image has no stars yet; scrolled away, "Load newer" has it
+        if Scope(self.scope) == Scope.MINE and image.owner != viewer.owner:
+            return False
+        prompt = image.prompt.casefold()
+        return all(term.casefold() in prompt for term in search_terms(self.search))
 
     async def _recover(self):
         try:

@@ -1,0 +1,181 @@
+"""`chaos`: the load on two backends behind Caddy, and one backend killed with SIGKILL mid-run.
+
+The production layout of `deploy/Caddyfile` (tests/support/cluster.py): Caddy with TLS in front
+of two backend processes on Redis and PostgreSQL. N headless tabs (the app's real websocket
+protocol, reconnecting as browsers do) each generate images; once jobs are running on both
+backends, one backend is killed with SIGKILL. Then:
+
+- every job must end, succeeded or failed with a reason its tab was told, within the stale
+  timeout; none lost, none duplicated (one job, one image row per requested image);
+- the index and the blob store must agree: `sync --dry-run` finds nothing to fix;
+- the killed backend's tabs reconnect through Caddy to the survivor and carry on (an ordinary
+  event makes the round trip).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from benchmarks.load import PageUser
+from tests.support.app_server import ROOT
+from tests.support.cluster import Cluster, run_cluster
+from tests.support.reflex_client import ReflexClient
+from visionary_app.services.database import make_engine
+from visionary_app.state.generation import GenerationState
+
+__all__ = ["run_chaos"]
+
+_SYNC_SUMMARY = re.compile(
+    r"(\d+) image blobs, (\d+) rows; (\d+) indexed, (\d+) rows removed, "
+    r"(\d+) orphan thumbnails/text blobs deleted"
+)
+
+
+def _jobs(engine: sa.Engine) -> list[tuple[str, str, str, str]]:
+    with engine.connect() as connection:
+        return [
+            tuple(row)
+            for row in connection.execute(
+                sa.text("SELECT prompt, status, coalesce(error, ''), worker FROM generation_job")
+            )
+        ]
+
+
+def _images_per_prompt(engine: sa.Engine) -> dict[str, int]:
+    with engine.connect() as connection:
+        rows = connection.execute(sa.text("SELECT prompt, count(*) FROM image GROUP BY prompt"))
+        return {prompt: count for prompt, count in rows}
+
+
+def _disagreements(cluster: Cluster) -> tuple[int, str]:
+    """What `sync --dry-run` would fix (blobs without rows, rows without blobs, orphans)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "visionary_app", "sync", "--dry-run", "--grace-seconds", "0"],
+        cwd=ROOT, env=cluster.env, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    match = _SYNC_SUMMARY.search(done.stdout)
+    if done.returncode != 0 or match is None:
+        return -1, done.stdout + done.stderr
+    indexed, removed, orphans = (int(match.group(i)) for i in (3, 4, 5))
+    return indexed + removed + orphans, done.stdout.strip().splitlines()[-1]
+
+
+async def _round_trip(user: PageUser, timeout_s: float = 30) -> bool:
+    """An ordinary event (typing) goes out and its state comes back."""
+    value = f"still here {uuid.uuid4().hex[:6]}"
+    await user.client.send(GenerationState, "set_prompt", value=value)
+    try:
+        await user.client.wait_for(
+            lambda: user.client.get(GenerationState, "prompt") == value, timeout_s
+        )
+    except TimeoutError:
+        return False
+    return True
+
+
+async def _settle(users: list[PageUser], deadline_s: float) -> None:
+    """Until every tab shows or was told about each of its jobs, or the deadline passes."""
+    for _ in range(int(deadline_s * 2)):
+        if all(user.settled() for user in users):
+            return
+        await asyncio.sleep(0.5)
+
+
+async def _run(
+    cluster: Cluster, database_url: str, clients: int, stale_s: float, log: Callable
+) -> dict:
+    index = make_engine(database_url)
+    users = [PageUser(ReflexClient(cluster.url, reconnect=True)) for _ in range(clients)]
+    for first in range(0, clients, 10):
+        await asyncio.gather(*(u.client.connect(timeout_s=60) for u in users[first : first + 10]))
+    log(f"{clients} tabs connected through {cluster.url}")
+    started = time.monotonic()
+    for number, user in enumerate(users):
+        await user.generate(f"chaos {number} {uuid.uuid4().hex[:8]}")
+    # Kill a backend once both are running jobs.
+    victim_pid = cluster.backends[1].pid
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        workers = {w.split(":")[1] for _, status, _, w in _jobs(index) if status == "running"}
+        if len(workers) >= 2:
+            break
+        await asyncio.sleep(0.1)
+    jobs_then = _jobs(index)
+    on_victim = [p for p, status, _, w in jobs_then if w and w.split(":")[1] == str(victim_pid)]
+    cluster.kill(1)
+    killed_at = time.monotonic() - started
+    log(f"killed backend 1 (pid {victim_pid}) at {killed_at:.1f} s; "
+        f"{len(on_victim)} of its jobs were waiting or running")  # fmt: skip
+
+    await _settle(users, stale_s + 60)
+    wall = time.monotonic() - started
+    reconnected = [u for u in users if u.client.connects > 1]
+    carried_on = sum(await asyncio.gather(*(_round_trip(u) for u in reconnected)))
+
+    jobs = {prompt: (status, error) for prompt, status, error, _ in _jobs(index)}
+    images = _images_per_prompt(index)
+    prompts = [p for user in users for p in user.prompts]
+    ok = [p for p in prompts if jobs.get(p, ("",))[0] == "succeeded" and images.get(p) == 1]
+    told = [
+        p for user in users for p in user.prompts
+        if jobs.get(p, ("",))[0] == "failed" and user.failed(p)
+    ]  # fmt: skip
+    duplicates = sum(max(0, count - 1) for count in images.values())
+    duplicates += sum(1 for p in prompts if jobs.get(p, ("",))[0] != "succeeded" and images.get(p))
+    orphans, sync_line = _disagreements(cluster)
+    log(f"sync --dry-run: {sync_line}")
+    await asyncio.gather(*(u.client.close() for u in users), return_exceptions=True)
+    index.dispose()
+    return {
+        "benchmark": "chaos",
+        "backends": len(cluster.backends),
+        "killed_at_s": round(killed_at, 1),
+        "jobs_on_killed_backend": len(on_victim),
+        "jobs": len(prompts),
+        "jobs_ok": len(ok),
+        "jobs_failed_with_reason": len(told),
+        "jobs_lost": len(prompts) - len(ok) - len(told),
+        "duplicates": duplicates,
+        "orphans": orphans,
+        "reconnected_tabs": carried_on,
+        "tabs_that_lost_their_backend": len(reconnected),
+        "wall_s": round(wall, 1),
+        "stale_timeout_s": stale_s,
+    }
+
+
+async def run_chaos(
+    *,
+    clients: int,
+    latency_ms: int,
+    stale_s: float,
+    redis_url: str,
+    database_url: str,
+    env: dict[str, str],
+    log: Callable[[str], None],
+    work: Path,
+) -> dict:
+    """Start the layout, run the load, kill a backend, and check every job and blob."""
+    env = {
+        **env,
+        "REFLEX_REDIS_URL": redis_url,
+        "VISIONARY_DATABASE_URL": database_url,
+        "VISIONARY_OFFLINE_LATENCY_MS": str(latency_ms),
+        "VISIONARY_JOB_STALE_SECONDS": str(int(stale_s)),
+    }
+    log(f"starting Caddy and two backends in {work} ...")
+    with run_cluster(work, env, backends=2) as cluster:
+        log(f"up at {cluster.url} (backends {', '.join(cluster.backend_urls)})")
+        result = await _run(cluster, database_url, clients, stale_s, log)
+    result["cpu_count"] = os.cpu_count()
+    return result

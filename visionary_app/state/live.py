@@ -1,0 +1,142 @@
+"""Push, not poll: each worker applies the live feed's changes to the tabs connected to it.
+
+A new image is read from the index and signed once per worker, then offered to every tab on
+that worker; each tab decides, as its own viewer, whether it may and wants to see it
+(`GalleryState.hear`). A change to someone's jobs asks that owner's tabs to match their
+cards to the queue (`GenerationState.sync_jobs`, which also tells them of jobs that failed
+unseen). Nothing runs while nothing changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+
+import reflex as rx
+from reflex.istate.manager.token import BaseStateToken
+from reflex.state import StateUpdate
+from reflex_base.event import Event
+
+from visionary_app.models import Image
+from visionary_app.services.blob_store import StorageError
+from visionary_app.services.catalog import CatalogError
+from visionary_app.services.live_feed import Change, ChangeKind
+from visionary_app.services.metrics import LIVE_UPDATE_SECONDS
+from visionary_app.services.studio import get_studio
+from visionary_app.state.gallery import GalleryState, SignedTile, sign_tile
+from visionary_app.state.generation import GenerationState
+from visionary_app.state.visitor import NotSignedIn, viewer_of
+
+__all__ = ["LiveTabs"]
+
+logger = logging.getLogger(__name__)
+
+# Tabs updated at once: each takes its state's lock (and, with Redis, a read and a write).
+_AT_ONCE = 32
+# How long a tab's owner is trusted from memory (a sign-in in that tab changes it).
+_OWNER_TTL_S = 30.0
+
+
+class LiveTabs:
+    """The tabs of one worker, kept up to date from the live feed."""
+
+    def __init__(self, app: rx.App) -> None:
+        self._app = app
+        # Tabs seen connected here when last looked; a tab not among them missed changes.
+        self._known: set[str] = set()
+        self._owners: dict[str, tuple[str | None, float]] = {}
+
+    def _tokens(self) -> list[str]:
+        """Client tokens with a websocket on this worker (Reflex's own record of them)."""
+        namespace = self._app.event_namespace
+        return sorted(set(namespace.sid_to_token.values())) if namespace is not None else []
+
+    async def watch_arrivals(self, every_s: float = 1.0) -> None:
+        """Have each tab that (re)connects here catch up once, until cancelled.
+
+        A tab that reconnects after a network drop, or to this worker after its own died,
+        may have missed changes while it had no websocket. This compares Reflex's record of
+        connected tabs in memory; it asks nothing of the database while nobody arrives.
+        """
+        while True:
+            await asyncio.sleep(every_s)
+            try:
+                await self._greet_arrivals()
+            except Exception:
+                logger.exception("could not bring newly connected tabs up to date")
+
+    async def _greet_arrivals(self) -> None:
+        current = set(self._tokens())
+        arrived, self._known = current - self._known, current
+        self._owners = {t: known for t, known in self._owners.items() if t in current}
+        for token in sorted(arrived):
+            await self._ask(token, [GalleryState.check_new, GenerationState.sync_jobs])
+
+    async def apply(self, change: Change) -> None:
+        """Bring every tab of this worker up to date with one change."""
+        tokens = self._tokens()
+        self._known &= set(tokens)  # a tab away now misses this change: it catches up later
+        if not tokens:
+            return
+        started = time.perf_counter()
+        image, tile = await self._read(change)
+        gate = asyncio.Semaphore(_AT_ONCE)
+
+        async def one(token: str) -> None:
+            async with gate:
+                try:
+                    await self._apply_to(token, change, image, tile)
+                except Exception:
+                    logger.exception("a live update to one tab failed")
+
+        await asyncio.gather(*(one(token) for token in tokens))
+        LIVE_UPDATE_SECONDS.labels(change.kind.value).observe(time.perf_counter() - started)
+
+    @staticmethod
+    async def _read(change: Change) -> tuple[Image | None, SignedTile | None]:
+        """The changed image and its tile, read and signed once for all tabs (None if gone)."""
+        if change.kind not in (ChangeKind.STORED, ChangeKind.VISIBILITY):
+            return None, None
+        try:
+            image = await get_studio().catalog.get(uuid.UUID(change.image_id))
+            return (image, await sign_tile(image)) if image is not None else (None, None)
+        except (CatalogError, StorageError, ValueError) as exc:
+            logger.warning("a live update could not read image %s: %s", change.image_id, exc)
+            return None, None
+
+    async def _apply_to(
+        self, token: str, change: Change, image: Image | None, tile: SignedTile | None
+    ) -> None:
+        if change.kind == ChangeKind.JOBS:
+            if await self._owner(token) == change.owner:
+                # The tab asks, so its toasts arrive as a normal event's do.
+                await self._ask(token, GenerationState.sync_jobs)
+            return
+        async with self._app.modify_state(BaseStateToken(ident=token, cls=GalleryState)) as root:
+            gallery = await root.get_state(GalleryState)
+            catch_up = await gallery.hear(change, image, tile)
+        if catch_up:
+            await self._ask(token, GalleryState.check_new)
+
+    async def _owner(self, token: str) -> str | None:
+        """Whose tab this is, remembered for a while (sign-in can change it)."""
+        now = time.monotonic()
+        known = self._owners.get(token)
+        if known is not None and now - known[1] < _OWNER_TTL_S:
+            return known[0]
+        async with self._app.modify_state(BaseStateToken(ident=token, cls=GenerationState)) as root:
+            try:
+                owner = (await viewer_of(root)).owner
+            except NotSignedIn:
+                owner = None
+        self._owners[token] = (owner, now)
+        return owner
+
+    async def _ask(self, token: str, handler) -> None:
+        """Have the tab send `handler` as its own event (with its own auth and toasts)."""
+        namespace = self._app.event_namespace
+        if namespace is not None:
+            update = StateUpdate(events=Event.from_event_type(handler))
+            await namespace.emit_update(update=update, token=token)
