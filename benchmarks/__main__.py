@@ -129,6 +129,14 @@ def main(argv: list[str] | None = None) -> int:
         help="the PostgreSQL database of the app at --url; without --url, the server to make "
         "a fresh schema on (default: the local one)",
     )
+    chaos = benchmarks.add_parser(
+        "chaos", help="the load on two backends behind Caddy; one killed with SIGKILL mid-run"
+    )
+    chaos.add_argument("--clients", type=int, default=50)
+    chaos.add_argument("--latency-ms", type=int, default=1000, help="offline provider latency")
+    chaos.add_argument("--stale-seconds", type=float, default=30.0, help="job heartbeat timeout")
+    chaos.add_argument("--redis-url", default="redis://127.0.0.1:6379")
+    chaos.add_argument("--database-url", help="the PostgreSQL server (default: the local one)")
     args = parser.parse_args(argv)
 
     if args.benchmark == "api":
@@ -172,6 +180,24 @@ def main(argv: list[str] | None = None) -> int:
                     tabs=args.tabs, idle_s=args.idle_seconds, images=args.images,
                     polling=args.polling, url=args.url, database_url=database_url, env=env,
                     log=_log,
+                )
+            )  # fmt: skip
+    elif args.benchmark == "chaos":
+        import tempfile
+        from pathlib import Path
+
+        from benchmarks.chaos import run_chaos
+        from benchmarks.databases import LOCAL_POSTGRES, fresh_schema
+
+        env = _app_env(argparse.Namespace(size="512x512", workers=1, redis_url=None,
+                                          database_url=None), args.latency_ms, 8, 2)  # fmt: skip
+        with fresh_schema(args.database_url or LOCAL_POSTGRES, "bench_chaos") as database_url:
+            result = asyncio.run(
+                run_chaos(
+                    clients=args.clients, latency_ms=args.latency_ms,
+                    stale_s=args.stale_seconds, redis_url=args.redis_url,
+                    database_url=database_url, env=env, log=_log,
+                    work=Path(tempfile.mkdtemp(prefix="bench-chaos-")),
                 )
             )  # fmt: skip
     elif args.benchmark == "load":

@@ -32,6 +32,7 @@ from tests.support.cluster import Cluster, run_cluster
 from tests.support.reflex_client import ReflexClient
 from visionary_app.services.database import make_engine
 from visionary_app.state.generation import GenerationState
+from visionary_app.state.visitor import VisitorState
 
 __all__ = ["run_chaos"]
 
@@ -95,26 +96,38 @@ async def _run(
     cluster: Cluster, database_url: str, clients: int, stale_s: float, log: Callable
 ) -> dict:
     index = make_engine(database_url)
-    users = [PageUser(ReflexClient(cluster.url, reconnect=True)) for _ in range(clients)]
+    # Each tab's browser has its visitor cookie, and sends it again when it reconnects.
+    users = [
+        PageUser(
+            ReflexClient(
+                cluster.url,
+                cookies={(VisitorState, "visitor_id"): uuid.uuid4().hex},
+                reconnect=True,
+            )
+        )
+        for _ in range(clients)
+    ]
     for first in range(0, clients, 10):
         await asyncio.gather(*(u.client.connect(timeout_s=60) for u in users[first : first + 10]))
     log(f"{clients} tabs connected through {cluster.url}")
     started = time.monotonic()
     for number, user in enumerate(users):
         await user.generate(f"chaos {number} {uuid.uuid4().hex[:8]}")
-    # Kill a backend once both are running jobs.
-    victim_pid = cluster.backends[1].pid
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        workers = {w.split(":")[1] for _, status, _, w in _jobs(index) if status == "running"}
-        if len(workers) >= 2:
+    # Kill a backend in the middle: every job exists, a quarter have finished, and the victim
+    # is running some of the rest.
+    victim = {str(pid) for pid in cluster.pids(1)}
+    on_victim: list[str] = []
+    for _ in range(600):
+        jobs_now = _jobs(index)
+        on_victim = [p for p, status, _, w in jobs_now
+                     if status in ("queued", "running") and w.split(":")[1] in victim]  # fmt: skip
+        done = sum(1 for _, status, _, _ in jobs_now if status == "succeeded")
+        if len(jobs_now) >= len(users) and done >= len(users) // 4 and on_victim:
             break
         await asyncio.sleep(0.1)
-    jobs_then = _jobs(index)
-    on_victim = [p for p, status, _, w in jobs_then if w and w.split(":")[1] == str(victim_pid)]
     cluster.kill(1)
     killed_at = time.monotonic() - started
-    log(f"killed backend 1 (pid {victim_pid}) at {killed_at:.1f} s; "
+    log(f"killed backend 1 (pids {', '.join(sorted(victim))}) at {killed_at:.1f} s; "
         f"{len(on_victim)} of its jobs were waiting or running")  # fmt: skip
 
     await _settle(users, stale_s + 60)
@@ -122,7 +135,9 @@ async def _run(
     reconnected = [u for u in users if u.client.connects > 1]
     carried_on = sum(await asyncio.gather(*(_round_trip(u) for u in reconnected)))
 
-    jobs = {prompt: (status, error) for prompt, status, error, _ in _jobs(index)}
+    rows = _jobs(index)
+    jobs = {prompt: (status, error) for prompt, status, error, _ in rows}
+    unfinished = sum(1 for _, status, _, _ in rows if status in ("queued", "running"))
     images = _images_per_prompt(index)
     prompts = [p for user in users for p in user.prompts]
     ok = [p for p in prompts if jobs.get(p, ("",))[0] == "succeeded" and images.get(p) == 1]
@@ -145,6 +160,7 @@ async def _run(
         "jobs_ok": len(ok),
         "jobs_failed_with_reason": len(told),
         "jobs_lost": len(prompts) - len(ok) - len(told),
+        "jobs_unfinished_in_index": unfinished,
         "duplicates": duplicates,
         "orphans": orphans,
         "reconnected_tabs": carried_on,

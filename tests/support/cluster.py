@@ -60,6 +60,17 @@ class Cluster:
             os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=30)
 
+    def pids(self, index: int) -> set[int]:
+        """One backend's process and its descendants (its Granian worker does the work)."""
+        found, frontier = set(), [self.backends[index].pid]
+        while frontier:
+            pid = frontier.pop()
+            found.add(pid)
+            with contextlib.suppress(OSError):
+                children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+                frontier += [int(child) for child in children]
+        return found
+
     def alive(self) -> list[int]:
         """Indexes of the backends still running."""
         return [i for i, process in enumerate(self.backends) if process.poll() is None]

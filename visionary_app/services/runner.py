@@ -55,6 +55,9 @@ logger = logging.getLogger(__name__)
 
 QUEUE_UNAVAILABLE = "The job queue is unavailable (the database did not answer); try again."
 UNEXPECTED_FAILURE = "Generation failed unexpectedly. The details are in the server log."
+# A job's end that the database could not take is retried this often, for up to ten minutes.
+_RECORD_RETRY_S = 1.0
+_RECORD_RETRIES = 600
 
 
 @dataclass(frozen=True)
@@ -138,6 +141,35 @@ class JobRunner:
         self.pipeline = pipeline
         self.progress_s = progress_s
         self._working: dict[uuid.UUID, asyncio.Task] = {}
+        self._recording: set[asyncio.Task] = set()
+
+    async def _finish(self, job_id: uuid.UUID, status: JobStatus, **values) -> bool:
+        """Record a job's end; during a database outage, keep trying in the background.
+
+        Until its end is recorded a job holds its slot under the caps, so when the database
+        comes back the record is written within a second, rather than when the job goes stale.
+        Returns True while the outage lasts (the images are kept; only the bookkeeping waits).
+        """
+        try:
+            return await self.queue.finish(job_id, status, **values)
+        except QueueUnavailable as exc:
+            logger.error("could not record the end of job %s (will retry): %s", job_id, exc)
+
+        async def retry() -> None:
+            for _ in range(_RECORD_RETRIES):
+                await asyncio.sleep(_RECORD_RETRY_S)
+                try:
+                    await self.queue.finish(job_id, status, **values)
+                except QueueUnavailable:
+                    continue
+                logger.info("recorded the end of job %s once the database answered", job_id)
+                return
+            logger.error("gave up recording the end of job %s; the watcher will", job_id)
+
+        task = asyncio.get_running_loop().create_task(retry())
+        self._recording.add(task)
+        task.add_done_callback(self._recording.discard)
+        return True
 
     async def submit(
         self,
@@ -303,18 +335,13 @@ class JobRunner:
         failures = sorted({str(failure) for failure in batch.failures})
         error = "; ".join(failures) or None
         status = JobStatus.SUCCEEDED if kept else JobStatus.FAILED
-        try:
-            ended = await self.queue.finish(
-                job.id,
-                status,
-                [image.id for image in kept],
-                error,
-                provider_seconds=batch.provider_seconds,
-            )
-        except QueueUnavailable as exc:
-            # The images are stored and indexed; only the job's bookkeeping is behind.
-            logger.error("could not record the end of job %s: %s", job.id, exc)
-            ended = True
+        ended = await self._finish(
+            job.id,
+            status,
+            image_ids=[image.id for image in kept],
+            error=error,
+            provider_seconds=batch.provider_seconds,
+        )
         if not ended:
             # Cancelled (here or on another worker) after the images were made: keep nothing.
             await asyncio.gather(*(self.pipeline.discard(image) for image in kept))
@@ -332,11 +359,8 @@ class JobRunner:
     async def _end_quietly(
         self, job_id: uuid.UUID, status: JobStatus, *, error: str, seen: bool = True
     ) -> None:
-        """End the row if it is still active; a database outage is logged, not raised."""
-        try:
-            await self.queue.finish(job_id, status, error=error, seen=seen)
-        except QueueUnavailable as exc:
-            logger.error("could not record the end of job %s: %s", job_id, exc)
+        """End the row if it is still active; a database outage is retried, not raised."""
+        await self._finish(job_id, status, error=error, seen=seen)
 
     async def _interrupted(self, job_id: uuid.UUID, *, started: bool) -> str:
         """Fail a job whose task was stopped under it; its owner is told on their next visit.
