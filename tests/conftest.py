@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 from starlette.testclient import TestClient
 
+from benchmarks.databases import LOCAL_POSTGRES, fresh_schema
 from tests.support.azurite import Azurite
 from visionary_app.api.media import media_api
 from visionary_app.models import Image
@@ -23,7 +24,6 @@ from visionary_app.services.catalog import Catalog
 from visionary_app.services.database import make_engine, upgrade_to_head
 from visionary_app.services.local_blob_store import LocalBlobStore
 from visionary_app.services.ownership import Viewer
-from visionary_app.services.search_index import postgres_search_schema
 from visionary_app.services.url_signing import UrlSigner
 
 SIGNING_KEY = b"test-signing-key-0123456789abcdef"
@@ -145,7 +145,7 @@ def small_pipeline(store, catalog, provider=None, max_prompt_length: int = 4000)
     )
 
 
-POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://root@127.0.0.1:5432/test")
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", LOCAL_POSTGRES)
 
 
 @contextlib.contextmanager
@@ -162,17 +162,9 @@ def fresh_postgres_schema(prefix: str = "visionary_test") -> Iterator[str]:
         if os.environ.get("CI") == "true":
             raise
         pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL}: {exc}")
-    schema = f"{prefix}_{uuid.uuid4().hex[:8]}"
-    with server.begin() as connection:
-        connection.execute(sa.text(f"CREATE SCHEMA {schema}"))
-    try:
-        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        with server.begin() as connection:
-            connection.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-            search = postgres_search_schema(schema)
-            connection.execute(sa.text(f"DROP SCHEMA IF EXISTS {search} CASCADE"))
-        server.dispose()
+    server.dispose()
+    with fresh_schema(POSTGRES_URL, prefix) as url:
+        yield url
 
 
 @pytest.fixture
