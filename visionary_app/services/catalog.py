@@ -67,6 +67,17 @@ def _read(session: Session, query) -> list[ImageRecord]:
     return [make(row) for row in result.all()]
 
 
+def _scan_in_time_order(session: Session) -> None:
+    """Make PostgreSQL answer a LIKE search by walking the time index newest first.
+
+    It cannot estimate how many prompts contain a word, and at a million rows it chose to
+    collect every shared image and sort the matches (1.3 s); walking the index in order stops
+    after a page. For this transaction only.
+    """
+    session.exec(sa.text("SET LOCAL enable_bitmapscan = off"))
+    session.exec(sa.text("SET LOCAL enable_seqscan = off"))
+
+
 class CatalogError(Exception):
     """The index database could not complete an operation."""
 
@@ -221,6 +232,8 @@ class Catalog:
                 query = plan.apply(visible.combined).order_by(*order).limit(limit)
                 rows = _read(session, query)
             else:
+                if plan is not None and plan.like_terms and plan.dialect == "postgresql":
+                    _scan_in_time_order(session)
                 for query in visible.parts:
                     if len(rows) >= limit:
                         # A page is full: later parts only matter where they beat its last row.
