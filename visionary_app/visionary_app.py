@@ -41,7 +41,8 @@ def apply_migrations() -> None:
 async def watch_jobs() -> None:
     """Fail jobs whose worker is gone (a restart, a crash): at start-up, then periodically."""
     stale_after = timedelta(seconds=get_settings().job_stale_seconds)
-    await get_studio().jobs.watch(stale_after)
+    studio = get_studio()
+    await studio.jobs.watch(stale_after, on_running=studio.runner.clean_up_after)
 
 
 async def push_changes() -> None:

@@ -163,17 +163,30 @@ async def test_postgres_trigram_table_follows_the_index_and_serves_ilike(postgre
     engine.dispose()
 
 
-async def test_search_pages_never_repeat_or_skip(catalog):
-    await catalog.add_many([_row(f"harbour {i}", i // 2) for i in range(23)])
-    await catalog.add_many([_row(f"other {i}", i) for i in range(10)])
+async def test_search_pages_never_repeat_or_skip(any_catalog):
+    """Pages of a search, older and newer, are the gallery's order filtered: on PostgreSQL the
+    first pages come from the newest rows alone, the later ones by the trigram index."""
+    await any_catalog.add_many([_row(f"harbour {i}", i // 2) for i in range(23)])
+    await any_catalog.add_many([_row(f"other {i}", i) for i in range(10)])
+    everything = await any_catalog.newest(100, viewer=ANYONE)
+    expected = [image.id for image in everything if "harbour" in image.prompt]
     seen, cursor = [], None
     for _ in range(50):  # bounded: a cursor that does not advance must fail, not hang
-        page = await catalog.newest(5, before=cursor, search="harbour", viewer=ANYONE)
+        page = await any_catalog.newest(5, before=cursor, search="harbour", viewer=ANYONE)
         if not page:
             break
         seen += [image.id for image in page]
         cursor = PageCursor.after(page[-1])
-    assert len(seen) == len(set(seen)) == 23
+    assert seen == expected and len(set(seen)) == 23
+    oldest = everything[-1]  # start just below it: pages upwards include it
+    upwards, cursor = [], PageCursor(oldest.created_at - timedelta(seconds=1), oldest.id)
+    for _ in range(50):
+        page = await any_catalog.newer(5, cursor, search="harbour", viewer=ANYONE)
+        if not page:
+            break
+        upwards = [image.id for image in page] + upwards
+        cursor = PageCursor.after(page[0])
+    assert upwards == expected
 
 
 async def test_search_index_is_rebuilt_when_missing(database_url, tmp_path: Path):

@@ -109,6 +109,9 @@ def run_app(work: Path, env_overrides: dict[str, str]) -> Iterator[AppProcess]:
         }
     )
     env.setdefault("REFLEX_BUN_PATH", str(BUN))
+    # Each app its own state files: Reflex's disk state manager purges its directory at
+    # start-up, and two apps sharing one raced (a file gone between listing and stat).
+    env["REFLEX_STATES_WORKDIR"] = str(work / "states")
     env.update(env_overrides)
     reflex = Path(sys.executable).with_name("reflex")
     with log_path.open("ab") as log:

@@ -150,6 +150,8 @@ def run_cluster(
     try:
         for number, port in enumerate(ports):
             log = work / f"backend-{number}.log"
+            # Each backend its own state files (see run_app); with Redis they hold nothing.
+            backend_env = {**env, "REFLEX_STATES_WORKDIR": str(work / f"states-{number}")}
             with log.open("ab") as out:
                 processes.append(
                     subprocess.Popen(
@@ -165,7 +167,7 @@ def run_cluster(
                             str(port),
                         ],
                         cwd=ROOT,
-                        env=env,
+                        env=backend_env,
                         stdout=out,
                         stderr=subprocess.STDOUT,
                         start_new_session=True,

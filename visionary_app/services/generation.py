@@ -12,7 +12,7 @@ import unicodedata
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from visionary_app.models import LEGACY_OWNER, Image, ImageKind, Visibility, join_ids
 from visionary_app.services.blob_metadata import encode_image
@@ -147,6 +147,14 @@ class Recipe:
     options: ImageOptions
     sources: tuple[Image, ...] = ()
     mask: bytes | None = None
+    # The job it belongs to: its images' ids follow from it (`planned_image_id`), so whoever
+    # fails a job whose worker died can find what that worker may have stored.
+    job_id: uuid.UUID | None = None
+
+
+def planned_image_id(job_id: uuid.UUID, index: int) -> uuid.UUID:
+    """The id the `index`th image of a job gets."""
+    return uuid.uuid5(job_id, f"image {index}")
 
 
 @dataclass(frozen=True)
@@ -280,9 +288,12 @@ class GenerationPipeline:
         PROVIDER_SECONDS.observe(provider_seconds)
         results: list[Image | GenerationFailed] = []
         try:
-            for image in generated[: options.n]:
+            for index, image in enumerate(generated[: options.n]):
+                image_id = planned_image_id(recipe.job_id, index) if recipe.job_id else uuid.uuid4()
                 try:
-                    results.append(await self._keep(prompt, image, options, owner, recipe))
+                    results.append(
+                        await self._keep(prompt, image, options, owner, recipe, image_id)
+                    )
                 except GenerationFailed as exc:
                     results.append(exc)
                 except Exception:
@@ -333,7 +344,7 @@ class GenerationPipeline:
     async def keep_upload(self, owner: str, name: str, upload: GeneratedImage) -> Image:
         """Store and index a person's own (already cleaned) picture as an upload of `owner`."""
         recipe = Recipe(ImageKind.UPLOAD, name, ImageOptions(size=""))
-        return await self._keep(name, upload, recipe.options, owner, recipe)
+        return await self._keep(name, upload, recipe.options, owner, recipe, uuid.uuid4())
 
     async def discard(self, record: Image) -> None:
         """Remove a kept image as a delete does (image blob, row, companions); log a failure.
@@ -353,9 +364,9 @@ class GenerationPipeline:
         options: ImageOptions,
         owner: str,
         recipe: Recipe,
+        image_id: uuid.UUID,
     ) -> Image:
         """Store then index one generated image, or raise GenerationFailed leaving nothing."""
-        image_id = uuid.uuid4()
         created_at = self._clock()
         blob_name = make_blob_name(image_id, created_at, generated.content_type)
         record = Image(
@@ -460,6 +471,30 @@ class GenerationPipeline:
         except CatalogError:
             return False
         return existing is not None and existing.blob_name == record.blob_name
+
+    async def discard_leftovers(self, job_id: uuid.UUID, images: int, day: datetime) -> int:
+        """Delete what a job's dead worker may have stored without indexing; returns how many.
+
+        A worker killed between uploading an image and indexing it leaves a blob without a
+        row. Its images' ids follow from the job (`planned_image_id`) and their names from the
+        day it ran, so this looks for exactly those and removes the ones with no row.
+        """
+        removed = 0
+        for index in range(images):
+            image_id = planned_image_id(job_id, index)
+            if await self.catalog.get(image_id) is not None:
+                continue  # indexed: a whole image, kept like any other
+            for when in (day, day + timedelta(days=1)):
+                for content_type in ("image/png", "image/jpeg", "image/webp"):
+                    name = make_blob_name(image_id, when, content_type)
+                    stored = (name, *companion_blob_names(name))
+                    if any([await self.store.exists(blob) for blob in stored]):
+                        record = Image(id=image_id, blob_name=name, prompt="", created_at=when,
+                                       provider="", model="", width=0, height=0,
+                                       content_type=content_type, byte_size=0)  # fmt: skip
+                        await self._remove_blobs(record)
+                        removed += 1
+        return removed
 
     async def _remove_blobs(self, record: Image) -> None:
         """Delete what may have been uploaded, within a bound so the user hears back in time.

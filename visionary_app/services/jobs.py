@@ -18,7 +18,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
@@ -563,8 +563,16 @@ class JobQueue:
         }  # fmt: skip
         return await self._end(job_id, values, owner=owner)
 
-    async def fail_abandoned(self, stale_after: timedelta) -> int:
+    async def fail_abandoned(
+        self,
+        stale_after: timedelta,
+        on_running: Callable[[list[tuple[uuid.UUID, int, datetime]]], Awaitable[None]]
+        | None = None,
+    ) -> int:
         """Fail active jobs whose worker is gone; returns how many.
+
+        `on_running` hears (id, images, started) of those that had called the provider, whose
+        worker may have stored an image and died before indexing it.
 
         A job is abandoned when its heartbeat is older than `stale_after`, or at once when its
         worker ran on this host under a process that no longer exists (or is this one, restarted).
@@ -589,6 +597,8 @@ class JobQueue:
                 return False
             return False
 
+        running: list[tuple[uuid.UUID, int, datetime]] = []
+
         def work(session: Session) -> list[str]:
             now = database_now(session)  # the clock heartbeats were written by
             active = session.exec(
@@ -599,6 +609,8 @@ class JobQueue:
                 stale = job.heartbeat_at is None or now - job.heartbeat_at > stale_after
                 if not (stale or is_dead_here(job.worker)):
                     continue
+                if job.status == JobStatus.RUNNING:
+                    running.append((job.id, job.n, job.started_at or now))
                 job.error = ABANDONED_MESSAGES[job.status]
                 # A job that was running had called the provider: its images were paid for.
                 if job.status == JobStatus.QUEUED:
@@ -615,13 +627,21 @@ class JobQueue:
         if owners:
             self._notify()
             await self._tell_owners(owners)
+        if running and on_running is not None:
+            await on_running(running)
         return len(owners)
 
-    async def watch(self, stale_after: timedelta, every_s: float = 15.0) -> None:
+    async def watch(
+        self,
+        stale_after: timedelta,
+        every_s: float = 15.0,
+        on_running: Callable[[list[tuple[uuid.UUID, int, datetime]]], Awaitable[None]]
+        | None = None,
+    ) -> None:
         """Fail abandoned jobs now and then every `every_s` seconds, until cancelled."""
         while True:
             try:
-                ended = await self.fail_abandoned(stale_after)
+                ended = await self.fail_abandoned(stale_after, on_running)
             except QueueUnavailable as exc:
                 logger.warning("could not check for abandoned jobs: %s", exc)
             else:

@@ -17,6 +17,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from visionary_app.logs import job_context
 from visionary_app.models import GenerationJob, Image, ImageKind, JobStatus, split_ids
@@ -142,6 +143,17 @@ class JobRunner:
         self.progress_s = progress_s
         self._working: dict[uuid.UUID, asyncio.Task] = {}
         self._recording: set[asyncio.Task] = set()
+
+    async def clean_up_after(self, abandoned: list[tuple[uuid.UUID, int, datetime]]) -> None:
+        """Remove what dead workers' jobs stored without indexing (see `fail_abandoned`)."""
+        for job_id, images, started_at in abandoned:
+            try:
+                removed = await self.pipeline.discard_leftovers(job_id, images, started_at)
+            except Exception:
+                logger.exception("could not look for what job %s left behind", job_id)
+                continue
+            if removed:
+                logger.warning("removed %d unindexed image(s) of abandoned job %s", removed, job_id)
 
     async def _finish(self, job_id: uuid.UUID, status: JobStatus, **values) -> bool:
         """Record a job's end; during a database outage, keep trying in the background.
@@ -289,7 +301,9 @@ class JobRunner:
             if source is None:
                 raise GenerationFailed(SOURCE_GONE)
             sources.append(source)
-        return Recipe(ImageKind(job.kind), job.prompt, options_of(job), tuple(sources), mask)
+        return Recipe(
+            ImageKind(job.kind), job.prompt, options_of(job), tuple(sources), mask, job_id=job.id
+        )
 
     async def _work(
         self, job: GenerationJob, emit: Callable[[JobEvent], None], mask: bytes | None = None

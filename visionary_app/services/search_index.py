@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlmodel import Session, col
 
 from visionary_app.models import Image
@@ -45,9 +46,9 @@ __all__ = [
 # Longer searches are cut to this many characters (the box says so), and stored so in state.
 MAX_QUERY_CHARS = 200
 MIN_TRIGRAM_CHARS = 3
-# Above this many trigram matches a term is common: scanning newest-first with LIKE finds a
-# page sooner than collecting every match. Below it, the match set is small and quick to use.
-_DENSE_MATCHES = 300
+# Above this many trigram matches (PostgreSQL) a term is common: scanning newest-first with
+# LIKE finds a page sooner than collecting every match. Below it, the matches are read by key.
+_DENSE_MATCHES = 2000
 
 # Rowids per microsecond: images stored in the same microsecond get consecutive ones.
 _PER_MICROSECOND = 1024
@@ -228,7 +229,11 @@ class SearchPlan:
     def apply(self, query):
         """`query` narrowed to images whose prompt contains every term."""
         if self.found is not None:
-            query = query.where(col(Image.id).in_(self.found))
+            if self.dialect == "postgresql":  # one array parameter, not thousands
+                ids = sa.bindparam("found_ids", self.found, type_=postgresql.ARRAY(sa.Uuid()))
+                query = query.where(col(Image.id) == sa.any_(ids))
+            else:
+                query = query.where(col(Image.id).in_(self.found))
         for term in self.like_terms:
             pattern = like_pattern(term)
             if self.dialect == "sqlite":
