@@ -9,19 +9,13 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from visionary_app.models import Favourite, Image, ImageRecord, UTCDateTime, Visibility
 from visionary_app.services.database import in_session
 from visionary_app.services.live_feed import Change, ChangeKind, LiveFeed
 from visionary_app.services.ownership import Scope, Viewer
-from visionary_app.services.search_index import (
-    PromptSearch,
-    SearchPlan,
-    like_pattern,
-    search_terms,
-)
+from visionary_app.services.search_index import PromptSearch, SearchPlan, search_terms
 
 __all__ = ["Catalog", "CatalogError", "PageCursor"]
 
@@ -29,8 +23,6 @@ T = TypeVar("T")
 
 # Matches a search reads through before it would rather scan the visible rows instead.
 _MAX_WALKED = 4096
-# The newest visible rows a PostgreSQL search looks through before asking the trigram index.
-_RECENT_ROWS = 1000
 
 
 def _utcnow() -> datetime:
@@ -73,29 +65,6 @@ def _read(session: Session, query) -> list[ImageRecord]:
         raise AssertionError(msg)
     make = ImageRecord._make
     return [make(row) for row in result.all()]
-
-
-def _recent_matches(
-    session: Session, visible, terms: list[str], limit: int, *, older: bool
-) -> list[ImageRecord] | None:
-    """A search page from the newest visible rows alone, or None if they hold too few matches.
-
-    A word in many prompts (PostgreSQL) fills a page from the last few hundred images,
-    quicker than asking the trigram index, whose GIN lookup builds its whole bitmap first
-    (60 ms for a word in a third of a million prompts). The window is the newest
-    _RECENT_ROWS visible rows in exact keyset order, so a full page from it is the answer.
-    """
-    order = (Image.created_at.desc(), Image.id.desc()) if older else (Image.created_at, Image.id)
-    window = visible.order_by(*order).limit(_RECENT_ROWS).subquery()
-    recent = aliased(Image, window)
-    query = select(recent).where(
-        *(col(recent.prompt).ilike(like_pattern(term), escape="\\") for term in terms)
-    )
-    order = (
-        (recent.created_at.desc(), recent.id.desc()) if older else (recent.created_at, recent.id)
-    )
-    rows = _read(session, query.order_by(*order).limit(limit))
-    return rows if len(rows) >= limit else None
 
 
 def _scan_in_time_order(session: Session) -> None:
@@ -251,10 +220,6 @@ class Catalog:
         terms = search_terms(search)
 
         def work(session: Session) -> list[Image]:
-            if terms and self._engine.dialect.name == "postgresql":
-                recent = _recent_matches(session, visible.combined, terms, limit, older=older)
-                if recent is not None:
-                    return recent
             plan = self._search.prepare(session, terms) if terms else None
             if plan is not None and plan.walk_terms:
                 walked = self._walk(session, plan, visible.combined, limit, cursor, older=older)

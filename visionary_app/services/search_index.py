@@ -48,7 +48,7 @@ MAX_QUERY_CHARS = 200
 MIN_TRIGRAM_CHARS = 3
 # Above this many trigram matches (PostgreSQL) a term is common: scanning newest-first with
 # LIKE finds a page sooner than collecting every match. Below it, the matches are read by key.
-_DENSE_MATCHES = 2000
+_DENSE_MATCHES = 300
 
 # Rowids per microsecond: images stored in the same microsecond get consecutive ones.
 _PER_MICROSECOND = 1024
