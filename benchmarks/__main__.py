@@ -21,20 +21,26 @@ def _add_target_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size", default="1024x1024", help="image size the app makes")
 
 
-def _app_env(args: argparse.Namespace, latency_ms: int, concurrent: int, per_user: int) -> dict:
-    """Settings of the app a benchmark starts itself: offline, fixed latency, no cost limits."""
-    env = {
+def _offline_env(size: str, latency_ms: int, concurrent: int, per_user: int) -> dict:
+    """Settings of an app a benchmark starts itself: offline, fixed latency, no cost limits."""
+    return {
         "VISIONARY_PROVIDER": "offline",
         "VISIONARY_OFFLINE_LATENCY_MS": str(latency_ms),
-        "VISIONARY_IMAGE_SIZE": args.size,
+        "VISIONARY_IMAGE_SIZE": size,
         "VISIONARY_MAX_CONCURRENT_GENERATIONS": str(concurrent),
         "VISIONARY_MAX_RUNNING_JOBS_PER_USER": str(per_user),
         "VISIONARY_IMAGES_PER_USER_PER_HOUR": "0",
         "VISIONARY_IMAGES_PER_DAY": "0",
         "VISIONARY_ANONYMOUS_IMAGES_PER_HOUR": "0",
         "VISIONARY_MAX_QUEUED_JOBS_PER_USER": "0",
-        "GRANIAN_WORKERS": str(args.workers),
+        "GRANIAN_WORKERS": "1",
     }
+
+
+def _app_env(args: argparse.Namespace, latency_ms: int, concurrent: int, per_user: int) -> dict:
+    """`_offline_env` with the target options (workers, Redis, database) of `args`."""
+    env = _offline_env(args.size, latency_ms, concurrent, per_user)
+    env["GRANIAN_WORKERS"] = str(args.workers)
     if args.redis_url:
         env["REFLEX_REDIS_URL"] = args.redis_url
     if args.database_url:
@@ -164,8 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks.databases import LOCAL_POSTGRES, fresh_schema
         from benchmarks.idle import run_idle
 
-        env = _app_env(argparse.Namespace(size="512x512", workers=1, redis_url=None,
-                                          database_url=None), 200, 8, 2)  # fmt: skip
+        env = _offline_env("512x512", latency_ms=200, concurrent=8, per_user=2)
         with contextlib.ExitStack() as stack:
             database_url = args.database_url
             if args.url is None:
@@ -189,8 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks.chaos import run_chaos
         from benchmarks.databases import LOCAL_POSTGRES, fresh_schema
 
-        env = _app_env(argparse.Namespace(size="512x512", workers=1, redis_url=None,
-                                          database_url=None), args.latency_ms, 8, 2)  # fmt: skip
+        env = _offline_env("512x512", args.latency_ms, concurrent=8, per_user=2)
         with fresh_schema(args.database_url or LOCAL_POSTGRES, "bench_chaos") as database_url:
             result = asyncio.run(
                 run_chaos(

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.processes import stop_process_group
+from tests.support.processes import process_tree, stop_process_group
 
 __all__ = ["AppProcess", "AppStartFailed", "free_port", "run_app"]
 
@@ -46,14 +46,7 @@ class AppProcess:
 
     def backend_pids(self) -> list[int]:
         """The app's process and all its descendants (Granian workers, bun, ...)."""
-        found, frontier = [], [self.process.pid]
-        while frontier:
-            pid = frontier.pop()
-            found.append(pid)
-            children = Path(f"/proc/{pid}/task/{pid}/children")
-            with contextlib.suppress(OSError):
-                frontier += [int(child) for child in children.read_text().split()]
-        return found
+        return process_tree(self.process.pid)
 
     def rss_mb(self) -> float:
         """Resident memory of the app's whole process tree, in MiB."""

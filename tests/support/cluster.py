@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 
 from tests.support.app_server import BUN, ROOT, AppStartFailed, free_port
-from tests.support.processes import stop_process_group
+from tests.support.processes import process_tree, stop_process_group
 
 __all__ = ["CADDYFILE", "Cluster", "caddy_or_skip", "run_cluster"]
 
@@ -62,14 +62,7 @@ class Cluster:
 
     def pids(self, index: int) -> set[int]:
         """One backend's process and its descendants (its Granian worker does the work)."""
-        found, frontier = set(), [self.backends[index].pid]
-        while frontier:
-            pid = frontier.pop()
-            found.add(pid)
-            with contextlib.suppress(OSError):
-                children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-                frontier += [int(child) for child in children]
-        return found
+        return set(process_tree(self.backends[index].pid))
 
     def alive(self) -> list[int]:
         """Indexes of the backends still running."""

@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
+from pathlib import Path
 
-__all__ = ["stop_process_group"]
+__all__ = ["process_tree", "stop_process_group"]
+
+
+def process_tree(pid: int) -> list[int]:
+    """A process and all its descendants (a backend's Granian workers, bun, ...)."""
+    found, frontier = [], [pid]
+    while frontier:
+        current = frontier.pop()
+        found.append(current)
+        children = Path(f"/proc/{current}/task/{current}/children")
+        with contextlib.suppress(OSError):
+            frontier += [int(child) for child in children.read_text().split()]
+    return found
 
 
 def stop_process_group(process: subprocess.Popen, timeout_s: float = 20) -> None:

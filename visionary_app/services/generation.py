@@ -392,7 +392,7 @@ class GenerationPipeline:
         try:
             await self._store(record, generated.data)
         except asyncio.CancelledError:
-            await asyncio.shield(self._remove_blobs(record))  # a put may have landed
+            await asyncio.shield(self._remove_blobs(record.blob_name))  # a put may have landed
             raise
         # The insert runs to completion even if the job is cancelled meanwhile, so that what
         # it left behind is known and can be discarded.
@@ -407,7 +407,7 @@ class GenerationPipeline:
             if await self._indexed_elsewhere(record):
                 return record
             logger.error("indexing %s failed: %s", blob_name, exc)
-            await self._remove_blobs(record)
+            await self._remove_blobs(record.blob_name)
             raise GenerationFailed(
                 "The image could not be added to the gallery index, so it was discarded. "
                 "Please try again."
@@ -448,20 +448,22 @@ class GenerationPipeline:
             await self.store.put(record.blob_name, data, record.content_type, encoded.metadata)
         except StorageError as exc:
             logger.error("storing %s failed: %s", record.blob_name, exc)
-            await self._remove_blobs(record)
+            await self._remove_blobs(record.blob_name)
             raise GenerationFailed(
                 "The image was generated but could not be saved: image storage is unavailable. "
                 "Nothing was stored; please try again."
             ) from exc
         except Exception:
-            await self._remove_blobs(record)  # an unexpected failure leaves nothing either
+            await self._remove_blobs(
+                record.blob_name
+            )  # an unexpected failure leaves nothing either
             raise
 
     async def _discard_after(self, adding: asyncio.Future, record: Image) -> None:
         try:
             await adding
         except CatalogError:
-            await self._remove_blobs(record)
+            await self._remove_blobs(record.blob_name)
             return
         await self.discard(record)
 
@@ -489,21 +491,18 @@ class GenerationPipeline:
                     name = make_blob_name(image_id, when, content_type)
                     stored = (name, *companion_blob_names(name))
                     if any([await self.store.exists(blob) for blob in stored]):
-                        record = Image(id=image_id, blob_name=name, prompt="", created_at=when,
-                                       provider="", model="", width=0, height=0,
-                                       content_type=content_type, byte_size=0)  # fmt: skip
-                        await self._remove_blobs(record)
+                        await self._remove_blobs(name)
                         removed += 1
         return removed
 
-    async def _remove_blobs(self, record: Image) -> None:
+    async def _remove_blobs(self, blob_name: str) -> None:
         """Delete what may have been uploaded, within a bound so the user hears back in time.
 
         A put that timed out may still have landed, so the image and both companions are
         deleted even after a failure. If storage is down the deletes fail too; `sync` deals
         with leftovers later.
         """
-        names = (record.blob_name, *companion_blob_names(record.blob_name))
+        names = (blob_name, *companion_blob_names(blob_name))
         results = await asyncio.gather(
             *(asyncio.wait_for(self.store.delete(name), self.cleanup_timeout_s) for name in names),
             return_exceptions=True,
