@@ -6,13 +6,16 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from sqlmodel import Session
 
+from alembic import command
 from tests.conftest import ANYONE, indexed_image
-from visionary_app.models import Image
+from visionary_app.models import Image, Visibility
 from visionary_app.services import catalog as catalog_module
 from visionary_app.services import search_index
 from visionary_app.services.catalog import Catalog, PageCursor
-from visionary_app.services.database import make_engine
+from visionary_app.services.database import alembic_config, make_engine, upgrade_to_head
+from visionary_app.services.ownership import Viewer
 from visionary_app.services.search_index import postgres_search_schema
 
 T0 = datetime(2026, 11, 25, tzinfo=UTC)
@@ -76,7 +79,9 @@ async def test_common_and_rare_words_take_different_paths_with_the_same_answers(
     await any_catalog.add_many([_row(f"common word {i} {'rare' if i % 7 == 0 else ''}", i)
                                 for i in range(60)])  # fmt: skip
     by_index = await _found(any_catalog, "common rare")
-    # Everything counts as common (PostgreSQL), and a walk gives up at once (SQLite).
+    # Every term is in too many words to walk and counts as common (PostgreSQL), and a
+    # walk gives up at once (SQLite).
+    monkeypatch.setattr(search_index, "_MAX_WALKED_WORDS", 0)
     monkeypatch.setattr(search_index, "_DENSE_MATCHES", 1)
     monkeypatch.setattr(catalog_module, "_MAX_WALKED", 1)
     by_scan = await _found(any_catalog, "common rare")
@@ -84,10 +89,15 @@ async def test_common_and_rare_words_take_different_paths_with_the_same_answers(
 
 
 @pytest.mark.parametrize("older", [True, False])
-async def test_a_search_walk_pages_images_of_one_microsecond_in_exact_order(catalog, older):
-    """Images of the same microsecond share a rowid range; pages must still follow (time, id)."""
+async def test_a_search_walk_pages_images_of_one_microsecond_in_exact_order(any_catalog, older):
+    """Images of the same microsecond share a rowid range; pages must still follow (time, id).
+
+    On PostgreSQL the same walk goes word by word ("harbour" and "harbours", so an image
+    under both words is met twice).
+    """
+    catalog = any_catalog
     same = T0 + timedelta(microseconds=123_457)
-    rows = [indexed_image(same, f"twin harbour {i}") for i in range(70)]
+    rows = [indexed_image(same, f"twin harbour {i} harbours") for i in range(70)]
     rows += [_row(f"harbour {i}", i) for i in range(40)]
     rows += [indexed_image(same, "twin but elsewhere")]
     await catalog.add_many(rows)
@@ -160,6 +170,61 @@ async def test_postgres_trigram_table_follows_the_index_and_serves_ilike(postgre
     assert copied == {kept.id: "kept 夜景", changed.id: "after edit"}
     assert "ix_image_prompt_trgm" in plan
     assert await _found(catalog, "edit") == ["after edit"]
+    engine.dispose()
+
+
+def _words(engine: sa.Engine) -> set[tuple[str, str]]:
+    with engine.begin() as connection:
+        schema = connection.exec_driver_sql("SELECT current_schema()").scalar_one()
+        table = f'"{postgres_search_schema(schema)}".image_word'
+        rows = connection.exec_driver_sql(f"SELECT word, image_id FROM {table}").all()
+    return {(word, str(image_id)) for word, image_id in rows}
+
+
+async def test_postgres_word_table_follows_the_index_and_serves_the_walk(postgres_url):
+    engine = make_engine(postgres_url)
+    catalog = Catalog(engine)
+    # One 1,000-character word: kept as overlapping pieces, each under the index's limit.
+    long_word = "x" * 640 + "needle" + "y" * 354
+    kept, changed = _row("Kept  夜景\tGLOW", 1), _row("before edit", 2)
+    dropped, long = _row("dropped", 3), _row(f"a {long_word}", 4)
+    await catalog.add_many([kept, changed, dropped, long])
+    await catalog.remove(dropped.id)
+    await catalog.set_visibility(kept.id, Visibility.PRIVATE)  # touches no word
+    with engine.begin() as connection:
+        connection.execute(
+            sa.update(Image).where(Image.id == changed.id).values(prompt="After edit")
+        )
+    pieces = {long_word[s : s + 400] for s in (0, 200, 400, 600)}
+    expected = {("kept", kept.id), ("夜景", kept.id), ("glow", kept.id)}
+    expected |= {("after", changed.id), ("edit", changed.id), ("a", long.id)}
+    expected |= {(piece, long.id) for piece in pieces}
+    assert _words(engine) == {(word, str(image_id)) for word, image_id in expected}
+    assert all(len(piece) <= search_index.WORD_PIECE_CHARS for piece, _ in expected)
+    owner = Viewer(kept.owner)
+    assert [i.id for i in await catalog.newest(9, search="NEEDLE", viewer=owner)] == [long.id]
+    assert [i.id for i in await catalog.newest(9, search="lo 夜", viewer=owner)] == [kept.id]
+    assert await catalog.newest(9, search="glow", viewer=ANYONE) == []  # private now
+    with Session(engine) as session:
+        plan = search_index.PromptSearch(engine).prepare(session, ["dit", "after"])
+    assert plan.walk_words in {("edit",), ("after",)} and plan.like_terms == ["dit", "after"]
+    engine.dispose()
+
+
+async def test_postgres_words_of_images_from_before_0010_are_filled_in(postgres_url):
+    command.downgrade(alembic_config(postgres_url), "0009")
+    engine = make_engine(postgres_url)
+    catalog = Catalog(engine)
+    older = _row("Harbour lights", 1)
+    await catalog.add_many([older])
+    assert await _found(catalog, "light") == ["Harbour lights"]  # by the trigram copy
+    upgrade_to_head(postgres_url)
+    assert _words(engine) == {("harbour", str(older.id)), ("lights", str(older.id))}
+    newer = Catalog(engine)  # a worker started after the upgrade walks the words
+    with Session(engine) as session:
+        plan = search_index.PromptSearch(engine).prepare(session, ["light"])
+    assert plan.walk_words == ("lights",)
+    assert await _found(newer, "light") == ["Harbour lights"]
     engine.dispose()
 
 

@@ -107,6 +107,20 @@ def upgrade_to_head(url: str) -> None:
         engine.dispose()
 
 
+def in_session_now(
+    engine: sa.Engine, work: Callable[[Session], T], failure: Callable[[str], Exception]
+) -> T:
+    """Run `work` with a session here and now, blocking: only for work that cannot wait long.
+
+    A database error becomes `failure(<error class name>)`, raised from it.
+    """
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            return work(session)
+    except sa.exc.SQLAlchemyError as exc:
+        raise failure(exc.__class__.__name__) from exc
+
+
 async def in_session(
     engine: sa.Engine, work: Callable[[Session], T], failure: Callable[[str], Exception]
 ) -> T:
@@ -114,15 +128,7 @@ async def in_session(
 
     A database error becomes `failure(<error class name>)`, raised from it.
     """
-
-    def in_thread() -> T:
-        try:
-            with Session(engine, expire_on_commit=False) as session:
-                return work(session)
-        except sa.exc.SQLAlchemyError as exc:
-            raise failure(exc.__class__.__name__) from exc
-
-    return await asyncio.to_thread(in_thread)
+    return await asyncio.to_thread(in_session_now, engine, work, failure)
 
 
 def database_now(session: Session) -> datetime:

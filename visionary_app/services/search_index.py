@@ -10,8 +10,11 @@ images of the same microsecond (`order_key`). FTS5 walks a match newest first by
 stops after a page, so a search costs about the same for a rare word among a million prompts
 as among a thousand, instead of collecting every match and sorting it.
 
-On PostgreSQL, migration 0003 keeps a copy of each prompt in `<schema>_image_search`, indexed
-by pg_trgm for `ILIKE`, for the same reasons.
+On PostgreSQL, migration 0010 keeps each prompt's words in `<schema>_image_search.image_word`,
+keyed by (word, created_at, image_id), and every distinct word once, indexed by pg_trgm: a
+term finds the words containing it, and the walk follows those words' images newest first,
+as on SQLite. A term found in very many different words (a common fragment, or text written
+without spaces) falls back to 0003's trigram-indexed copy of each prompt, or to a scan.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ from visionary_app.models import Image
 __all__ = [
     "MAX_QUERY_CHARS",
     "MIN_TRIGRAM_CHARS",
+    "WORD_PIECE_CHARS",
+    "WORD_PIECE_STEP",
     "PromptSearch",
     "SearchPlan",
     "clean_query",
@@ -40,12 +45,24 @@ __all__ = [
     "like_pattern",
     "order_key",
     "postgres_search_schema",
+    "postgres_words_added",
+    "postgres_words_dropped",
     "search_terms",
 ]
 
 # Longer searches are cut to this many characters (the box says so), and stored so in state.
 MAX_QUERY_CHARS = 200
 MIN_TRIGRAM_CHARS = 3
+# PostgreSQL keeps a word longer than this as pieces this long, starting every STEP
+# characters: any term (at most MAX_QUERY_CHARS) inside the word lies wholly in one piece.
+WORD_PIECE_STEP = MAX_QUERY_CHARS
+WORD_PIECE_CHARS = 2 * MAX_QUERY_CHARS
+# A term found in more distinct words than this is not walked word by word (PostgreSQL).
+_MAX_WALKED_WORDS = 64
+# How many of a term's images are counted to pick the rarest term to walk (PostgreSQL).
+_COUNTED_MATCHES = 1000
+_LATEST = datetime(9999, 12, 31, tzinfo=UTC)
+_EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
 # Above this many trigram matches (PostgreSQL) a term is common: scanning newest-first with
 # LIKE finds a page sooner than collecting every match. Below it, the matches are read by key.
 _DENSE_MATCHES = 300
@@ -167,6 +184,39 @@ def postgres_search_schema(schema: str) -> str:
     return f"{schema}_image_search"
 
 
+def _word_pieces(rows: str) -> str:
+    """SQL for (word, created_at, image_id) of every word of `rows`' prompts, once each.
+
+    The words are split as the search box splits (any run of spaces, tabs or line breaks)
+    and lower-cased; a long word becomes overlapping pieces.
+    """
+    return f"""SELECT DISTINCT substr(w, s, {WORD_PIECE_CHARS}) AS word, r.created_at,
+                      r.id AS image_id
+               FROM {rows} AS r,
+                    regexp_split_to_table(lower(r.prompt), '[ \\t\\n\\r]+') AS w,
+                    generate_series(1, greatest(length(w) - {WORD_PIECE_STEP}, 1),
+                                    {WORD_PIECE_STEP}) AS s
+               WHERE w <> ''"""
+
+
+def postgres_words_added(search: str, rows: str) -> str:
+    """One statement adding the words of `rows` (0010's triggers; sorted, for local writes)."""
+    return f"""WITH pieces AS MATERIALIZED ({_word_pieces(rows)}),
+                    vocabulary AS (INSERT INTO "{search}".word (word)
+                                   SELECT DISTINCT word FROM pieces ORDER BY word
+                                   ON CONFLICT DO NOTHING)
+               INSERT INTO "{search}".image_word (word, created_at, image_id)
+               SELECT word, created_at, image_id FROM pieces ORDER BY word, created_at
+               ON CONFLICT DO NOTHING"""
+
+
+def postgres_words_dropped(search: str, rows: str) -> str:
+    """One statement removing the words of `rows` (migration 0010's triggers)."""
+    return f"""DELETE FROM "{search}".image_word AS iw USING ({_word_pieces(rows)}) AS gone
+               WHERE iw.word = gone.word AND iw.created_at = gone.created_at
+                 AND iw.image_id = gone.image_id"""
+
+
 def search_terms(query: str) -> list[str]:
     """The words of a search box entry, without empties or duplicates, in order.
 
@@ -212,28 +262,34 @@ def like_pattern(term: str) -> str:
 class SearchPlan:
     """The conditions of one search.
 
-    `walk_terms`: terms to follow through the SQLite FTS index newest first (see
-    `PromptSearch.walk`); `found`: a few ids from PostgreSQL's trigram index; `like_terms`:
-    terms left to LIKE (too short for trigrams, or every term when there is no index).
+    `walk_terms`: terms to follow through the search index in time order (see
+    `PromptSearch.walk`), on PostgreSQL through the images of `walk_words`; `found`: a few
+    ids from PostgreSQL's trigram index; `like_terms`: terms left to LIKE (too short for
+    trigrams, every term when there is no index, and on PostgreSQL every term, since the
+    words only narrow the search).
     """
 
     found: list[uuid.UUID] | None
     like_terms: list[str]
     dialect: str
     walk_terms: tuple[str, ...] = ()
+    walk_words: tuple[str, ...] | None = None
 
     def scanning(self, terms: list[str]) -> SearchPlan:
         """The same search with every term as a LIKE condition (a newest-first scan)."""
         return SearchPlan(None, list(terms), self.dialect)
 
+    def among(self, ids: list[uuid.UUID]):
+        """The condition "the image is one of `ids`"."""
+        if self.dialect == "postgresql":  # one array parameter, not one per id
+            array = sa.bindparam("among_ids", ids, type_=postgresql.ARRAY(sa.Uuid()))
+            return col(Image.id) == sa.any_(array)
+        return col(Image.id).in_(ids)
+
     def apply(self, query):
         """`query` narrowed to images whose prompt contains every term."""
         if self.found is not None:
-            if self.dialect == "postgresql":  # one array parameter, not thousands
-                ids = sa.bindparam("found_ids", self.found, type_=postgresql.ARRAY(sa.Uuid()))
-                query = query.where(col(Image.id) == sa.any_(ids))
-            else:
-                query = query.where(col(Image.id).in_(self.found))
+            query = query.where(self.among(self.found))
         for term in self.like_terms:
             pattern = like_pattern(term)
             if self.dialect == "sqlite":
@@ -256,6 +312,7 @@ class PromptSearch:
         )
         self._fts_checked = False
         self._pg_search_table: str | None = None  # "" once known to be missing
+        self._pg_words_table: str | None = None  # the same
 
     def prepare(self, session: Session, terms: list[str]) -> SearchPlan:
         """How to search: the trigram index for rare words, a newest-first scan else.
@@ -268,6 +325,10 @@ class PromptSearch:
             self._ensure_search_index(session)
             short_terms = [t for t in terms if len(t) < MIN_TRIGRAM_CHARS]
             return SearchPlan(None, short_terms, self._engine.dialect.name, tuple(long_terms))
+        words = self._words_to_walk(session, long_terms) if long_terms else None
+        if words is not None:
+            term, walk_words = words
+            return SearchPlan(None, like_terms, self._engine.dialect.name, (term,), walk_words)
         found = self._trigram_matches(session, long_terms) if long_terms else None
         if found is not None and len(found) <= _DENSE_MATCHES:
             # Few matches: look them up by primary key and sort just those.
@@ -277,6 +338,19 @@ class PromptSearch:
         return SearchPlan(found, like_terms, self._engine.dialect.name)
 
     def walk(
+        self, session: Session, plan: SearchPlan, after: datetime | None, *, older: bool
+    ) -> Iterator[list[uuid.UUID]]:
+        """Ids of images that may match the plan, in time order from `after`.
+
+        On SQLite exactly the images whose prompt holds every walked term (`_walk_fts`); on
+        PostgreSQL those with a word holding the walked term, from just before `after`'s
+        exact time when `older`, else just after it (`_walk_words`).
+        """
+        if plan.walk_words is not None:
+            return self._walk_words(session, plan.walk_words, after, older=older)
+        return self._walk_fts(session, plan.walk_terms, after, older=older)
+
+    def _walk_fts(
         self, session: Session, terms: tuple[str, ...], after: datetime | None, *, older: bool
     ) -> Iterator[list[uuid.UUID]]:
         """Ids of images matching every term, in time order from `after` (SQLite FTS).
@@ -313,6 +387,84 @@ class PromptSearch:
             bound = batch[-1][0]
             size = min(size * 4, 1024)
 
+    def _walk_words(
+        self, session: Session, words: tuple[str, ...], after: datetime | None, *, older: bool
+    ) -> Iterator[list[uuid.UUID]]:
+        """Ids of images with any of `words`, in time order from `after` (PostgreSQL).
+
+        Each word's images are one range of the primary key; the newest (or oldest) of each
+        are merged, a batch at a time, each batch continuing strictly after the last row.
+        """
+        if not words:
+            return
+        connection = session.connection()
+        table = self._postgres_words_table(connection)
+        direction, compare = ("DESC", "<") if older else ("ASC", ">")
+        statement = sa.text(
+            # The table name comes from the schema, and the direction and comparison are
+            # one of two constants each; everything else is bound.
+            f"""SELECT m.created_at, m.image_id FROM unnest(:words) AS w(word)
+                CROSS JOIN LATERAL (
+                  SELECT iw.created_at, iw.image_id FROM {table} AS iw
+                  WHERE iw.word = w.word AND (iw.created_at, iw.image_id) {compare} (:at, :id)
+                  ORDER BY iw.created_at {direction}, iw.image_id {direction} LIMIT :size
+                ) AS m
+                ORDER BY m.created_at {direction}, m.image_id {direction} LIMIT :size"""
+        ).bindparams(
+            sa.bindparam("words", type_=postgresql.ARRAY(sa.Text())),
+            sa.bindparam("at", type_=sa.DateTime(timezone=True)),
+            sa.bindparam("id", type_=sa.Uuid()),
+        )
+        # The first batch includes `after`'s own time (the caller compares exact keys).
+        at = after if after is not None else (_LATEST if older else _EARLIEST)
+        bound = (at, uuid.UUID(int=(1 << 128) - 1) if older else uuid.UUID(int=0))
+        size = 32
+        while True:
+            params = {"words": list(words), "at": bound[0], "id": bound[1], "size": size}
+            rows = connection.execute(statement, params).all()
+            yield list(dict.fromkeys(row[1] for row in rows))  # an image under two words
+            if len(rows) < size:
+                return
+            bound = (rows[-1][0], rows[-1][1])
+            size = min(size * 4, 1024)
+
+    def _words_to_walk(
+        self, session: Session, terms: list[str]
+    ) -> tuple[str, tuple[str, ...]] | None:
+        """The term to walk and the words holding it, or None to search another way.
+
+        PostgreSQL only. Of the terms found in few enough distinct words, the one with the
+        fewest images (counted up to a cap) is walked; the others are checked on its rows.
+        """
+        connection = session.connection()
+        table = self._postgres_words_table(connection)
+        if table is None:
+            return None
+        vocabulary = table.removesuffix(".image_word") + ".word"
+        lookup = sa.text(
+            f"SELECT word FROM {vocabulary} WHERE word LIKE lower(:pattern) ESCAPE '\\' LIMIT :n"
+        )
+        candidates: list[tuple[str, tuple[str, ...]]] = []
+        for term in terms:
+            params = {"pattern": like_pattern(term), "n": _MAX_WALKED_WORDS + 1}
+            words = tuple(row[0] for row in connection.execute(lookup, params))
+            if not words:
+                return term, ()  # no prompt holds this term: nothing matches
+            if len(words) <= _MAX_WALKED_WORDS:
+                candidates.append((term, words))
+        if len(candidates) <= 1:
+            return candidates[0] if candidates else None
+        count = sa.text(
+            f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE word = ANY(:words) "
+            "LIMIT :cap) AS found"
+        ).bindparams(sa.bindparam("words", type_=postgresql.ARRAY(sa.Text())))
+        return min(
+            candidates,
+            key=lambda candidate: connection.execute(
+                count, {"words": list(candidate[1]), "cap": _COUNTED_MATCHES}
+            ).scalar_one(),
+        )
+
     @staticmethod
     def _rest_of_microsecond(
         connection: sa.Connection, match: str, rowid: int, *, older: bool
@@ -347,6 +499,22 @@ class PromptSearch:
         statement = f"SELECT image_id FROM {table} WHERE {conditions} LIMIT :limit"
         rows = connection.execute(sa.text(statement), {**params, "limit": limit}).all()
         return [row[0] for row in rows]
+
+    def _postgres_words_table(self, connection: sa.Connection) -> str | None:
+        """The table of prompt words migration 0010 made, if it could (PostgreSQL)."""
+        if self._engine.dialect.name != "postgresql":
+            return None
+        if self._pg_words_table is None:
+            prompts = self._postgres_search_table(connection)
+            words = prompts.removesuffix(".image_prompt") + ".image_word" if prompts else ""
+            exists = (
+                words
+                and connection.execute(
+                    sa.text("SELECT to_regclass(:name)"), {"name": words}
+                ).scalar()
+            )
+            self._pg_words_table = words if exists else ""
+        return self._pg_words_table or None
 
     def _postgres_search_table(self, connection: sa.Connection) -> str | None:
         """The trigram-indexed prompt table migration 0003 made, if it could (PostgreSQL)."""
