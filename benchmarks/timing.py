@@ -6,8 +6,11 @@ import statistics
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
-__all__ = ["Timings", "p50_ms", "timings_ms"]
+__all__ = ["Timings", "interleaved_timings_ms", "p50_ms", "timings_ms"]
+
+K = TypeVar("K")
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,22 @@ async def timings_ms(
         await work()
         samples.append((time.perf_counter() - started) * 1000)
     return Timings(tuple(samples))
+
+
+async def interleaved_timings_ms(
+    works: dict[K, Callable[[], Awaitable[object]]], repeats: int, rounds: int = 10
+) -> dict[K, Timings]:
+    """Wall times of each of `works`, measured in turns of `repeats / rounds` runs each.
+
+    Taking turns spreads whatever else the machine does over all of them alike, so their
+    figures can be compared with each other.
+    """
+    samples: dict[K, list[float]] = {name: [] for name in works}
+    per_round = max(1, repeats // rounds)
+    for _ in range(rounds):
+        for name, work in works.items():
+            samples[name].extend((await timings_ms(work, per_round, warmup=2)).samples)
+    return {name: Timings(tuple(values)) for name, values in samples.items()}
 
 
 async def p50_ms(work: Callable[[], Awaitable[object]], repeats: int, warmup: int = 5) -> float:

@@ -54,11 +54,11 @@ class _PageQueries:
 
     Everyone's gallery is the shared images plus the viewer's own private ones, "Mine" their
     shared plus their private ones: each part a keyset scan of one index, newest `limit` of
-    each merged in one statement (`merged`), rather than one OR that a database answers by
+    each merged in one statement (`page`), rather than one OR that a database answers by
     collecting and sorting every match. `parts` are the unordered parts, for a search to
-    narrow and merge. A search that the index narrowed to a few ids reads those rows by
-    primary key instead, with the visibility rules as one condition (`combined`) written
-    so that no index is chosen for it.
+    narrow and scan one after the other. A search that the index narrowed to a few ids
+    reads those rows by primary key instead, with the visibility rules as one condition
+    (`combined`) written so that no index is chosen for it.
     """
 
     parts: tuple
@@ -70,12 +70,6 @@ class _PageQueries:
     def order(self) -> tuple:
         """Newest first when paging older, else oldest first."""
         return _order(Image.created_at, Image.id, older=self.older)
-
-    def merged(self, narrow=None) -> sa.Select:
-        """The page statement, each part narrowed by `narrow` first if given."""
-        if narrow is None:
-            return self.page
-        return _merge([narrow(part) for part in self.parts], older=self.older)
 
 
 def _order(created_at, image_id, *, older: bool) -> tuple:
@@ -292,9 +286,25 @@ class Catalog:
             return plan, None
 
         def scan(session: Session, plan: SearchPlan) -> list[Image]:
+            """Each part scanned newest first for matches, one after the other."""
             if plan.dialect == "postgresql":
                 _scan_in_time_order(session)
-            return _read(session, queries.merged(plan.apply), params)
+            rows: list[Image] = []
+            for part in queries.parts:
+                query = plan.apply(part)
+                if len(rows) >= limit:
+                    # A page is full: a later part only matters where it beats its last row,
+                    # so it stops scanning there.
+                    last = rows[limit - 1]
+                    bound = sa.tuple_(
+                        sa.literal(last.created_at, UTCDateTime()),
+                        sa.literal(last.id, sa.Uuid()),
+                    )
+                    query = query.where(_KEY > bound if older else _KEY < bound)
+                query = query.order_by(*queries.order).limit(_LIMIT)
+                rows.extend(_read(session, query, params))
+                rows.sort(key=lambda image: (image.created_at, image.id), reverse=older)
+            return rows[:limit]
 
         failure = self._failure("be read")
 

@@ -441,8 +441,11 @@ class PromptSearch:
         if table is None:
             return None
         vocabulary = table.removesuffix(".image_word") + ".word"
+        # Words are kept lower-cased by the database's own lower(), so the pattern is too:
+        # once (a prepared statement's generic plan would otherwise lower it on every row).
         lookup = sa.text(
-            f"SELECT word FROM {vocabulary} WHERE word LIKE lower(:pattern) ESCAPE '\\' LIMIT :n"
+            f"SELECT word FROM {vocabulary} "
+            "WHERE word LIKE (SELECT lower(:pattern)) ESCAPE '\\' LIMIT :n"
         )
         candidates: list[tuple[str, tuple[str, ...]]] = []
         for term in terms:
