@@ -41,11 +41,12 @@ _CURSOR = sa.tuple_(
 )
 
 
-def _visible_to(viewer: Viewer):
-    """Shared images, and the viewer's own (a private image is its owner's alone)."""
-    return sa.or_(
-        col(Image.visibility) == Visibility.SHARED.value, col(Image.owner) == viewer.owner
-    )
+def _visible_to(owner):
+    """Shared images, and `owner`'s own (a private image is its owner's alone).
+
+    `owner` is a value, or `_VIEWER` in the statements built once.
+    """
+    return sa.or_(col(Image.visibility) == Visibility.SHARED.value, col(Image.owner) == owner)
 
 
 @dataclass(frozen=True)
@@ -102,9 +103,8 @@ def _page_queries(
         combined = select(Image).where((col(Image.owner) == _VIEWER).is_(True))
     else:
         shared = select(Image).where(col(Image.visibility) == Visibility.SHARED.value)
-        seen = sa.or_(col(Image.visibility) == Visibility.SHARED.value, col(Image.owner) == _VIEWER)
         parts = [shared, own_private]
-        combined = select(Image).where(seen.is_(True))
+        combined = select(Image).where(_visible_to(_VIEWER).is_(True))
     conditions = []
     if favourites_only:
         starred = select(Favourite.image_id).where(col(Favourite.owner) == _VIEWER)
@@ -377,7 +377,7 @@ class Catalog:
         """The images made from this one (edits, variations) that `viewer` may see, newest first."""
         query = (
             select(Image)
-            .where(col(Image.source_id) == image_id, _visible_to(viewer))
+            .where(col(Image.source_id) == image_id, _visible_to(viewer.owner))
             .order_by(col(Image.created_at).desc(), col(Image.id).desc())
             .limit(limit)
         )
@@ -453,7 +453,7 @@ class Catalog:
         """How many images are indexed (all of them, or those `viewer` may see)."""
         query = select(sa.func.count()).select_from(Image)
         if viewer is not None:
-            query = query.where(_visible_to(viewer))
+            query = query.where(_visible_to(viewer.owner))
         return await self._run(lambda session: session.exec(query).one(), "be counted")
 
     async def blob_names(self) -> set[str]:

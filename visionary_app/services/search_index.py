@@ -311,8 +311,7 @@ class PromptSearch:
             ":memory:",
         )
         self._fts_checked = False
-        self._pg_search_table: str | None = None  # "" once known to be missing
-        self._pg_words_table: str | None = None  # the same
+        self._pg_tables: dict[str, str] = {}  # "" once known to be missing
 
     def prepare(self, session: Session, terms: list[str]) -> SearchPlan:
         """How to search: the trigram index for rare words, a newest-first scan else.
@@ -398,7 +397,7 @@ class PromptSearch:
         if not words:
             return
         connection = session.connection()
-        table = self._postgres_words_table(connection)
+        table = self._postgres_table(connection, "image_word")
         direction, compare = ("DESC", "<") if older else ("ASC", ">")
         statement = sa.text(
             # The table name comes from the schema, and the direction and comparison are
@@ -437,10 +436,10 @@ class PromptSearch:
         fewest images (counted up to a cap) is walked; the others are checked on its rows.
         """
         connection = session.connection()
-        table = self._postgres_words_table(connection)
-        if table is None:
+        table = self._postgres_table(connection, "image_word")
+        vocabulary = self._postgres_table(connection, "word")
+        if table is None or vocabulary is None:
             return None
-        vocabulary = table.removesuffix(".image_word") + ".word"
         # Words are kept lower-cased by the database's own lower(), so the pattern is too:
         # once (a prepared statement's generic plan would otherwise lower it on every row).
         lookup = sa.text(
@@ -493,7 +492,7 @@ class PromptSearch:
         """
         limit = _DENSE_MATCHES + 1
         connection = session.connection()
-        table = self._postgres_search_table(connection)
+        table = self._postgres_table(connection, "image_prompt")
         if table is None:
             return None
         conditions = " AND ".join(f"prompt ILIKE :p{i} ESCAPE '\\'" for i in range(len(terms)))
@@ -503,34 +502,21 @@ class PromptSearch:
         rows = connection.execute(sa.text(statement), {**params, "limit": limit}).all()
         return [row[0] for row in rows]
 
-    def _postgres_words_table(self, connection: sa.Connection) -> str | None:
-        """The table of prompt words migration 0010 made, if it could (PostgreSQL)."""
-        if self._engine.dialect.name != "postgresql":
-            return None
-        if self._pg_words_table is None:
-            prompts = self._postgres_search_table(connection)
-            words = prompts.removesuffix(".image_prompt") + ".image_word" if prompts else ""
-            exists = (
-                words
-                and connection.execute(
-                    sa.text("SELECT to_regclass(:name)"), {"name": words}
-                ).scalar()
-            )
-            self._pg_words_table = words if exists else ""
-        return self._pg_words_table or None
+    def _postgres_table(self, connection: sa.Connection, name: str) -> str | None:
+        """`<schema>_image_search.<name>`, if a migration could make it (PostgreSQL).
 
-    def _postgres_search_table(self, connection: sa.Connection) -> str | None:
-        """The trigram-indexed prompt table migration 0003 made, if it could (PostgreSQL)."""
+        0003 makes `image_prompt` and 0010 `image_word` and `word`, where pg_trgm exists.
+        """
         if self._engine.dialect.name != "postgresql":
             return None
-        if self._pg_search_table is None:
+        if name not in self._pg_tables:
             schema = connection.exec_driver_sql("SELECT current_schema()").scalar_one()
-            search = postgres_search_schema(schema)
+            table = f'"{postgres_search_schema(schema)}".{name}'
             exists = connection.execute(
-                sa.text("SELECT to_regclass(:name)"), {"name": f'"{search}".image_prompt'}
+                sa.text("SELECT to_regclass(:name)"), {"name": table}
             ).scalar()
-            self._pg_search_table = f'"{search}".image_prompt' if exists else ""
-        return self._pg_search_table or None
+            self._pg_tables[name] = table if exists else ""
+        return self._pg_tables[name] or None
 
     def ensure_ready(self, session: Session) -> None:
         """Build or rebuild the search index now if it needs it (at start-up, not mid-search)."""
