@@ -44,6 +44,11 @@ class ImageKind(StrEnum):
     UPLOAD = "upload"
 
 
+def planned_image_id(job_id: uuid.UUID, index: int) -> uuid.UUID:
+    """The id the `index`th image of a job gets."""
+    return uuid.uuid5(job_id, f"image {index}")
+
+
 def join_ids(ids: list[uuid.UUID] | tuple[uuid.UUID, ...]) -> str:
     """Image ids as one column's text (space-separated hex, in order)."""
     return " ".join(image_id.hex for image_id in ids)

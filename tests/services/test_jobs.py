@@ -9,7 +9,8 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from visionary_app.models import GenerationJob, JobStatus
+from tests.conftest import indexed_image
+from visionary_app.models import GenerationJob, JobStatus, planned_image_id
 from visionary_app.services.database import make_engine
 from visionary_app.services.jobs import JobCancelled, JobLimits, JobQueue, LimitReached
 from visionary_app.services.providers.base import ImageOptions
@@ -222,6 +223,32 @@ async def test_jobs_of_a_gone_worker_are_failed_and_their_owner_told_once(make_q
     assert [job.id for job in await queue.take_unseen("alice")] == [stale.id]
     assert await queue.take_unseen("alice") == []
     assert [job.id for job in await queue.active("alice")] == [fresh.id]
+
+
+async def test_a_gone_workers_job_whose_images_it_indexed_succeeded(make_queue):
+    """Killed after indexing and before recording the end: the images are in the gallery."""
+    queue = make_queue()
+    whole = await queue.submit("alice", "indexed both", TWO)
+    half = await queue.submit("alice", "indexed one", TWO)
+    for job, indexed in ((whole, 2), (half, 1)):
+        assert (await queue.try_start(job)).started
+        _age_heartbeat(queue, job.id, 90)
+        with Session(queue._engine) as session:
+            for index in range(indexed):
+                row = indexed_image(datetime.now(UTC), id=planned_image_id(job.id, index))
+                row.blob_name = f"images/{row.id}.png"
+                session.add(row)
+            session.commit()
+    assert await queue.fail_abandoned(stale_after=timedelta(seconds=60)) == 2
+    ended_whole, ended_half = await queue.get(whole.id), await queue.get(half.id)
+    assert ended_whole.status == "succeeded" and ended_whole.error is None
+    assert (
+        ended_whole.image_ids == f"{planned_image_id(whole.id, 0)} {planned_image_id(whole.id, 1)}"
+    )
+    # One of two: the job still succeeded, and says why the other is missing.
+    assert ended_half.status == "succeeded" and "while this job was running" in ended_half.error
+    assert ended_half.image_ids == str(planned_image_id(half.id, 0))
+    assert ended_half.images == 2  # both were paid for
 
 
 async def test_a_dead_process_on_this_host_is_noticed_without_waiting(make_queue):

@@ -14,7 +14,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from visionary_app.models import LEGACY_OWNER, Image, ImageKind, Visibility, join_ids
+from visionary_app.models import (
+    LEGACY_OWNER,
+    Image,
+    ImageKind,
+    Visibility,
+    join_ids,
+    planned_image_id,
+)
 from visionary_app.services.blob_metadata import encode_image
 from visionary_app.services.blob_names import (
     companion_blob_names,
@@ -150,11 +157,6 @@ class Recipe:
     # The job it belongs to: its images' ids follow from it (`planned_image_id`), so whoever
     # fails a job whose worker died can find what that worker may have stored.
     job_id: uuid.UUID | None = None
-
-
-def planned_image_id(job_id: uuid.UUID, index: int) -> uuid.UUID:
-    """The id the `index`th image of a job gets."""
-    return uuid.uuid5(job_id, f"image {index}")
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,14 @@ from typing import TypeVar
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from visionary_app.models import GenerationJob, ImageKind, JobStatus, join_ids
+from visionary_app.models import (
+    GenerationJob,
+    Image,
+    ImageKind,
+    JobStatus,
+    join_ids,
+    planned_image_id,
+)
 from visionary_app.services.database import database_now, in_session
 from visionary_app.services.live_feed import Change, ChangeKind, LiveFeed
 from visionary_app.services.ownership import ANONYMOUS_PREFIX
@@ -147,6 +154,13 @@ def describe_wait(retry_at: datetime, now: datetime) -> str:
     minutes = max(1, round((retry_at - now).total_seconds() / 60))
     when = f"{minutes} minute{'s' if minutes != 1 else ''}"
     return f"Try again in about {when} (at {retry_at:%H:%M} UTC)."
+
+
+def _indexed_images(session: Session, job: GenerationJob) -> list[uuid.UUID]:
+    """Which of a job's images are in the index, in order (their ids follow from the job)."""
+    planned = [planned_image_id(job.id, index) for index in range(job.n)]
+    found = set(session.exec(select(Image.id).where(col(Image.id).in_(planned))))
+    return [image_id for image_id in planned if image_id in found]
 
 
 class JobQueue:
@@ -569,10 +583,11 @@ class JobQueue:
         on_running: Callable[[list[tuple[uuid.UUID, int, datetime]]], Awaitable[None]]
         | None = None,
     ) -> int:
-        """Fail active jobs whose worker is gone; returns how many.
+        """End active jobs whose worker is gone; returns how many.
 
-        `on_running` hears (id, images, started) of those that had called the provider, whose
-        worker may have stored an image and died before indexing it.
+        A job ends succeeded with the images its worker indexed before it died (they are in
+        the gallery), else failed. `on_running` hears (id, images, started) of those that had
+        called the provider, whose worker may have stored an image and died before indexing it.
 
         A job is abandoned when its heartbeat is older than `stale_after`, or at once when its
         worker ran on this host under a process that no longer exists (or is this one, restarted).
@@ -609,13 +624,20 @@ class JobQueue:
                 stale = job.heartbeat_at is None or now - job.heartbeat_at > stale_after
                 if not (stale or is_dead_here(job.worker)):
                     continue
+                stored = _indexed_images(session, job) if job.status == JobStatus.RUNNING else []
                 if job.status == JobStatus.RUNNING:
                     running.append((job.id, job.n, job.started_at or now))
-                job.error = ABANDONED_MESSAGES[job.status]
+                # What its worker indexed before dying is in the gallery: then the job
+                # succeeded (as the runner would have recorded), with a reason for any image
+                # missing.
+                missing = len(stored) < job.n
+                job.error = ABANDONED_MESSAGES[job.status] if missing else None
                 # A job that was running had called the provider: its images were paid for.
                 if job.status == JobStatus.QUEUED:
                     job.images = 0
-                job.status, job.finished_at, job.seen = JobStatus.FAILED, now, False
+                job.image_ids = " ".join(str(image_id) for image_id in stored)
+                job.status = JobStatus.SUCCEEDED if stored else JobStatus.FAILED
+                job.finished_at, job.seen = now, False
                 session.add(job)
                 ended.append(job.owner)
             if ended:
