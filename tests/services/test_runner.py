@@ -1,6 +1,7 @@
 """The job runner: a job's whole life as events, without Reflex, on a real queue and store."""
 
 import asyncio
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -8,8 +9,10 @@ import sqlalchemy as sa
 
 from tests.conftest import ANYONE, small_pipeline
 from visionary_app.models import JobStatus
+from visionary_app.services.catalog import Catalog
 from visionary_app.services.generation import InvalidOptions, InvalidPrompt
 from visionary_app.services.jobs import JobLimits, JobQueue
+from visionary_app.services.live_feed import LocalFeed
 from visionary_app.services.providers import OfflineProvider, ProviderError
 from visionary_app.services.providers.base import ImageOptions
 from visionary_app.services.runner import (
@@ -71,6 +74,58 @@ async def test_a_job_runs_to_a_stored_image(make_runner, catalog, store):
     row = await runner.queue.get(job.id)
     assert (row.status, row.images, row.image_ids) == (JobStatus.SUCCEEDED, 1, str(image.id))
     assert row.provider_ms is not None and row.provider_ms >= 300
+
+
+class SlowFeed(LocalFeed):
+    """This worker's feed, slow to hand a change on (a busy Redis)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked, self.told = 0, 0
+
+    async def publish(self, change) -> None:
+        self.asked += 1
+        await asyncio.sleep(0.3)
+        await super().publish(change)
+        self.told += 1
+
+
+async def test_a_job_is_not_stopped_by_a_heartbeat_that_sees_its_own_end(engine, store, catalog):
+    # The end is committed, then told to the owner's pages: a heartbeat in between reads the
+    # job ended and used to stop its work as if ended elsewhere, reporting success as a cancel.
+    feed = SlowFeed()
+    queue = JobQueue(engine, JobLimits(), poll_interval_s=0.01, heartbeat_s=0.01, feed=feed)
+    runner = JobRunner(queue, small_pipeline(store, catalog), progress_s=0.05)
+    job = await runner.submit("alice", "a red fox", ONE)
+    final = (await _events(runner, job))[-1]
+    assert isinstance(final, Stored), final
+    assert (await queue.get(job.id)).status == JobStatus.SUCCEEDED
+    assert feed.told == feed.asked == 3  # queued, started, ended: the owner's pages heard each
+
+
+class AbandoningCatalog(Catalog):
+    """The index, and right after each image is added, a watcher that sees every job stale."""
+
+    queue: JobQueue
+
+    async def add(self, image):
+        added = await super().add(image)
+        await self.queue.fail_abandoned(timedelta(seconds=-1))
+        return added
+
+
+async def test_a_job_the_watcher_ended_with_its_images_reports_them(engine, store):
+    # A worker too busy to beat in time: the watcher ends its job succeeded with the images
+    # it had indexed; the runner reports what the row says, not a cancel.
+    catalog = AbandoningCatalog(engine)
+    queue = catalog.queue = JobQueue(engine, JobLimits(), poll_interval_s=0.02, heartbeat_s=0.1)
+    runner = JobRunner(queue, small_pipeline(store, catalog), progress_s=0.05)
+    job = await runner.submit("alice", "a red fox", ONE)
+    final = (await _events(runner, job))[-1]
+    assert isinstance(final, Stored), final
+    assert [image.prompt for image in final.images] == ["a red fox"]
+    assert (await queue.get(job.id)).status == JobStatus.SUCCEEDED
+    assert await catalog.count() == 1 and await store.exists(final.images[0].blob_name)
 
 
 async def test_a_waiting_job_reports_its_place_then_runs(make_runner):

@@ -538,7 +538,9 @@ class JobQueue:
             "error": error, "finished_at": self._clock(), "seen": seen,
             "provider_ms": provider_ms,
         }  # fmt: skip
-
+        # The worker recording the end stops watching for an end elsewhere first, or its
+        # heartbeat could read this end and stop the work that is still telling it.
+        self._tracked.pop(job_id, None)
         return await self._end(job_id, values)
 
     async def _end(self, job_id: uuid.UUID, values: dict, owner: str | None = None) -> bool:

@@ -278,17 +278,31 @@ class JobRunner:
         return await self._ended_elsewhere(job.id, started=started)
 
     async def _ended_elsewhere(self, job_id: uuid.UUID, *, started: bool) -> JobEvent:
-        """The final event of a job whose work stopped without an outcome of its own.
+        """The final event of a job that ended without its work recording the end.
 
-        The row says why: failed (a watcher), cancelled (its owner), or still active, which
-        means nobody ended it and its task was stopped (the server is stopping).
+        The row says why: failed or succeeded (the watcher took this worker for gone, and
+        kept what it had indexed), cancelled (its owner), or still active, which means nobody
+        ended it and its task was stopped (the server is stopping).
         """
         row = await self._row(job_id)
+        if row is not None and row.status == JobStatus.SUCCEEDED:
+            return await self._stored_by(row)
         if row is not None and row.status == JobStatus.FAILED:
             return Failed(job_id, row.error or UNEXPECTED_FAILURE)
         if row is not None and row.status in ACTIVE:
             return Failed(job_id, await self._interrupted(job_id, started=started))
         return Cancelled(job_id, started=started)
+
+    async def _stored_by(self, row: GenerationJob) -> Stored:
+        """A succeeded job's outcome as its row records it."""
+        images = []
+        for image_id in split_ids(row.image_ids):
+            with contextlib.suppress(CatalogError):
+                if (image := await self.pipeline.catalog.get(image_id)) is not None:
+                    images.append(image)
+        elapsed = row.finished_at - row.started_at if row.finished_at and row.started_at else None
+        failures = [row.error] if row.error else []
+        return Stored(row.id, images, failures, elapsed.total_seconds() if elapsed else 0.0)
 
     async def _recipe(self, job: GenerationJob, mask: bytes | None) -> Recipe:
         """What the job makes, with its source images as the index has them now."""
@@ -357,9 +371,15 @@ class JobRunner:
             provider_seconds=batch.provider_seconds,
         )
         if not ended:
-            # Cancelled (here or on another worker) after the images were made: keep nothing.
-            await asyncio.gather(*(self.pipeline.discard(image) for image in kept))
-            return Cancelled(job.id, started=True)
+            # Ended elsewhere after the images were made: a cancel keeps nothing; the watcher
+            # keeps what it found indexed, and the row is what the owner is told.
+            outcome = await self._ended_elsewhere(job.id, started=True)
+            recorded = (
+                {image.id for image in outcome.images} if isinstance(outcome, Stored) else set()
+            )
+            unrecorded = [image for image in kept if image.id not in recorded]
+            await asyncio.gather(*(self.pipeline.discard(image) for image in unrecorded))
+            return outcome
         if not kept:
             return Failed(job.id, error or UNEXPECTED_FAILURE)
         return Stored(job.id, kept, failures, time.monotonic() - started)
