@@ -228,6 +228,46 @@ async def test_postgres_words_of_images_from_before_0010_are_filled_in(postgres_
     engine.dispose()
 
 
+async def test_a_one_word_search_on_postgres_is_one_statement_when_a_batch_holds_the_page(
+    postgres_url,
+):
+    engine = make_engine(postgres_url)
+    catalog = Catalog(engine)
+    rows = [_row(f"harbour {i}", i) for i in range(40)]
+    private = {"owner": "user:bob", "visibility": Visibility.PRIVATE.value}
+    old = T0 - timedelta(hours=1)
+    rows += [indexed_image(old + timedelta(seconds=i), f"Harbours at night {i}", **private)
+             for i in range(70)]  # fmt: skip
+    rows += [_row(f"a quiet harbour cove {i}", 200 + i) for i in range(3)]
+    await catalog.add_many(rows)
+    statements: list[str] = []
+
+    def count(_connection, _cursor, statement, *_args) -> None:
+        statements.append(statement)
+
+    async def searched(query: str, **page) -> list[str]:
+        await _found(catalog, query)  # warm: the search tables' names are looked up once
+        statements.clear()
+        found = await catalog.newest(10, search=query, viewer=ANYONE, **page)
+        return [image.prompt for image in found]
+
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        # The newest matches are visible: the words, the walk and the rows at once.
+        expected = [f"a quiet harbour cove {i}" for i in (2, 1, 0)]
+        expected += [f"harbour {i}" for i in range(39, 32, -1)]
+        assert await searched("harbour") == expected and len(statements) == 1
+        # The whole walk fits in a batch: a short last page is also one statement.
+        assert await searched("quiet") == expected[:3] and len(statements) == 1
+        # Bob's private images fill the first batch: the walk goes on, and Bob sees his own.
+        assert await searched("harbours") == [] and len(statements) > 1
+        bob = await catalog.newest(3, search="harbours", viewer=Viewer("user:bob"))
+        assert [image.prompt for image in bob] == [f"Harbours at night {i}" for i in (69, 68, 67)]
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+        engine.dispose()
+
+
 async def test_search_pages_never_repeat_or_skip(any_catalog):
     """Pages of a search, older and newer, are the gallery's order filtered, on both databases."""
     await any_catalog.add_many([_row(f"harbour {i}", i // 2) for i in range(23)])

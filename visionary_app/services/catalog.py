@@ -273,6 +273,9 @@ class Catalog:
             """The page, unless it takes a scan: then (the plan to scan by, None)."""
             if not terms:
                 return None, _read(session, queries.page, params)
+            walked = self._walk_at_once(session, terms, queries, params, cursor, older=older)
+            if walked is not None:
+                return None, walked
             plan = self._search.prepare(session, terms)
             if plan.walk_terms:
                 walked = self._walk(session, plan, queries, params, cursor, older=older)
@@ -319,6 +322,43 @@ class Catalog:
         if self._pages_here and not terms:
             return read()
         return await asyncio.to_thread(read)
+
+    def _walk_at_once(
+        self,
+        session: Session,
+        terms: list[str],
+        queries: _PageQueries,
+        params: dict,
+        cursor: PageCursor | None,
+        *,
+        older: bool,
+    ) -> list[Image] | None:
+        """A one-word search page in one statement, if its first batch of matches holds it.
+
+        PostgreSQL (`PromptSearch.first_words_batch`): the words, their newest images and
+        the visible rows among them, read at once. None when the batch did not settle the
+        page (too few visible, or too many words), or where it does not apply.
+        """
+        limit = params["limit"]
+        size = max(2 * limit, 64)
+        after = cursor.created_at if cursor is not None else None
+        walked = self._search.first_words_batch(session, terms, after, older=older, size=size)
+        if walked is None:
+            return None
+        batch = sa.select(sa.func.count()).select_from(walked).scalar_subquery()
+        query = (
+            SearchPlan(None, terms, "postgresql")
+            .apply(queries.combined.where(col(Image.id).in_(sa.select(walked.c.image_id))))
+            .add_columns(batch.label("batch"))
+            .order_by(*queries.order)
+            .limit(_LIMIT)
+        )
+        rows = session.connection().execute(query, params).all()
+        # A full page, or the whole walk in one batch. Nothing at all may also mean too many
+        # words: the slower way tells.
+        if not rows or (len(rows) < limit and rows[0][-1] >= size):
+            return None
+        return [ImageRecord._make(row[:-1]) for row in rows]
 
     def _walk(
         self,

@@ -258,6 +258,39 @@ def like_pattern(term: str) -> str:
     return f"%{escaped}%"
 
 
+def _words_walk_sql(table: str, words: str, *, older: bool) -> str:
+    """Images of each word of `words` (a FROM item with a `word` column) from (:at, :id).
+
+    Each word's newest (or oldest) :size, strictly after the bound in walking order; the
+    caller orders and limits the merge. `table` comes from the schema, never from input.
+    """
+    direction, compare = ("DESC", "<") if older else ("ASC", ">")
+    return f"""SELECT m.created_at, m.image_id FROM {words}
+        CROSS JOIN LATERAL (
+          SELECT iw.created_at, iw.image_id FROM {table} AS iw
+          WHERE iw.word = w.word AND (iw.created_at, iw.image_id) {compare} (:at, :id)
+          ORDER BY iw.created_at {direction}, iw.image_id {direction} LIMIT :size
+        ) AS m"""
+
+
+def _walk_order(older: bool) -> str:
+    direction = "DESC" if older else "ASC"
+    return f"ORDER BY m.created_at {direction}, m.image_id {direction}"
+
+
+def _walk_bound_types() -> tuple:
+    return (
+        sa.bindparam("at", type_=sa.DateTime(timezone=True)),
+        sa.bindparam("id", type_=sa.Uuid()),
+    )
+
+
+def _first_bound(after: datetime | None, *, older: bool) -> tuple[datetime, uuid.UUID]:
+    """Where a word walk starts: `after`'s own time included (the caller compares exact keys)."""
+    at = after if after is not None else (_LATEST if older else _EARLIEST)
+    return at, uuid.UUID(int=(1 << 128) - 1) if older else uuid.UUID(int=0)
+
+
 @dataclass(frozen=True)
 class SearchPlan:
     """The conditions of one search.
@@ -398,34 +431,58 @@ class PromptSearch:
             return
         connection = session.connection()
         table = self._postgres_table(connection, "image_word")
-        direction, compare = ("DESC", "<") if older else ("ASC", ">")
-        statement = sa.text(
-            # The table name comes from the schema, and the direction and comparison are
-            # one of two constants each; everything else is bound.
-            f"""SELECT m.created_at, m.image_id FROM unnest(:words) AS w(word)
-                CROSS JOIN LATERAL (
-                  SELECT iw.created_at, iw.image_id FROM {table} AS iw
-                  WHERE iw.word = w.word AND (iw.created_at, iw.image_id) {compare} (:at, :id)
-                  ORDER BY iw.created_at {direction}, iw.image_id {direction} LIMIT :size
-                ) AS m
-                ORDER BY m.created_at {direction}, m.image_id {direction} LIMIT :size"""
-        ).bindparams(
-            sa.bindparam("words", type_=postgresql.ARRAY(sa.Text())),
-            sa.bindparam("at", type_=sa.DateTime(timezone=True)),
-            sa.bindparam("id", type_=sa.Uuid()),
+        walk = _words_walk_sql(table, "unnest(:words) AS w(word)", older=older)
+        statement = sa.text(f"{walk} {_walk_order(older)} LIMIT :size").bindparams(
+            sa.bindparam("words", type_=postgresql.ARRAY(sa.Text())), *_walk_bound_types()
         )
-        # The first batch includes `after`'s own time (the caller compares exact keys).
-        at = after if after is not None else (_LATEST if older else _EARLIEST)
-        bound = (at, uuid.UUID(int=(1 << 128) - 1) if older else uuid.UUID(int=0))
+        at, image_id = _first_bound(after, older=older)
         size = 32
         while True:
-            params = {"words": list(words), "at": bound[0], "id": bound[1], "size": size}
+            params = {"words": list(words), "at": at, "id": image_id, "size": size}
             rows = connection.execute(statement, params).all()
             yield list(dict.fromkeys(row[1] for row in rows))  # an image under two words
             if len(rows) < size:
                 return
-            bound = (rows[-1][0], rows[-1][1])
+            at, image_id = rows[-1][0], rows[-1][1]
             size = min(size * 4, 1024)
+
+    def first_words_batch(
+        self, session: Session, terms: list[str], after: datetime | None, *, older: bool, size: int
+    ) -> sa.CTE | None:
+        """`walked`: the first `size` images of a one-word search's walk, words and all.
+
+        PostgreSQL, one term of trigram length (others are left to the caller's LIKE):
+        the words holding it are looked up in the same statement, so a page that fits in
+        this batch is one round trip. Empty if more than _MAX_WALKED_WORDS words hold the
+        term (then search the slower way); None where it does not apply.
+        """
+        long_terms = [term for term in terms if len(term) >= MIN_TRIGRAM_CHARS]
+        if self._engine.dialect.name != "postgresql" or len(long_terms) != 1:
+            return None
+        connection = session.connection()
+        table = self._postgres_table(connection, "image_word")
+        vocabulary = self._postgres_table(connection, "word")
+        if table is None or vocabulary is None:
+            return None
+        walk = _words_walk_sql(table, "words AS w", older=older)
+        at, image_id = _first_bound(after, older=older)
+        # The table names come from the schema; everything else is bound.
+        statement = sa.text(
+            f"""WITH words AS MATERIALIZED (
+                  SELECT word FROM {vocabulary}
+                  WHERE word LIKE (SELECT lower(:pattern)) ESCAPE '\\' LIMIT :word_cap)
+                {walk} WHERE (SELECT count(*) FROM words) <= :max_words
+                {_walk_order(older)} LIMIT :size"""
+        ).bindparams(
+            *_walk_bound_types(),
+            pattern=like_pattern(long_terms[0]), word_cap=_MAX_WALKED_WORDS + 1,
+            max_words=_MAX_WALKED_WORDS, at=at, id=image_id, size=size,
+        )  # fmt: skip
+        columns = (
+            sa.column("created_at", sa.DateTime(timezone=True)),
+            sa.column("image_id", sa.Uuid()),
+        )
+        return statement.columns(*columns).cte("walked")
 
     def _words_to_walk(
         self, session: Session, terms: list[str]
