@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from visionary_app.models import Favourite, Image, ImageRecord, UTCDateTime, Visibility
-from visionary_app.services.database import in_session, in_session_now
+from visionary_app.services.database import in_connection_now, in_session, in_session_now
 from visionary_app.services.live_feed import Change, ChangeKind, LiveFeed
 from visionary_app.services.ownership import Scope, Viewer
 from visionary_app.services.search_index import PromptSearch, SearchPlan, search_terms
@@ -120,9 +120,9 @@ def _page_queries(
     )
 
 
-def _read(session: Session, query, params: dict) -> list[ImageRecord]:
+def _read(connection: sa.Connection, query, params: dict) -> list[ImageRecord]:
     """The images of a query as plain records (ORM objects were most of a page's cost)."""
-    result = session.connection().execute(query, params)
+    result = connection.execute(query, params)
     if tuple(result.keys()) != ImageRecord._fields:  # select(Image) gives them in this order
         msg = f"unexpected columns {tuple(result.keys())}"
         raise AssertionError(msg)
@@ -270,9 +270,7 @@ class Catalog:
         terms = search_terms(search)
 
         def look_up(session: Session) -> tuple[SearchPlan | None, list[Image] | None]:
-            """The page, unless it takes a scan: then (the plan to scan by, None)."""
-            if not terms:
-                return None, _read(session, queries.page, params)
+            """The search's page, unless it takes a scan: then (the plan to scan by, None)."""
             walked = self._walk_at_once(session, terms, queries, params, cursor, older=older)
             if walked is not None:
                 return None, walked
@@ -285,7 +283,7 @@ class Catalog:
             if plan.found is not None:
                 # A few ids from the search index: read them by key, keep the visible.
                 query = plan.apply(queries.combined).order_by(*queries.order).limit(_LIMIT)
-                return plan, _read(session, query, params)
+                return plan, _read(session.connection(), query, params)
             return plan, None
 
         def scan(session: Session, plan: SearchPlan) -> list[Image]:
@@ -305,7 +303,7 @@ class Catalog:
                     )
                     query = query.where(_KEY > bound if older else _KEY < bound)
                 query = query.order_by(*queries.order).limit(_LIMIT)
-                rows.extend(_read(session, query, params))
+                rows.extend(_read(session.connection(), query, params))
                 rows.sort(key=lambda image: (image.created_at, image.id), reverse=older)
             return rows[:limit]
 
@@ -314,6 +312,9 @@ class Catalog:
         def read() -> list[Image]:
             # Outside a transaction on a server: no BEGIN and ROLLBACK round trips. A scan
             # needs one, for its planner settings.
+            if not terms:  # one statement: no ORM session to set up
+                page = functools.partial(_read, query=queries.page, params=params)
+                return in_connection_now(self._reader, page, failure)
             plan, rows = in_session_now(self._reader, look_up, failure)
             if rows is None and plan is not None:
                 rows = in_session_now(self._engine, lambda session: scan(session, plan), failure)
@@ -383,7 +384,7 @@ class Catalog:
         after = cursor.created_at if cursor is not None else None
         for ids in self._search.walk(session, plan, after, older=older):
             query = plan.apply(queries.combined.where(plan.among(ids)))
-            rows.extend(_read(session, query, params))
+            rows.extend(_read(session.connection(), query, params))
             walked += len(ids)
             if len(rows) >= limit:
                 break
