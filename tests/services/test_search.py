@@ -228,10 +228,10 @@ async def test_postgres_words_of_images_from_before_0010_are_filled_in(postgres_
     engine.dispose()
 
 
-async def test_a_one_word_search_on_postgres_is_one_statement_when_a_batch_holds_the_page(
-    postgres_url,
-):
-    engine = make_engine(postgres_url)
+@pytest.mark.parametrize("database", ["sqlite", "postgres"])
+async def test_a_search_is_one_statement_when_a_batch_of_matches_holds_the_page(request, database):
+    url = request.getfixturevalue({"sqlite": "database_url", "postgres": "postgres_url"}[database])
+    engine = make_engine(url)
     catalog = Catalog(engine)
     rows = [_row(f"harbour {i}", i) for i in range(40)]
     private = {"owner": "user:bob", "visibility": Visibility.PRIVATE.value}

@@ -17,7 +17,13 @@ from visionary_app.models import Favourite, Image, ImageRecord, UTCDateTime, Vis
 from visionary_app.services.database import in_connection_now, in_session, in_session_now
 from visionary_app.services.live_feed import Change, ChangeKind, LiveFeed
 from visionary_app.services.ownership import Scope, Viewer
-from visionary_app.services.search_index import PromptSearch, SearchPlan, search_terms
+from visionary_app.services.search_index import (
+    PromptSearch,
+    SearchPlan,
+    like_pattern,
+    prompt_holds,
+    search_terms,
+)
 
 __all__ = ["Catalog", "CatalogError", "PageCursor"]
 
@@ -334,32 +340,43 @@ class Catalog:
         *,
         older: bool,
     ) -> list[Image] | None:
-        """A one-word search page in one statement, if its first batch of matches holds it.
+        """A search page in one statement, if the first batch of its walk holds it.
 
-        PostgreSQL (`PromptSearch.first_words_batch`): the words, their newest images and
-        the visible rows among them, read at once. None when the batch did not settle the
-        page (too few visible, or too many words), or where it does not apply.
+        The batch of matches (`PromptSearch.first_batch`) and the visible rows among them
+        are read at once. None when the batch did not settle the page (too few visible,
+        or no match, which on PostgreSQL may also mean too many words), or where it does
+        not apply: then the search goes the slower way.
         """
         limit = params["limit"]
-        size = max(2 * limit, 64)
         after = cursor.created_at if cursor is not None else None
-        walked = self._search.first_words_batch(session, terms, after, older=older, size=size)
-        if walked is None:
+        size = 2 * limit  # room for the matches the viewer may not see
+        batch = self._search.first_batch(session, terms, after, older=older, size=size)
+        if batch is None:
             return None
-        batch = sa.select(sa.func.count()).select_from(walked).scalar_subquery()
-        query = (
-            SearchPlan(None, terms, "postgresql")
-            .apply(queries.combined.where(col(Image.id).in_(sa.select(walked.c.image_id))))
-            .add_columns(batch.label("batch"))
+        query = self._batch_page(queries, batch.walked, len(batch.like_terms))
+        values = {
+            f"like_{index}": like_pattern(term) for index, term in enumerate(batch.like_terms)
+        }
+        result = session.connection().execute(query, {**params, **batch.params, **values}).all()
+        if not result:
+            return None
+        rows = [ImageRecord._make(row[:-2]) for row in result]
+        return rows if batch.holds_page(result[0][-2], result[0][-1], rows, limit) else None
+
+    @functools.lru_cache(maxsize=64)  # noqa: B019 (a few shapes, kept while the index lives)
+    def _batch_page(self, queries: _PageQueries, walked: sa.CTE, like_terms: int) -> sa.Select:
+        """The page among a first batch's matches, with how many there were and the last."""
+        matches = sa.select(sa.func.count()).select_from(walked).scalar_subquery()
+        edge = (sa.func.min if queries.older else sa.func.max)(walked.c.edge)
+        return (
+            queries.combined.where(
+                col(Image.id).in_(sa.select(walked.c.image_id)),
+                *prompt_holds(self._engine.dialect.name, like_terms),
+            )
+            .add_columns(matches, sa.select(edge).scalar_subquery())
             .order_by(*queries.order)
             .limit(_LIMIT)
         )
-        rows = session.connection().execute(query, params).all()
-        # A full page, or the whole walk in one batch. Nothing at all may also mean too many
-        # words: the slower way tells.
-        if not rows or (len(rows) < limit and rows[0][-1] >= size):
-            return None
-        return [ImageRecord._make(row[:-1]) for row in rows]
 
     def _walk(
         self,

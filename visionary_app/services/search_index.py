@@ -19,9 +19,10 @@ without spaces) falls back to 0003's trigram-indexed copy of each prompt, or to 
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -37,6 +38,7 @@ __all__ = [
     "MIN_TRIGRAM_CHARS",
     "WORD_PIECE_CHARS",
     "WORD_PIECE_STEP",
+    "FirstBatch",
     "PromptSearch",
     "SearchPlan",
     "clean_query",
@@ -47,6 +49,7 @@ __all__ = [
     "postgres_search_schema",
     "postgres_words_added",
     "postgres_words_dropped",
+    "prompt_holds",
     "search_terms",
 ]
 
@@ -261,11 +264,12 @@ def like_pattern(term: str) -> str:
 def _words_walk_sql(table: str, words: str, *, older: bool) -> str:
     """Images of each word of `words` (a FROM item with a `word` column) from (:at, :id).
 
-    Each word's newest (or oldest) :size, strictly after the bound in walking order; the
-    caller orders and limits the merge. `table` comes from the schema, never from input.
+    Each word's newest (or oldest) :size, strictly after the bound in walking order, as
+    (edge, image_id), `edge` their time; the caller orders and limits the merge. `table`
+    comes from the schema, never from input.
     """
     direction, compare = ("DESC", "<") if older else ("ASC", ">")
-    return f"""SELECT m.created_at, m.image_id FROM {words}
+    return f"""SELECT m.created_at AS edge, m.image_id FROM {words}
         CROSS JOIN LATERAL (
           SELECT iw.created_at, iw.image_id FROM {table} AS iw
           WHERE iw.word = w.word AND (iw.created_at, iw.image_id) {compare} (:at, :id)
@@ -289,6 +293,56 @@ def _first_bound(after: datetime | None, *, older: bool) -> tuple[datetime, uuid
     """Where a word walk starts: `after`'s own time included (the caller compares exact keys)."""
     at = after if after is not None else (_LATEST if older else _EARLIEST)
     return at, uuid.UUID(int=(1 << 128) - 1) if older else uuid.UUID(int=0)
+
+
+@functools.cache
+def _fts_batch(older: bool) -> sa.CTE:
+    """`FirstBatch.walked` on SQLite, from just before :bound's microsecond (as `_walk_fts`)."""
+    direction, compare = ("DESC", "<") if older else ("ASC", ">")
+    statement = sa.text(
+        "SELECT rowid AS edge, image_id FROM search.image_fts WHERE image_fts MATCH :match "
+        f"AND rowid {compare} :bound ORDER BY rowid {direction} LIMIT :size"
+    )
+    columns = (sa.column("edge", sa.BigInteger()), sa.column("image_id", sa.Uuid()))
+    return statement.columns(*columns).cte("walked")
+
+
+def prompt_holds(dialect: str, count: int) -> list:
+    """Conditions "the prompt contains :like_0 … :like_<count-1>" (`like_pattern`s)."""
+    prompt = col(Image.prompt)
+    patterns = [sa.bindparam(f"like_{index}", type_=sa.String()) for index in range(count)]
+    if dialect == "sqlite":
+        return [prompt.like(pattern, escape="\\") for pattern in patterns]
+    return [prompt.ilike(pattern, escape="\\") for pattern in patterns]
+
+
+@dataclass(frozen=True)
+class FirstBatch:
+    """The first matches of a search's walk, for one statement to read a page from.
+
+    `walked` has a row per match (`image_id`, and `edge`, its place in the walk); the
+    caller reads the visible rows among them that hold `like_terms` too. PostgreSQL walks
+    in the page's exact order; SQLite's rowids order matches by microsecond only, so
+    `rowid_of` (`order_key`) tells whether the batch ended inside the page's last microsecond.
+    """
+
+    walked: sa.CTE  # built once per index and direction; takes `params`
+    params: dict
+    size: int
+    like_terms: list[str]
+    rowid_of: Callable[[datetime], int] | None
+
+    def holds_page(self, matches: int, edge, rows: list, limit: int) -> bool:
+        """Whether `rows`, read from `matches` matches ending at `edge`, are the page."""
+        if matches < self.size:
+            return True  # every match there is
+        if len(rows) < limit:
+            return False
+        if self.rowid_of is None:
+            return True
+        # Matches of the edge's microsecond beyond the batch may sort before the last row.
+        last = rows[limit - 1].created_at
+        return self.rowid_of(last) // _PER_MICROSECOND != edge // _PER_MICROSECOND
 
 
 @dataclass(frozen=True)
@@ -345,6 +399,7 @@ class PromptSearch:
         )
         self._fts_checked = False
         self._pg_tables: dict[str, str] = {}  # "" once known to be missing
+        self._words_batches: dict[bool, sa.CTE] = {}
 
     def prepare(self, session: Session, terms: list[str]) -> SearchPlan:
         """How to search: the trigram index for rare words, a newest-first scan else.
@@ -446,43 +501,65 @@ class PromptSearch:
             at, image_id = rows[-1][0], rows[-1][1]
             size = min(size * 4, 1024)
 
-    def first_words_batch(
+    def first_batch(
         self, session: Session, terms: list[str], after: datetime | None, *, older: bool, size: int
-    ) -> sa.CTE | None:
-        """`walked`: the first `size` images of a one-word search's walk, words and all.
+    ) -> FirstBatch | None:
+        """The first `size` matches of the search's walk from `after`, for one statement.
 
-        PostgreSQL, one term of trigram length (others are left to the caller's LIKE):
-        the words holding it are looked up in the same statement, so a page that fits in
-        this batch is one round trip. Empty if more than _MAX_WALKED_WORDS words hold the
-        term (then search the slower way); None where it does not apply.
+        On SQLite, images whose prompt holds every term of trigram length (FTS); on
+        PostgreSQL, with one such term, images with a word holding it, the words looked up
+        in the same statement (none if more than _MAX_WALKED_WORDS words hold it). None
+        where neither applies (no term long enough; several terms on PostgreSQL).
         """
         long_terms = [term for term in terms if len(term) >= MIN_TRIGRAM_CHARS]
+        if not long_terms:
+            return None
+        if self._has_fts:
+            self._ensure_search_index(session)
+            if after is None:
+                bound = 1 << 62 if older else -1
+            else:
+                start = order_key(after)
+                bound = start + _PER_MICROSECOND if older else start - 1
+            match = " AND ".join(fts_phrase(term) for term in long_terms)
+            short_terms = [term for term in terms if len(term) < MIN_TRIGRAM_CHARS]
+            params = {"match": match, "bound": bound, "size": size}
+            return FirstBatch(_fts_batch(older), params, size, short_terms, order_key)
         if self._engine.dialect.name != "postgresql" or len(long_terms) != 1:
             return None
-        connection = session.connection()
-        table = self._postgres_table(connection, "image_word")
-        vocabulary = self._postgres_table(connection, "word")
-        if table is None or vocabulary is None:
+        walked = self._words_batch(session.connection(), older)
+        if walked is None:
             return None
-        walk = _words_walk_sql(table, "words AS w", older=older)
         at, image_id = _first_bound(after, older=older)
-        # The table names come from the schema; everything else is bound.
-        statement = sa.text(
-            f"""WITH words AS MATERIALIZED (
-                  SELECT word FROM {vocabulary}
-                  WHERE word LIKE (SELECT lower(:pattern)) ESCAPE '\\' LIMIT :word_cap)
-                {walk} WHERE (SELECT count(*) FROM words) <= :max_words
-                {_walk_order(older)} LIMIT :size"""
-        ).bindparams(
-            *_walk_bound_types(),
-            pattern=like_pattern(long_terms[0]), word_cap=_MAX_WALKED_WORDS + 1,
-            max_words=_MAX_WALKED_WORDS, at=at, id=image_id, size=size,
-        )  # fmt: skip
-        columns = (
-            sa.column("created_at", sa.DateTime(timezone=True)),
-            sa.column("image_id", sa.Uuid()),
-        )
-        return statement.columns(*columns).cte("walked")
+        params = {
+            "pattern": like_pattern(long_terms[0]), "word_cap": _MAX_WALKED_WORDS + 1,
+            "max_words": _MAX_WALKED_WORDS, "at": at, "id": image_id, "size": size,
+        }  # fmt: skip
+        # Every term is checked with ILIKE: the words only narrow the search.
+        return FirstBatch(walked, params, size, list(terms), None)
+
+    def _words_batch(self, connection: sa.Connection, older: bool) -> sa.CTE | None:
+        """`walked` on PostgreSQL: the words holding :pattern, and their images from :at."""
+        if older not in self._words_batches:
+            table = self._postgres_table(connection, "image_word")
+            vocabulary = self._postgres_table(connection, "word")
+            if table is None or vocabulary is None:
+                return None
+            walk = _words_walk_sql(table, "words AS w", older=older)
+            # The table names come from the schema; everything else is bound.
+            statement = sa.text(
+                f"""WITH words AS MATERIALIZED (
+                      SELECT word FROM {vocabulary}
+                      WHERE word LIKE (SELECT lower(:pattern)) ESCAPE '\\' LIMIT :word_cap)
+                    {walk} WHERE (SELECT count(*) FROM words) <= :max_words
+                    {_walk_order(older)} LIMIT :size"""
+            ).bindparams(*_walk_bound_types())
+            columns = (
+                sa.column("edge", sa.DateTime(timezone=True)),
+                sa.column("image_id", sa.Uuid()),
+            )
+            self._words_batches[older] = statement.columns(*columns).cte("walked")
+        return self._words_batches[older]
 
     def _words_to_walk(
         self, session: Session, terms: list[str]
