@@ -268,6 +268,24 @@ async def test_a_search_is_one_statement_when_a_batch_of_matches_holds_the_page(
         engine.dispose()
 
 
+def test_a_postgres_scan_walks_the_time_index_alone_for_its_transaction_only(postgres_url):
+    engine = make_engine(postgres_url)
+    settings = ("enable_seqscan", "enable_bitmapscan", "max_parallel_workers_per_gather")
+
+    def shown(session: Session) -> list[str]:
+        return [session.exec(sa.text(f"SHOW {name}")).scalar_one() for name in settings]
+
+    try:
+        with Session(engine) as session:
+            before = shown(session)
+            catalog_module._scan_in_time_order(session)
+            assert shown(session) == ["off", "off", "0"]  # no parallel workers for one page
+            session.rollback()
+            assert shown(session) == before
+    finally:
+        engine.dispose()
+
+
 async def test_search_pages_never_repeat_or_skip(any_catalog):
     """Pages of a search, older and newer, are the gallery's order filtered, on both databases."""
     await any_catalog.add_many([_row(f"harbour {i}", i // 2) for i in range(23)])
