@@ -220,8 +220,11 @@ async def test_jobs_of_a_gone_worker_are_failed_and_their_owner_told_once(make_q
     assert ended.status == "failed" and "server restarted" in ended.error
     # It was running, so its provider call had started: both images still count.
     assert "while this job was running" in ended.error and ended.images == 2
-    assert [job.id for job in await queue.take_unseen("alice")] == [stale.id]
-    assert await queue.take_unseen("alice") == []
+    assert [job.id for job in await queue.unseen("alice")] == [stale.id]
+    await queue.mark_seen("bob", [stale.id])  # not bob's to acknowledge
+    assert [job.id for job in await queue.unseen("alice")] == [stale.id]
+    await queue.mark_seen("alice", [stale.id])
+    assert await queue.unseen("alice") == []
     assert [job.id for job in await queue.active("alice")] == [fresh.id]
 
 

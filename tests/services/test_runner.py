@@ -238,7 +238,7 @@ async def test_a_job_stopped_with_the_server_keeps_nothing_and_its_owner_is_told
     await events.aclose()  # what a server shutting down does to the task following the job
     row = await runner.queue.get(job.id)
     assert row.status == JobStatus.FAILED and "server restarted" in row.error
-    assert [told.id for told in await runner.queue.take_unseen("alice")] == [job.id]
+    assert [told.id for told in await runner.queue.unseen("alice")] == [job.id]
     assert await catalog.count() == 0 and _files(store) == []
 
 

@@ -2,6 +2,8 @@
 
 import re
 
+from reflex.state import State
+
 from tests.state.conftest import run_event, said, substate
 from visionary_app.models import JobStatus
 from visionary_app.services.blob_store import StorageError
@@ -73,3 +75,23 @@ async def test_the_job_timer_sends_nothing_when_nothing_changed(tab, studio):
     generation.dirty_vars.clear()
     await run_event(generation, GenerationState.sync_jobs)  # the next tick: same queue
     assert "jobs" not in generation.dirty_vars
+
+
+async def test_a_job_that_ended_unseen_is_told_until_the_browser_has_shown_it(tab, studio):
+    generation = substate(tab, GenerationState)
+    owner = generation._owner()
+    job = await studio.jobs.submit(owner, "ended unseen", ImageOptions(size="256x256"))
+    assert (await studio.jobs.try_start(job)).started
+    await studio.jobs.finish(job.id, JobStatus.FAILED, error="The server restarted", seen=False)
+    told = await run_event(generation, GenerationState.sync_jobs)
+    assert said(told, "The server restarted") and said(told, "mark_told")
+    # Until that chained event comes back from the browser, every ask tells it again (one toast
+    # id, so a tab that hears it twice shows it once).
+    again = await run_event(generation, GenerationState.sync_jobs)
+    assert said(again, f"ended-{job.id.hex}")
+    other_tab = substate(State(_reflex_internal_init=True), GenerationState)
+    await run_event(other_tab, GenerationState.mark_told, [job.id.hex])  # another visitor
+    assert [ended.id for ended in await studio.jobs.unseen(owner)] == [job.id]
+    await run_event(generation, GenerationState.mark_told, [job.id.hex, "not-a-job-id"])
+    assert await studio.jobs.unseen(owner) == []
+    assert await run_event(generation, GenerationState.sync_jobs) == []

@@ -682,29 +682,44 @@ class JobQueue:
         )
         return await self._run(lambda session: list(session.exec(query)))
 
-    async def take_unseen(self, owner: str) -> list[GenerationJob]:
-        """Ended jobs whose outcome the owner has not been told yet; marks them told."""
+    async def unseen(self, owner: str) -> list[GenerationJob]:
+        """Ended jobs whose outcome the owner has not been told yet, oldest first (20 at most).
 
-        def work(session: Session) -> list[GenerationJob]:
-            jobs = list(
-                session.exec(
-                    select(GenerationJob)
-                    .where(
-                        col(GenerationJob.owner) == owner,
-                        col(GenerationJob.seen).is_(False),
-                        col(GenerationJob.status).not_in(ACTIVE),
-                    )
-                    .order_by(col(GenerationJob.created_at))
-                    .limit(20)
-                )
+        They stay unseen until `mark_seen`: a tab that is told may never show it (its server
+        stopping under it), and the next tab to ask must hear it then.
+        """
+        query = (
+            select(GenerationJob)
+            .where(
+                col(GenerationJob.owner) == owner,
+                col(GenerationJob.seen).is_(False),
+                col(GenerationJob.status).not_in(ACTIVE),
             )
-            for job in jobs:
-                job.seen = True
-                session.add(job)
-            session.commit()
-            return jobs
+            .order_by(col(GenerationJob.created_at))
+            .limit(20)
+        )
+        return await self._run(lambda session: list(session.exec(query)))
 
-        return await self._run(work)
+    async def mark_seen(self, owner: str, job_ids: Iterable[uuid.UUID]) -> None:
+        """Record that the owner has been shown these ended jobs (others' ids change nothing)."""
+        ids = list(job_ids)
+        if not ids:
+            return
+        statement = (
+            sa.update(GenerationJob)
+            .where(
+                col(GenerationJob.id).in_(ids),
+                col(GenerationJob.owner) == owner,
+                col(GenerationJob.status).not_in(ACTIVE),
+            )
+            .values(seen=True)
+        )
+
+        def work(session: Session) -> None:
+            session.exec(statement)
+            session.commit()
+
+        await self._run(work)
 
     async def ahead(self, job: GenerationJob) -> int:
         """How many waiting jobs start before this one (0 once it runs or has ended)."""

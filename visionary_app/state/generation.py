@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import uuid
@@ -328,7 +329,7 @@ class GenerationState(VisitorState):
         owner = self._owner()
         try:
             active = await jobs.active(owner)
-            unseen = await jobs.take_unseen(owner)
+            unseen = await jobs.unseen(owner)
         except QueueUnavailable as exc:
             logger.warning("could not read jobs: %s", exc)
             return
@@ -352,4 +353,22 @@ class GenerationState(VisitorState):
             self.jobs = cards
         for job in unseen:
             if job.status == JobStatus.FAILED:
-                yield rx.toast.error(f"“{short_prompt(job.prompt)}”: {job.error}", duration=15_000)
+                # One toast per job, however many tabs or asks deliver it before it is seen.
+                message = f"“{short_prompt(job.prompt)}”: {job.error}"
+                yield rx.toast.error(message, duration=15_000, id=f"ended-{job.id.hex}")
+        if unseen:
+            # A chained event goes by way of the browser: it comes back only from a tab that
+            # received the toasts above, so a tab on a stopping server does not use them up.
+            yield GenerationState.mark_told([job.id.hex for job in unseen])
+
+    @rx.event
+    async def mark_told(self, job_ids: list[str]):
+        """The browser has shown these ended jobs' outcomes (sent back by sync_jobs)."""
+        ids, texts = [], job_ids[:20] if isinstance(job_ids, list) else []
+        for text in texts:
+            with contextlib.suppress(ValueError, TypeError, AttributeError):
+                ids.append(uuid.UUID(hex=text))
+        try:
+            await get_studio().jobs.mark_seen(self._owner(), ids)
+        except QueueUnavailable as exc:  # told again on the next ask: better than never
+            logger.warning("could not record jobs as told: %s", exc)
