@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import timedelta
 
@@ -16,6 +17,7 @@ from visionary_app.api.single_sign_on import single_sign_on_routes
 from visionary_app.api.v1 import build_api, mount
 from visionary_app.logs import configure_logging
 from visionary_app.pages import sign_in, studio
+from visionary_app.services.catalog import CatalogError
 from visionary_app.services.database import upgrade_to_head
 from visionary_app.services.studio import get_studio
 from visionary_app.settings import get_settings
@@ -23,6 +25,9 @@ from visionary_app.state.access import AccessGate
 from visionary_app.state.live import LiveTabs
 
 logger = logging.getLogger(__name__)
+
+# How often the search index is tidied (a no-op costs one statement).
+_TIDY_EVERY_S = 300
 
 
 def set_up_logging() -> None:
@@ -43,6 +48,20 @@ async def watch_jobs() -> None:
     stale_after = timedelta(seconds=get_settings().job_stale_seconds)
     studio = get_studio()
     await studio.jobs.watch(stale_after, on_running=studio.runner.clean_up_after)
+
+
+async def tidy_search_index() -> None:
+    """Keep SQLite's search index in one piece: every write adds one, every search reads each."""
+    catalog = get_studio().catalog
+    while True:
+        try:
+            steps = await catalog.tidy_search()
+        except CatalogError as exc:
+            logger.warning("could not tidy the search index: %s", exc)
+        else:
+            if steps:
+                logger.info("merged the search index in %d step(s)", steps)
+        await asyncio.sleep(_TIDY_EVERY_S)
 
 
 async def push_changes() -> None:
@@ -83,6 +102,7 @@ app = rx.App(
 app.register_lifespan_task(set_up_logging)
 app.register_lifespan_task(apply_migrations)
 app.register_lifespan_task(watch_jobs)
+app.register_lifespan_task(tidy_search_index)
 app.register_lifespan_task(push_changes)
 app.add_middleware(AccessGate())
 

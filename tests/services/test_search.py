@@ -322,3 +322,29 @@ async def test_search_index_is_rebuilt_when_missing(database_url, tmp_path: Path
     await again.remove((await again.newest(1, viewer=ANYONE))[0].id)
     assert await _found(again, "search index") == []
     again.dispose()
+
+
+def _fts_segments(catalog: Catalog) -> int:
+    with catalog._engine.connect() as connection:
+        query = "SELECT count(DISTINCT segid) FROM search.image_fts_idx"
+        return connection.exec_driver_sql(query).scalar_one()
+
+
+async def test_tidying_merges_the_search_index_into_one_piece_with_the_same_answers(catalog):
+    for i in range(40):  # one transaction each, as images arrive: a new piece each time
+        await catalog.add(_row(f"harbour light {i} {'zanzibar' if i % 9 == 0 else ''}", i))
+    before = await _found(catalog, "zanzibar"), await _found(catalog, "light")
+    assert _fts_segments(catalog) > 1
+    assert await catalog.tidy_search(pause_s=0) >= 1
+    assert _fts_segments(catalog) == 1
+    assert (await _found(catalog, "zanzibar"), await _found(catalog, "light")) == before
+    assert len(before[0]) == 5 and len(before[1]) == 40
+    assert await catalog.tidy_search(pause_s=0) == 0  # nothing left to do
+
+
+async def test_tidying_a_postgres_index_does_nothing(postgres_url):
+    engine = make_engine(postgres_url)
+    try:
+        assert await Catalog(engine).tidy_search() == 0
+    finally:
+        engine.dispose()

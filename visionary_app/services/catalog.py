@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -423,6 +424,24 @@ class Catalog:
         """Bring the search index up to date before serving (a rebuild after an upgrade)."""
         with Session(self._engine) as session:
             self._search.ensure_ready(session)
+
+    async def tidy_search(self, budget_s: float = 60.0, pause_s: float = 0.05) -> int:
+        """Merge the search index's pieces into one, a step at a time; the steps it took.
+
+        Stops at one piece or after `budget_s`. Writers get the lock between steps (`pause_s`).
+        Nothing to do on PostgreSQL.
+        """
+        failure = self._failure("be tidied")
+        steps, deadline = 0, time.monotonic() + budget_s
+        while time.monotonic() < deadline:
+            merged = await asyncio.to_thread(
+                in_connection_now, self._engine, self._search.merge_step, failure
+            )
+            if not merged:
+                break
+            steps += 1
+            await asyncio.sleep(pause_s)
+        return steps
 
     async def reachable(self) -> None:
         """Raise CatalogError unless the index answers a trivial query."""

@@ -141,6 +141,10 @@ _REBUILD = (
 )
 
 
+# Pages of the FTS index one merge step writes (about 35 ms here, at most 90 ms seen).
+_MERGE_PAGES = 500
+
+
 def order_key(created_at: datetime) -> int:
     """The first FTS rowid of images made at `created_at` (to the microsecond)."""
     micros = (created_at.astimezone(UTC) - _EPOCH) // timedelta(microseconds=1)
@@ -651,6 +655,24 @@ class PromptSearch:
             ).scalar()
             self._pg_tables[name] = table if exists else ""
         return self._pg_tables[name] or None
+
+    def merge_step(self, connection: sa.Connection) -> bool:
+        """Merge some of the FTS index's segments; False once it is one (or there is none).
+
+        Every write adds a segment, and FTS5's own merging leaves a dozen or more at a million
+        images, each of which every search reads (a rare word: 0.50 ms over 14 segments, 0.14
+        ms over one). A step writes at most `_MERGE_PAGES` pages, so it holds the search
+        database's write lock for tens of milliseconds, not the seconds of one 'optimize'.
+        """
+        if not self._has_fts:
+            return False
+        dbapi = connection.connection.dbapi_connection
+        before = dbapi.total_changes
+        connection.exec_driver_sql(
+            f"INSERT INTO search.image_fts(image_fts, rank) VALUES('merge', -{_MERGE_PAGES})"
+        )
+        connection.commit()
+        return dbapi.total_changes - before > 1  # the command itself counts as one change
 
     def ensure_ready(self, session: Session) -> None:
         """Build or rebuild the search index now if it needs it (at start-up, not mid-search)."""
