@@ -145,6 +145,14 @@ async def _run(
         p for user in users for p in user.prompts
         if jobs.get(p, ("",))[0] == "failed" and user.failed(p)
     ]  # fmt: skip
+    for user in users:  # what a lost job's row and tab say, to find out why
+        for prompt in user.prompts:
+            if prompt not in ok and prompt not in told:
+                status, error = jobs.get(prompt, ("missing", None))
+                log(
+                    f"lost: {prompt!r} is {status} ({error}); its tab connected "
+                    f"{user.client.connects} time(s) and was told {user.client.toasts}"
+                )
     duplicates = sum(max(0, count - 1) for count in images.values())
     duplicates += sum(1 for p in prompts if jobs.get(p, ("",))[0] != "succeeded" and images.get(p))
     orphans, sync_line = _disagreements(cluster)

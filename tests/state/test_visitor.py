@@ -91,3 +91,12 @@ async def test_sign_out_clears_what_the_tab_held(signed_in_app, tab):
     assert gallery.images
     await run_event(access, AccessState.sign_out)
     assert access.session_token == "" and gallery.images == [] and gallery._shown_blobs == {}
+
+
+def test_a_look_from_outside_the_tab_never_gives_it_an_identity(tab):
+    """The live feed reads a tab's owner; a tab whose cookie has not arrived stays unnamed."""
+    visitor = substate(tab, VisitorState)
+    assert visitor._existing_owner() is None
+    assert visitor.visitor_id == ""  # not filed under a stranger before its cookie arrives
+    owner = visitor._owner()
+    assert visitor._existing_owner() == owner

@@ -27,7 +27,7 @@ from visionary_app.services.metrics import LIVE_UPDATE_SECONDS
 from visionary_app.services.studio import get_studio
 from visionary_app.state.gallery import GalleryState, SignedTile, sign_tile
 from visionary_app.state.generation import GenerationState
-from visionary_app.state.visitor import NotSignedIn, viewer_of
+from visionary_app.state.visitor import VisitorState
 
 __all__ = ["LiveTabs"]
 
@@ -127,11 +127,9 @@ class LiveTabs:
         if known is not None and now - known[1] < _OWNER_TTL_S:
             return known[0]
         async with self._app.modify_state(BaseStateToken(ident=token, cls=GenerationState)) as root:
-            try:
-                owner = (await viewer_of(root)).owner
-            except NotSignedIn:
-                owner = None
-        self._owners[token] = (owner, now)
+            owner = (await root.get_state(VisitorState))._existing_owner()
+        if owner is not None:  # a tab not yet identified is looked at again next time
+            self._owners[token] = (owner, now)
         return owner
 
     async def _ask(self, token: str, handler) -> None:

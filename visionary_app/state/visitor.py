@@ -73,6 +73,19 @@ class VisitorState(rx.State):
             self.visitor_id = uuid.uuid4().hex
         return f"{ANONYMOUS_PREFIX}{self.visitor_id}"
 
+    def _existing_owner(self) -> str | None:
+        """`_owner()` for a look from outside the tab: None where it would assign a visitor id.
+
+        A tab's state can be read before its browser has sent the cookie (a tab given a new
+        token on reconnecting); assigning an id then would file the tab under a stranger.
+        """
+        try:
+            if get_studio().access.enabled and self._principal() not in (None, SHARED):
+                return self._owner()
+            return self._owner() if self.visitor_id else None
+        except NotSignedIn:
+            return None
+
     def _viewer(self) -> Viewer:
         """Who is acting, as the server decides it: owner key, and whether an admin."""
         session = get_studio().access.session(self.session_token) if self.session_token else None
