@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import timedelta
 
@@ -17,7 +16,6 @@ from visionary_app.api.single_sign_on import single_sign_on_routes
 from visionary_app.api.v1 import build_api, mount
 from visionary_app.logs import configure_logging
 from visionary_app.pages import sign_in, studio
-from visionary_app.services.catalog import CatalogError
 from visionary_app.services.database import upgrade_to_head
 from visionary_app.services.studio import get_studio
 from visionary_app.settings import get_settings
@@ -25,9 +23,6 @@ from visionary_app.state.access import AccessGate
 from visionary_app.state.live import LiveTabs
 
 logger = logging.getLogger(__name__)
-
-# How often the search index is tidied (a no-op costs one statement).
-_TIDY_EVERY_S = 300
 
 
 def set_up_logging() -> None:
@@ -52,16 +47,7 @@ async def watch_jobs() -> None:
 
 async def tidy_search_index() -> None:
     """Keep SQLite's search index in one piece: every write adds one, every search reads each."""
-    catalog = get_studio().catalog
-    while True:
-        try:
-            steps = await catalog.tidy_search()
-        except CatalogError as exc:
-            logger.warning("could not tidy the search index: %s", exc)
-        else:
-            if steps:
-                logger.info("merged the search index in %d step(s)", steps)
-        await asyncio.sleep(_TIDY_EVERY_S)
+    await get_studio().catalog.keep_search_tidy()
 
 
 async def push_changes() -> None:

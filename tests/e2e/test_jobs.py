@@ -26,31 +26,33 @@ LATENCY_MS = 4000
 HOURLY_LIMIT = 3
 
 
-def _jobs(data_dir: Path, prompt: str) -> list[tuple[str, str | None]]:
+def _jobs(data_dir: Path, prompt: str, columns: str = "status, error") -> list[tuple]:
     with contextlib.closing(sqlite3.connect(data_dir / "visionary.db")) as connection:
         return connection.execute(
-            "SELECT status, error FROM generation_job WHERE prompt = ?", (prompt,)
+            f"SELECT {columns} FROM generation_job WHERE prompt = ?",
+            (prompt,),
         ).fetchall()
 
 
-def _jobs_once_ended(data_dir: Path, prompt: str, wait_s: float = 15) -> list[tuple]:
+def _jobs_once(
+    data_dir: Path, prompt: str, done, columns: str = "status, error", wait_s: float = 15
+) -> list[tuple]:
+    """The prompt's job rows once `done(rows)` holds, or as they are when `wait_s` runs out."""
     deadline = time.monotonic() + wait_s
     while True:
-        rows = _jobs(data_dir, prompt)
-        if time.monotonic() > deadline or all(status != "running" for status, _ in rows):
+        rows = _jobs(data_dir, prompt, columns)
+        if time.monotonic() > deadline or done(rows):
             return rows
         time.sleep(0.2)
 
 
-def _told_once_shown(data_dir: Path, prompt: str, wait_s: float = 10) -> bool:
-    deadline = time.monotonic() + wait_s
-    while time.monotonic() < deadline:
-        with contextlib.closing(sqlite3.connect(data_dir / "visionary.db")) as connection:
-            query = "SELECT seen FROM generation_job WHERE prompt = ?"
-            if connection.execute(query, (prompt,)).fetchall() == [(1,)]:
-                return True
-        time.sleep(0.2)
-    return False
+def _jobs_once_ended(data_dir: Path, prompt: str) -> list[tuple]:
+    return _jobs_once(data_dir, prompt, lambda rows: all(s != "running" for s, _ in rows))
+
+
+def _told_once_shown(data_dir: Path, prompt: str) -> bool:
+    seen = _jobs_once(data_dir, prompt, lambda rows: rows == [(1,)], "seen", wait_s=10)
+    return seen == [(1,)]
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -29,6 +30,8 @@ from visionary_app.services.search_index import (
 __all__ = ["Catalog", "CatalogError", "PageCursor"]
 
 T = TypeVar("T")
+
+logger = logging.getLogger(__name__)
 
 # Matches a search reads through before it would rather scan the visible rows instead.
 _MAX_WALKED = 4096
@@ -442,6 +445,18 @@ class Catalog:
             steps += 1
             await asyncio.sleep(pause_s)
         return steps
+
+    async def keep_search_tidy(self, every_s: float = 300.0) -> None:
+        """Tidy the search index now and then every `every_s` seconds, until cancelled."""
+        while True:
+            try:
+                steps = await self.tidy_search()
+            except CatalogError as exc:
+                logger.warning("could not tidy the search index: %s", exc)
+            else:
+                if steps:
+                    logger.info("merged the search index in %d step(s)", steps)
+            await asyncio.sleep(every_s)
 
     async def reachable(self) -> None:
         """Raise CatalogError unless the index answers a trivial query."""

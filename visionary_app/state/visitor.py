@@ -58,17 +58,25 @@ class VisitorState(rx.State):
         """Whether this browser may use the studio."""
         return not get_studio().access.enabled or self._principal() is not None
 
+    def _named_owner(self) -> str | None:
+        """The signed-in user's key, or None where the browser itself is the owner.
+
+        Raises NotSignedIn where access control is on and this browser has no session.
+        """
+        if not get_studio().access.enabled:
+            return None
+        principal = self._principal()
+        if principal is None:
+            raise NotSignedIn
+        return principal if principal != SHARED else None
+
     def _owner(self) -> str:
         """The key jobs and limits are filed under (assigns a visitor id on first use).
 
         A named user is the same user in every browser; otherwise each browser is one.
         """
-        if get_studio().access.enabled:
-            principal = self._principal()
-            if principal is None:
-                raise NotSignedIn
-            if principal != SHARED:
-                return principal
+        if named := self._named_owner():
+            return named
         if not self.visitor_id:
             self.visitor_id = uuid.uuid4().hex
         return f"{ANONYMOUS_PREFIX}{self.visitor_id}"
@@ -80,11 +88,11 @@ class VisitorState(rx.State):
         token on reconnecting); assigning an id then would file the tab under a stranger.
         """
         try:
-            if get_studio().access.enabled and self._principal() not in (None, SHARED):
-                return self._owner()
-            return self._owner() if self.visitor_id else None
+            if named := self._named_owner():
+                return named
         except NotSignedIn:
             return None
+        return f"{ANONYMOUS_PREFIX}{self.visitor_id}" if self.visitor_id else None
 
     def _viewer(self) -> Viewer:
         """Who is acting, as the server decides it: owner key, and whether an admin."""
