@@ -8,7 +8,7 @@ from sqlmodel import SQLModel
 
 import visionary_app.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from alembic import context
-from visionary_app.services.database import make_engine
+from visionary_app.services.gallery.catalog import make_index_engine
 from visionary_app.settings import get_settings
 
 config = context.config
@@ -46,7 +46,7 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run_with(connection)
         return
-    engine = make_engine(config.attributes.get("url") or get_settings().resolved_database_url)
+    engine = make_index_engine(config.attributes.get("url") or get_settings().resolved_database_url)
     try:
         with engine.connect() as connection:
             _run_with(connection)

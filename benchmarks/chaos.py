@@ -30,7 +30,7 @@ from benchmarks.load import PageUser
 from tests.support.app_server import ROOT
 from tests.support.cluster import Cluster, run_cluster
 from tests.support.reflex_client import ReflexClient
-from visionary_app.services.database import make_engine
+from visionary_app.services.gallery.catalog import make_index_engine
 from visionary_app.state.generation import GenerationState
 from visionary_app.state.visitor import VisitorState
 
@@ -95,7 +95,7 @@ async def _settle(users: list[PageUser], deadline_s: float) -> None:
 async def _run(
     cluster: Cluster, database_url: str, clients: int, stale_s: float, log: Callable
 ) -> dict:
-    index = make_engine(database_url)
+    index = make_index_engine(database_url)
     # Each tab's browser has its visitor cookie, and sends it again when it reconnects.
     users = [
         PageUser(

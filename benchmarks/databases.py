@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import sqlalchemy as sa
 
-from visionary_app.services.database import make_engine
-from visionary_app.services.search_index import postgres_search_schema
+from visionary_app.services.gallery.catalog import make_index_engine
+from visionary_app.services.gallery.search_index import postgres_search_schema
 
 __all__ = ["LOCAL_POSTGRES", "fresh_schema"]
 
@@ -20,7 +20,7 @@ LOCAL_POSTGRES = "postgresql+psycopg://root@127.0.0.1:5432/test"
 def fresh_schema(server_url: str, prefix: str) -> Iterator[str]:
     """The URL of a new schema on the server (dropped afterwards, with its search schema)."""
     schema = f"{prefix}_{uuid.uuid4().hex[:6]}"
-    server = make_engine(server_url)
+    server = make_index_engine(server_url)
     with server.begin() as connection:
         connection.execute(sa.text(f"CREATE SCHEMA {schema}"))
     try:

@@ -25,15 +25,15 @@ import sqlalchemy as sa
 from benchmarks.databases import fresh_schema
 from benchmarks.timing import interleaved_timings_ms
 from visionary_app.models import Image
-from visionary_app.services.blob_names import make_blob_name, thumbnail_blob_name
-from visionary_app.services.catalog import Catalog, PageCursor
-from visionary_app.services.database import make_engine, upgrade_to_head
-from visionary_app.services.local_blob_store import LocalBlobStore
-from visionary_app.services.ownership import Viewer
-from visionary_app.services.providers.offline import render_png
-from visionary_app.services.search_index import postgres_search_schema, postgres_words_added
-from visionary_app.services.thumbnails import make_thumbnail
-from visionary_app.services.url_signing import UrlSigner
+from visionary_app.services.access.ownership import Viewer
+from visionary_app.services.gallery.catalog import Catalog, PageCursor, make_index_engine
+from visionary_app.services.gallery.search_index import postgres_search_schema, postgres_words_added
+from visionary_app.services.gallery.thumbnails import make_thumbnail
+from visionary_app.services.generation.providers.offline import render_png
+from visionary_app.services.kit.database import upgrade_to_head
+from visionary_app.services.storage.blob_names import make_blob_name, thumbnail_blob_name
+from visionary_app.services.storage.local_blob_store import LocalBlobStore
+from visionary_app.services.storage.url_signing import UrlSigner
 
 PAGE = 24
 TARGET_MS = 5.0  # p50 and p95, and within 2x of the small index
@@ -86,7 +86,7 @@ def _rows(count: int, seed: int) -> list[dict]:
 
 def _seed(url: str, rows: list[dict]) -> Catalog:
     upgrade_to_head(url)
-    engine = make_engine(url)
+    engine = make_index_engine(url)
     postgres = engine.dialect.name == "postgresql"
     with engine.begin() as connection:
         if postgres:  # loaded as an import would be: triggers off, search tables filled after

@@ -27,12 +27,12 @@ from benchmarks.gallery import seed_index
 from benchmarks.timing import interleaved_timings_ms, timings_ms
 from tests.support.azurite import Azurite
 from visionary_app.models import Image
-from visionary_app.services.azure_blob_store import AzureBlobStore
-from visionary_app.services.blob_metadata import encode_image
-from visionary_app.services.blob_names import make_blob_name
-from visionary_app.services.catalog import Catalog
-from visionary_app.services.database import make_engine, upgrade_to_head
-from visionary_app.services.ownership import Viewer
+from visionary_app.services.access.ownership import Viewer
+from visionary_app.services.gallery.catalog import Catalog, make_index_engine
+from visionary_app.services.kit.database import upgrade_to_head
+from visionary_app.services.storage.azure_blob_store import AzureBlobStore
+from visionary_app.services.storage.blob_metadata import encode_image
+from visionary_app.services.storage.blob_names import make_blob_name
 
 PAGE = 50
 PAGE_TARGET_MS = 0.8  # a page of 50 with its URLs, on the server
@@ -67,7 +67,7 @@ def _records(count: int, rng: random.Random) -> list[Image]:
 
 def _index(url: str, images: list[Image]) -> Catalog:
     upgrade_to_head(url)
-    engine = make_engine(url)
+    engine = make_index_engine(url)
     rows = [image.model_dump() for image in images]
     with engine.begin() as connection:
         for start in range(0, len(rows), 10_000):

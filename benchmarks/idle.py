@@ -31,7 +31,7 @@ from PIL import Image as PILImage
 
 from benchmarks.load import p95, target
 from tests.support.reflex_client import ReflexClient
-from visionary_app.services.database import make_engine
+from visionary_app.services.gallery.catalog import make_index_engine
 from visionary_app.state.gallery import MAX_RENEW_CHECK_MS, GalleryState
 from visionary_app.state.generation import GenerationState
 
@@ -105,7 +105,7 @@ async def run_idle(
 ) -> dict:
     """Open `tabs` tabs, measure an idle window, then push `images` images to all of them."""
     env = {**env, "VISIONARY_API_TOKENS": f"bench={API_TOKEN}"}
-    index = make_engine(database_url)
+    index = make_index_engine(database_url)
     async with target(url, env, log) as (base_url, app):
         clients = [ReflexClient(base_url) for _ in range(tabs)]
         started = time.perf_counter()

@@ -25,7 +25,7 @@ import sqlalchemy as sa
 
 from tests.support.app_server import AppProcess, run_app
 from tests.support.reflex_client import ReflexClient
-from visionary_app.services.database import make_engine
+from visionary_app.services.gallery.catalog import make_index_engine
 from visionary_app.state.gallery import GalleryState
 from visionary_app.state.generation import GenerationState
 
@@ -120,7 +120,7 @@ def _images_by_prompt(app: AppProcess | None, prompts: list[str]) -> dict[str, i
     if app is None:
         return None
     url = app.env.get("VISIONARY_DATABASE_URL") or f"sqlite:///{app.data_dir / 'visionary.db'}"
-    engine = make_engine(url)
+    engine = make_index_engine(url)
     try:
         with engine.connect() as connection:
             rows = connection.execute(

@@ -15,16 +15,18 @@ import time
 from pathlib import Path
 
 from visionary_app.models import JobStatus
-from visionary_app.services.database import make_engine, upgrade_to_head
-from visionary_app.services.jobs import JobLimits, JobQueue
-from visionary_app.services.providers.base import ImageOptions
+from visionary_app.services.gallery.catalog import make_index_engine
+from visionary_app.services.generation.providers.base import ImageOptions
+from visionary_app.services.generation.queue import JobQueue
+from visionary_app.services.kit.database import upgrade_to_head
+from visionary_app.services.limits.image_limits import JobLimits
 
 ONE = ImageOptions(size="256x256")
 _OLD_POLL_S = 0.2
 
 
 async def _full_queue(url: str, jobs: int) -> tuple[JobQueue, list]:
-    queue = JobQueue(make_engine(url), JobLimits(max_concurrent=1, max_running_per_owner=1))
+    queue = JobQueue(make_index_engine(url), JobLimits(max_concurrent=1, max_running_per_owner=1))
     blocker = await queue.submit("user:holder", "holds the only slot", ONE)
     assert (await queue.try_start(blocker)).started
     waiting = [await queue.submit(f"user:u{i}", "waits", ONE) for i in range(jobs)]

@@ -18,13 +18,13 @@ from benchmarks.databases import LOCAL_POSTGRES, fresh_schema
 from tests.support.azurite import Azurite
 from visionary_app.api.media import media_api
 from visionary_app.models import Image
-from visionary_app.services.azure_blob_store import AzureBlobStore
-from visionary_app.services.blob_names import make_blob_name
-from visionary_app.services.catalog import Catalog
-from visionary_app.services.database import make_engine, upgrade_to_head
-from visionary_app.services.local_blob_store import LocalBlobStore
-from visionary_app.services.ownership import Viewer
-from visionary_app.services.url_signing import UrlSigner
+from visionary_app.services.access.ownership import Viewer
+from visionary_app.services.gallery.catalog import Catalog, make_index_engine
+from visionary_app.services.kit.database import upgrade_to_head
+from visionary_app.services.storage.azure_blob_store import AzureBlobStore
+from visionary_app.services.storage.blob_names import make_blob_name
+from visionary_app.services.storage.local_blob_store import LocalBlobStore
+from visionary_app.services.storage.url_signing import UrlSigner
 
 SIGNING_KEY = b"test-signing-key-0123456789abcdef"
 # A viewer who owns nothing: sees exactly the shared images (every image tests make by default).
@@ -54,7 +54,7 @@ def database_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def engine(database_url: str) -> sa.Engine:
-    engine = make_engine(database_url)
+    engine = make_index_engine(database_url)
     yield engine
     engine.dispose()
 
@@ -133,8 +133,8 @@ async def fetch(store, url: str) -> tuple[int, bytes]:
 
 def small_pipeline(store, catalog, provider=None, max_prompt_length: int = 4000):
     """A pipeline on the offline provider making small (256 px) images, for fast tests."""
-    from visionary_app.services.generation import GenerationPipeline
-    from visionary_app.services.providers import OfflineProvider
+    from visionary_app.services.generation.pipeline import GenerationPipeline
+    from visionary_app.services.generation.providers import OfflineProvider
 
     return GenerationPipeline(
         provider or OfflineProvider(),
@@ -154,7 +154,7 @@ def fresh_postgres_schema(prefix: str = "visionary_test") -> Iterator[str]:
 
     Skips when PostgreSQL is unreachable, except under CI, where that is a failure.
     """
-    server = make_engine(POSTGRES_URL)
+    server = make_index_engine(POSTGRES_URL)
     try:
         server.connect().close()
     except sa.exc.OperationalError as exc:

@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ANYONE
-from visionary_app.services.catalog import Catalog
-from visionary_app.services.database import make_engine
+from visionary_app.services.gallery.catalog import Catalog, make_index_engine
 from visionary_app.services.studio import build_studio
 from visionary_app.settings import Settings
 
@@ -65,7 +64,7 @@ async def test_sync_rebuilds_a_deleted_index(tmp_path, azurite, kind, monkeypatc
     assert out.count("\nindex images/") + out.startswith("index images/") == 3
     assert "3 indexed, 0 rows removed" in out
 
-    catalog = Catalog(make_engine(Settings().resolved_database_url))
+    catalog = Catalog(make_index_engine(Settings().resolved_database_url))
     assert [image.prompt for image in await catalog.newest(10, viewer=ANYONE)] == list(
         reversed(prompts)
     )
@@ -86,7 +85,7 @@ def test_sync_refuses_a_missing_store_and_changes_nothing(tmp_path, azurite, kin
 
 
 def test_hash_password_prints_a_hash_that_signs_in(tmp_path):
-    from visionary_app.services.access import AccessControl
+    from visionary_app.services.access.sessions import AccessControl
 
     result = subprocess.run(
         [sys.executable, "-m", "visionary_app", "hash-password"],

@@ -9,8 +9,8 @@ import sys
 from datetime import timedelta
 
 from visionary_app.services.access import hash_password
-from visionary_app.services.database import upgrade_to_head
-from visionary_app.services.mirror import DEFAULT_GRACE, MAX_REMOVED_SHARE, SyncRefused, reconcile
+from visionary_app.services.gallery import DEFAULT_GRACE, MAX_REMOVED_SHARE, SyncRefused, reconcile
+from visionary_app.services.kit import upgrade_to_head
 from visionary_app.services.studio import build_studio
 from visionary_app.settings import get_settings
 

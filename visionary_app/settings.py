@@ -254,7 +254,7 @@ class Settings(BaseSettings):
     @field_validator("api_tokens")
     @classmethod
     def _check_api_tokens(cls, value: SecretStr | None) -> SecretStr | None:
-        from visionary_app.services.api_tokens import parse_configured_tokens
+        from visionary_app.services.access.api_tokens import parse_configured_tokens
 
         if value is not None:
             parse_configured_tokens(value.get_secret_value())
@@ -296,7 +296,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _model_not_shut_down(self) -> Settings:
         # Refused here, when the app starts, with the replacement named (not on first use).
-        from visionary_app.services.providers.capabilities import retirement_notice
+        from visionary_app.services.generation.providers.capabilities import retirement_notice
 
         retirement_notice(
             self.resolved_image_model, provider=self.resolved_provider, today=date.today()

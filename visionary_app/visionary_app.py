@@ -16,7 +16,7 @@ from visionary_app.api.single_sign_on import single_sign_on_routes
 from visionary_app.api.v1 import build_api, mount
 from visionary_app.logs import configure_logging
 from visionary_app.pages import sign_in, studio
-from visionary_app.services.database import upgrade_to_head
+from visionary_app.services.kit import upgrade_to_head
 from visionary_app.services.studio import get_studio
 from visionary_app.settings import get_settings
 from visionary_app.state.access import AccessGate

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-from visionary_app.services.search_index import postgres_search_schema
+from visionary_app.services.gallery.search_index import postgres_search_schema
 
 revision: str = "0003"
 down_revision: str | Sequence[str] | None = "0002"

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-from visionary_app.services.search_index import (
+from visionary_app.services.gallery.search_index import (
     postgres_search_schema,
     postgres_words_added,
     postgres_words_dropped,

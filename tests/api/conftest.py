@@ -12,7 +12,7 @@ from tests.support.studios import fresh_studio
 from visionary_app.api.media import media_routes
 from visionary_app.api.openai_compatible import build_openai_compatible
 from visionary_app.api.v1 import build_api, mount
-from visionary_app.services.api_tokens import SCOPES
+from visionary_app.services.access.api_tokens import SCOPES
 from visionary_app.services.studio import Studio, get_studio
 from visionary_app.settings import get_settings
 

@@ -9,8 +9,7 @@ from starlette.applications import Starlette
 from tests.api.conftest import BASE
 from tests.support.studios import fresh_studio
 from visionary_app.api.health import health_routes
-from visionary_app.services.catalog import Catalog
-from visionary_app.services.database import make_engine
+from visionary_app.services.gallery.catalog import Catalog, make_index_engine
 from visionary_app.services.studio import get_studio
 from visionary_app.settings import get_settings
 
@@ -37,7 +36,7 @@ async def test_not_ready_names_what_failed_and_no_secret(client, tmp_path):
     http, studio = client
     # The index is damaged (not a database at all), and Redis does not answer.
     (tmp_path / "damaged.db").write_bytes(b"this is not an SQLite database" * 100)
-    studio.catalog = Catalog(make_engine(f"sqlite:///{tmp_path / 'damaged.db'}"))
+    studio.catalog = Catalog(make_index_engine(f"sqlite:///{tmp_path / 'damaged.db'}"))
     studio.settings = studio.settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0"})
     answer = await http.get("/readyz")
     assert answer.status_code == 503

@@ -6,8 +6,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from visionary_app.api.media import media_api
-from visionary_app.services.blob_names import make_blob_name
-from visionary_app.services.local_blob_store import LocalBlobStore
+from visionary_app.services.storage.blob_names import make_blob_name
+from visionary_app.services.storage.local_blob_store import LocalBlobStore
 
 PNG = b"\x89PNG\r\n\x1a\nnot really"
 

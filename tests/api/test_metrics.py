@@ -8,8 +8,8 @@ from starlette.applications import Starlette
 from tests.api.conftest import BASE
 from tests.support.studios import fresh_studio
 from visionary_app.api.metrics import metrics_routes
-from visionary_app.services.ownership import Viewer
-from visionary_app.services.providers.base import ImageOptions
+from visionary_app.services.access.ownership import Viewer
+from visionary_app.services.generation.providers.base import ImageOptions
 from visionary_app.services.studio import get_studio
 from visionary_app.settings import get_settings
 

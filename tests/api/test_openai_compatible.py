@@ -11,7 +11,7 @@ import pytest
 from PIL import Image as PILImage
 
 from tests.api.conftest import BASE, routes, token_for
-from visionary_app.services.ownership import Viewer
+from visionary_app.services.access.ownership import Viewer
 
 
 @pytest.fixture

@@ -217,7 +217,7 @@ async def test_with_sign_in_off_only_configured_tokens_open_the_api(tmp_path, mo
 
 async def test_a_job_run_elsewhere_is_followed_through_its_row(client, studio):
     """A listener on a worker that does not run the job reads the job's row instead."""
-    from visionary_app.services.providers.base import ImageOptions
+    from visionary_app.services.generation.providers.base import ImageOptions
 
     headers = bearer(await token_for(studio, "alice"))
     job = await studio.runner.submit("user:alice", "run elsewhere", ImageOptions(size="256x256"))

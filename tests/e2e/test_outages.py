@@ -27,7 +27,7 @@ from tests.e2e.conftest import RunningApp, launch_app, run_in_thread
 from tests.support.app_server import ROOT
 from tests.support.azurite import Azurite
 from tests.support.reflex_client import ReflexClient
-from visionary_app.services.database import make_engine
+from visionary_app.services.gallery.catalog import make_index_engine
 from visionary_app.state.gallery import GalleryState
 from visionary_app.state.generation import GenerationState
 from visionary_app.state.visitor import VisitorState
@@ -122,7 +122,7 @@ async def _all_shown(tabs: list[ReflexClient], prompts: list[str], timeout_s: fl
 
 async def _wait_running(app: RunningApp, database_url: str, prompts: list[str]) -> None:
     """Until every one of these jobs has called the provider."""
-    engine = make_engine(database_url)
+    engine = make_index_engine(database_url)
     try:
         for _ in range(200):
             with engine.connect() as connection:
@@ -170,8 +170,8 @@ def test_storage_outage_mid_load_fails_clearly_and_recovers(
 @contextlib.contextmanager
 def _database_refusing(database_url: str) -> Iterator[None]:
     """The app's database takes no connections, and the app's open ones are cut."""
-    database = make_engine(database_url).url.database
-    admin = make_engine(POSTGRES_URL.rsplit("/", 1)[0] + "/postgres")
+    database = make_index_engine(database_url).url.database
+    admin = make_index_engine(POSTGRES_URL.rsplit("/", 1)[0] + "/postgres")
     with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         connection.execute(sa.text(f'ALTER DATABASE "{database}" WITH ALLOW_CONNECTIONS false'))
         connection.execute(

@@ -22,7 +22,7 @@ from tests.e2e.conftest import E2E_SETTINGS, ITEM, JOB_CARD, generate, studio_pa
 from tests.support.app_server import AppStartFailed
 from tests.support.cluster import Cluster, run_cluster
 from tests.support.services import REDIS_URL, redis_or_skip
-from visionary_app.services.database import make_engine
+from visionary_app.services.gallery.catalog import make_index_engine
 
 DAILY_LIMIT = 16
 LATENCY_MS = 2000
@@ -55,7 +55,7 @@ def scaled_app(database_url: str, tmp_path_factory) -> Iterator[Cluster]:
 
 @pytest.fixture(scope="module")
 def index(database_url: str) -> Iterator[sa.Engine]:
-    engine = make_engine(database_url)
+    engine = make_index_engine(database_url)
     yield engine
     engine.dispose()
 

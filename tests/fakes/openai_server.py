@@ -28,9 +28,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, StreamingResponse
 from starlette.routing import Route
 
-from visionary_app.services.providers.base import InputImage
-from visionary_app.services.providers.capabilities import size_problem
-from visionary_app.services.providers.offline import coarse_preview, render_edit, render_png
+from visionary_app.services.generation.providers.base import InputImage
+from visionary_app.services.generation.providers.capabilities import size_problem
+from visionary_app.services.generation.providers.offline import (
+    coarse_preview,
+    render_edit,
+    render_png,
+)
 
 SLOW_S = 10.0
 SUGGESTION = "a paper boat sailing through a neon-lit canal, watercolour on textured paper"

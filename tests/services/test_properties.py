@@ -8,19 +8,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from visionary_app.models import Image
-from visionary_app.services.blob_metadata import (
+from visionary_app.services.gallery.search_index import like_pattern, search_terms
+from visionary_app.services.generation.pipeline import InvalidPrompt, validate_prompt
+from visionary_app.services.storage.blob_metadata import (
     METADATA_BUDGET_BYTES,
     decode_image,
     encode_image,
 )
-from visionary_app.services.blob_names import (
+from visionary_app.services.storage.blob_names import (
     companion_blob_names,
     is_image_blob_name,
     is_valid_blob_name,
     make_blob_name,
 )
-from visionary_app.services.generation import InvalidPrompt, validate_prompt
-from visionary_app.services.search_index import like_pattern, search_terms
 
 MAX_LENGTH = 4000
 # Every code point, surrogates included: what a browser or an API client could send.

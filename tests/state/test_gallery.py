@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 from tests.conftest import ANYONE, indexed_image
 from tests.state.conftest import PAGE_SIZE, run_event, said, substate
 from visionary_app.models import Image, Visibility
-from visionary_app.services.catalog import Catalog, CatalogError
-from visionary_app.services.live_feed import Change, ChangeKind
+from visionary_app.services.gallery.catalog import Catalog, CatalogError
+from visionary_app.services.gallery.live_feed import Change, ChangeKind
 from visionary_app.state.gallery import WINDOW_PAGES, GalleryState, sign_tile
 from visionary_app.state.visitor import viewer_of
 

@@ -6,9 +6,9 @@ from reflex.state import State
 
 from tests.state.conftest import run_event, said, substate
 from visionary_app.models import JobStatus
-from visionary_app.services.blob_store import StorageError
-from visionary_app.services.local_blob_store import LocalBlobStore
-from visionary_app.services.providers.base import ImageOptions
+from visionary_app.services.generation.providers.base import ImageOptions
+from visionary_app.services.storage.blob_store import StorageError
+from visionary_app.services.storage.local_blob_store import LocalBlobStore
 from visionary_app.state.gallery import GalleryState
 from visionary_app.state.generation import GenerationState, cards_for
 

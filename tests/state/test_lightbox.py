@@ -5,7 +5,7 @@ import uuid
 from reflex.state import State
 
 from tests.state.conftest import run_event, said, substate
-from visionary_app.services.catalog import Catalog, CatalogError
+from visionary_app.services.gallery.catalog import Catalog, CatalogError
 from visionary_app.state.gallery import GalleryState
 from visionary_app.state.lightbox import LightboxState
 from visionary_app.state.visitor import VisitorState

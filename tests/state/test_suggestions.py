@@ -4,7 +4,7 @@ import pytest
 from reflex.state import State
 
 from tests.state.conftest import run_event, said, substate
-from visionary_app.services.providers import ProviderError
+from visionary_app.services.generation.providers import ProviderError
 from visionary_app.state.generation import GenerationState
 from visionary_app.state.suggestions import SuggestionState
 

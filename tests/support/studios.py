@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from visionary_app.services import studio as studio_module
-from visionary_app.services.database import upgrade_to_head
+from visionary_app.services.kit.database import upgrade_to_head
 from visionary_app.services.studio import Studio, get_studio
 from visionary_app.settings import get_settings
 

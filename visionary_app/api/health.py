@@ -18,9 +18,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from visionary_app.services.blob_store import StorageError
-from visionary_app.services.catalog import CatalogError
-from visionary_app.services.providers.capabilities import ModelRetired, retirement_notice
+from visionary_app.services.gallery import CatalogError
+from visionary_app.services.generation import ModelRetired, retirement_notice
+from visionary_app.services.storage import StorageError
 from visionary_app.services.studio import Studio
 
 __all__ = ["health_routes"]

@@ -10,10 +10,12 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from visionary_app.services.blob_names import is_valid_blob_name
-from visionary_app.services.blob_store import BlobStore
-from visionary_app.services.content_types import content_type_for_blob
-from visionary_app.services.local_blob_store import LocalBlobStore
+from visionary_app.services.storage import (
+    BlobStore,
+    LocalBlobStore,
+    content_type_for_blob,
+    is_valid_blob_name,
+)
 
 __all__ = ["media_api", "media_routes"]
 

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from visionary_app.services.metrics import OPEN_TABS, REGISTRY
+from visionary_app.services.kit import OPEN_TABS, REGISTRY
 from visionary_app.services.studio import Studio
 
 __all__ = ["metrics_routes"]

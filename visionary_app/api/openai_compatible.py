@@ -28,21 +28,22 @@ from visionary_app.api.v1 import (
     retry_after,
 )
 from visionary_app.models import Image, ImageKind
-from visionary_app.services.blob_store import StorageError
-from visionary_app.services.generation import GenerationFailed, options_for_source
-from visionary_app.services.jobs import LimitReached, QueueUnavailable
-from visionary_app.services.masks import MaskRefused
-from visionary_app.services.providers.base import ImageOptions
-from visionary_app.services.runner import (
+from visionary_app.services.generation import (
     QUEUE_UNAVAILABLE,
     Cancelled,
     Failed,
+    GenerationFailed,
+    ImageOptions,
     JobEvent,
+    MaskRefused,
     PartialImage,
     Stored,
+    UploadRefused,
+    options_for_source,
 )
+from visionary_app.services.limits import LimitReached, QueueUnavailable
+from visionary_app.services.storage import StorageError
 from visionary_app.services.studio import Studio
-from visionary_app.services.uploads import UploadRefused
 
 __all__ = ["build_openai_compatible"]
 

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from visionary_app.services.oidc import SignOnFailed
+from visionary_app.services.access import SignOnFailed
 
 __all__ = ["SESSION_COOKIE", "single_sign_on_routes"]
 

@@ -31,35 +31,33 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Mount
 
 from visionary_app.models import GenerationJob, Image, ImageKind, JobStatus, Visibility, split_ids
-from visionary_app.services.api_tokens import TokenHolder, TokensUnavailable
-from visionary_app.services.blob_store import StorageError
-from visionary_app.services.catalog import CatalogError, PageCursor
-from visionary_app.services.curation import (
+from visionary_app.services.access import Scope, TokenHolder, TokensUnavailable
+from visionary_app.services.gallery import (
+    CatalogError,
     DeleteFailed,
+    PageCursor,
     VisibilityNotChanged,
     change_visibility,
     delete_image,
 )
 from visionary_app.services.generation import (
-    GenerationFailed,
-    GenerationPipeline,
-    options_for_source,
-)
-from visionary_app.services.jobs import LimitReached, QueueUnavailable
-from visionary_app.services.masks import MaskRefused
-from visionary_app.services.ownership import Scope
-from visionary_app.services.providers.base import ImageOptions
-from visionary_app.services.runner import (
     QUEUE_UNAVAILABLE,
     Cancelled,
     Failed,
+    GenerationFailed,
+    GenerationPipeline,
+    ImageOptions,
+    MaskRefused,
     PartialImage,
     Queued,
     Running,
     Stored,
+    UploadRefused,
+    options_for_source,
 )
+from visionary_app.services.limits import LimitReached, QueueUnavailable
+from visionary_app.services.storage import StorageError
 from visionary_app.services.studio import Studio
-from visionary_app.services.uploads import UploadRefused
 
 __all__ = [
     "Problem",

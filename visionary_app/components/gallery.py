@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from visionary_app.components.media import backend_resolved, renewable_image
-from visionary_app.services.search_index import MAX_QUERY_CHARS
+from visionary_app.services.gallery import MAX_QUERY_CHARS
 from visionary_app.state.gallery import GalleryState, GalleryTile
 from visionary_app.state.generation import GenerationState, JobCard
 from visionary_app.state.lightbox import LightboxState

@@ -9,29 +9,39 @@ from dataclasses import dataclass, field
 import openai
 
 from visionary_app.models import Visibility
-from visionary_app.services.access import AccessControl
-from visionary_app.services.api_tokens import ApiTokens, parse_configured_tokens
-from visionary_app.services.azure_blob_store import AzureBlobStore
-from visionary_app.services.blob_store import BlobStore
-from visionary_app.services.catalog import Catalog
-from visionary_app.services.database import make_engine
-from visionary_app.services.generation import GenerationPipeline
-from visionary_app.services.job_hub import JobHub
-from visionary_app.services.jobs import JobLimits, JobQueue
-from visionary_app.services.live_feed import LiveFeed, LocalFeed, make_feed
-from visionary_app.services.local_blob_store import LocalBlobStore
-from visionary_app.services.oidc import OidcClient, OidcConfig
-from visionary_app.services.providers import ImageProvider, OfflineProvider
-from visionary_app.services.providers.base import PROVIDER_LABELS, public_host
-from visionary_app.services.providers.capabilities import ModelCapabilities, capabilities_for
-from visionary_app.services.providers.openai_images import OpenAIImageProvider, OutputSettings
-from visionary_app.services.runner import JobRunner
-from visionary_app.services.secret_keys import load_or_create_key
-from visionary_app.services.sign_in_limits import SignInLimiter
-from visionary_app.services.suggestions import ChatSuggester, OfflineSuggester, PromptSuggester
-from visionary_app.services.uploads import UploadLimits, Uploads
-from visionary_app.services.url_signing import UrlSigner
-from visionary_app.services.usage import UsageMeter
+from visionary_app.services.access.api_tokens import ApiTokens, parse_configured_tokens
+from visionary_app.services.access.oidc import OidcClient, OidcConfig
+from visionary_app.services.access.sessions import AccessControl
+from visionary_app.services.access.sign_in_limits import SignInLimiter
+from visionary_app.services.gallery.catalog import Catalog, make_index_engine
+from visionary_app.services.gallery.live_feed import LiveFeed, LocalFeed, make_feed
+from visionary_app.services.generation.job_hub import JobHub
+from visionary_app.services.generation.pipeline import GenerationPipeline
+from visionary_app.services.generation.providers import ImageProvider, OfflineProvider
+from visionary_app.services.generation.providers.base import PROVIDER_LABELS, public_host
+from visionary_app.services.generation.providers.capabilities import (
+    ModelCapabilities,
+    capabilities_for,
+)
+from visionary_app.services.generation.providers.openai_images import (
+    OpenAIImageProvider,
+    OutputSettings,
+)
+from visionary_app.services.generation.queue import JobQueue
+from visionary_app.services.generation.runner import JobRunner
+from visionary_app.services.generation.suggestions import (
+    ChatSuggester,
+    OfflineSuggester,
+    PromptSuggester,
+)
+from visionary_app.services.generation.uploads import UploadLimits, Uploads
+from visionary_app.services.kit.secret_keys import load_or_create_key
+from visionary_app.services.limits.image_limits import JobLimits
+from visionary_app.services.limits.usage import UsageMeter
+from visionary_app.services.storage.azure_blob_store import AzureBlobStore
+from visionary_app.services.storage.blob_store import BlobStore
+from visionary_app.services.storage.local_blob_store import LocalBlobStore
+from visionary_app.services.storage.url_signing import UrlSigner
 from visionary_app.settings import Settings, get_settings, parse_users
 
 __all__ = ["Studio", "build_studio", "get_studio"]
@@ -207,7 +217,7 @@ def build_studio(settings: Settings) -> Studio:
     provider, suggester = build_provider(settings)
     capabilities = provider.capabilities
     store = build_store(settings)
-    engine = make_engine(settings.resolved_database_url)
+    engine = make_index_engine(settings.resolved_database_url)
     feed = make_feed(settings.redis_url, settings.resolved_database_url)
     catalog = Catalog(engine, feed)
     pipeline = GenerationPipeline(

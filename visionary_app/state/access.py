@@ -12,7 +12,7 @@ from reflex.event import Event
 from reflex.middleware import Middleware
 from reflex.state import BaseState, StateUpdate
 
-from visionary_app.services.sign_in_limits import SignInUnavailable
+from visionary_app.services.access import SignInUnavailable
 from visionary_app.services.studio import get_studio
 from visionary_app.state.api_tokens import ApiTokensState
 from visionary_app.state.editor import EditorState

@@ -9,7 +9,7 @@ from typing import Any
 
 import reflex as rx
 
-from visionary_app.services.api_tokens import SCOPES, TokenRefused, TokensUnavailable
+from visionary_app.services.access import SCOPES, TokenRefused, TokensUnavailable
 from visionary_app.services.studio import get_studio
 from visionary_app.state.visitor import VisitorState
 

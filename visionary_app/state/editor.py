@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import reflex as rx
 
 from visionary_app.models import Image
-from visionary_app.services.blob_store import StorageError
-from visionary_app.services.masks import MaskRefused, Stroke, strokes_from_painter
+from visionary_app.services.generation import MaskRefused, Stroke, strokes_from_painter
+from visionary_app.services.storage import StorageError
 from visionary_app.services.studio import get_studio
 from visionary_app.state.upload_files import receive_upload
 from visionary_app.state.visitor import VisitorState, visible_image

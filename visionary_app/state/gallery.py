@@ -17,12 +17,18 @@ from datetime import datetime
 import reflex as rx
 
 from visionary_app.models import Image
-from visionary_app.services.blob_store import StorageError
-from visionary_app.services.catalog import CatalogError, PageCursor
-from visionary_app.services.live_feed import Change, ChangeKind
-from visionary_app.services.metrics import GALLERY_QUERY_SECONDS
-from visionary_app.services.ownership import Scope, Viewer
-from visionary_app.services.search_index import MAX_QUERY_CHARS, clean_query, search_terms
+from visionary_app.services.access import Scope, Viewer
+from visionary_app.services.gallery import (
+    MAX_QUERY_CHARS,
+    CatalogError,
+    Change,
+    ChangeKind,
+    PageCursor,
+    clean_query,
+    search_terms,
+)
+from visionary_app.services.kit import GALLERY_QUERY_SECONDS
+from visionary_app.services.storage import StorageError
 from visionary_app.services.studio import get_studio
 from visionary_app.settings import get_settings
 from visionary_app.state.visitor import NotSignedIn, viewer_of

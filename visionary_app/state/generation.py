@@ -14,24 +14,25 @@ from typing import Any
 import reflex as rx
 
 from visionary_app.models import GenerationJob, Image, ImageKind, JobStatus
-from visionary_app.services.blob_store import StorageError
-from visionary_app.services.catalog import CatalogError
-from visionary_app.services.generation import GenerationFailed, options_for_source
-from visionary_app.services.jobs import LimitReached, QueueUnavailable
-from visionary_app.services.masks import MaskRefused, render_mask
-from visionary_app.services.providers.base import ImageOptions
-from visionary_app.services.runner import (
+from visionary_app.services.gallery import CatalogError, preview_data_url
+from visionary_app.services.generation import (
     QUEUE_UNAVAILABLE,
     Cancelled,
     Failed,
+    GenerationFailed,
+    ImageOptions,
     JobEvent,
+    MaskRefused,
     PartialImage,
     Queued,
     Running,
     Stored,
+    options_for_source,
+    render_mask,
 )
+from visionary_app.services.limits import LimitReached, QueueUnavailable
+from visionary_app.services.storage import StorageError
 from visionary_app.services.studio import get_studio
-from visionary_app.services.thumbnails import preview_data_url
 from visionary_app.state.editor import EditorState
 from visionary_app.state.gallery import GalleryState, SignedTile, sign_tile
 from visionary_app.state.options import OptionsState

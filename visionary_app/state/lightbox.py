@@ -9,16 +9,16 @@ from dataclasses import dataclass
 import reflex as rx
 
 from visionary_app.models import LEGACY_OWNER, Image, ImageKind, Visibility
-from visionary_app.services.blob_store import StorageError
-from visionary_app.services.catalog import CatalogError
-from visionary_app.services.curation import (
+from visionary_app.services.access import Viewer
+from visionary_app.services.gallery import (
+    CatalogError,
     DeleteFailed,
     VisibilityNotChanged,
     change_visibility,
     delete_image,
     download_filename,
 )
-from visionary_app.services.ownership import Viewer
+from visionary_app.services.storage import StorageError
 from visionary_app.services.studio import get_studio
 from visionary_app.state.editor import EditorState
 from visionary_app.state.gallery import GalleryState

@@ -20,10 +20,9 @@ from reflex.state import StateUpdate
 from reflex_base.event import Event
 
 from visionary_app.models import Image
-from visionary_app.services.blob_store import StorageError
-from visionary_app.services.catalog import CatalogError
-from visionary_app.services.live_feed import Change, ChangeKind
-from visionary_app.services.metrics import LIVE_UPDATE_SECONDS
+from visionary_app.services.gallery import CatalogError, Change, ChangeKind
+from visionary_app.services.kit import LIVE_UPDATE_SECONDS
+from visionary_app.services.storage import StorageError
 from visionary_app.services.studio import get_studio
 from visionary_app.state.gallery import GalleryState, SignedTile, sign_tile
 from visionary_app.state.generation import GenerationState

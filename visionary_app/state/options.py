@@ -10,8 +10,9 @@ from datetime import date
 
 import reflex as rx
 
-from visionary_app.services.providers.base import PROVIDER_LABELS, ImageOptions
-from visionary_app.services.providers.capabilities import (
+from visionary_app.services.generation import (
+    PROVIDER_LABELS,
+    ImageOptions,
     ModelRetired,
     retirement_notice,
     size_problem,

@@ -6,8 +6,8 @@ import logging
 
 import reflex as rx
 
-from visionary_app.services.jobs import LimitReached, QueueUnavailable
-from visionary_app.services.providers import ProviderError
+from visionary_app.services.generation import ProviderError
+from visionary_app.services.limits import LimitReached, QueueUnavailable
 from visionary_app.services.studio import get_studio
 from visionary_app.state.generation import GenerationState
 from visionary_app.state.visitor import VisitorState

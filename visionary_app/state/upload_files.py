@@ -12,10 +12,9 @@ import logging
 import reflex as rx
 
 from visionary_app.models import Image
-from visionary_app.services.generation import GenerationFailed
-from visionary_app.services.jobs import LimitReached, QueueUnavailable
+from visionary_app.services.generation import GenerationFailed, UploadRefused
+from visionary_app.services.limits import LimitReached, QueueUnavailable
 from visionary_app.services.studio import get_studio
-from visionary_app.services.uploads import UploadRefused
 
 logger = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from visionary_app.services.blob_store import StorageError
+from visionary_app.services.storage import StorageError
 from visionary_app.state.gallery import GalleryState, sign_tile
 from visionary_app.state.lightbox import LightboxState
 from visionary_app.state.upload_files import receive_upload

@@ -8,9 +8,8 @@ import uuid
 import reflex as rx
 
 from visionary_app.models import Image
-from visionary_app.services.access import SHARED
-from visionary_app.services.catalog import CatalogError
-from visionary_app.services.ownership import ANONYMOUS_PREFIX, Viewer
+from visionary_app.services.access import ANONYMOUS_PREFIX, SHARED, Viewer
+from visionary_app.services.gallery import CatalogError
 from visionary_app.services.studio import get_studio
 from visionary_app.settings import get_settings
 

@@ -1,0 +1,51 @@
+"""The images people keep: the index, search, curation, the live feed, thumbnails, the mirror."""
+
+from visionary_app.services.gallery.catalog import (
+    Catalog,
+    CatalogError,
+    PageCursor,
+    make_index_engine,
+)
+from visionary_app.services.gallery.curation import (
+    DeleteFailed,
+    VisibilityNotChanged,
+    change_visibility,
+    delete_image,
+    download_filename,
+)
+from visionary_app.services.gallery.live_feed import Change, ChangeKind, LiveFeed, make_feed
+from visionary_app.services.gallery.mirror import (
+    DEFAULT_GRACE,
+    MAX_REMOVED_SHARE,
+    SyncRefused,
+    SyncReport,
+    reconcile,
+)
+from visionary_app.services.gallery.search_index import MAX_QUERY_CHARS, clean_query, search_terms
+from visionary_app.services.gallery.thumbnails import make_thumbnail, preview_data_url
+
+__all__ = [
+    "DEFAULT_GRACE",
+    "MAX_QUERY_CHARS",
+    "MAX_REMOVED_SHARE",
+    "Catalog",
+    "CatalogError",
+    "Change",
+    "ChangeKind",
+    "DeleteFailed",
+    "LiveFeed",
+    "PageCursor",
+    "SyncRefused",
+    "SyncReport",
+    "VisibilityNotChanged",
+    "change_visibility",
+    "clean_query",
+    "delete_image",
+    "download_filename",
+    "make_feed",
+    "make_index_engine",
+    "make_thumbnail",
+    "preview_data_url",
+    "reconcile",
+    "search_terms",
+]

@@ -1,0 +1,99 @@
+"""Acting on stored images: deleting one with everything that belongs to it."""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+
+from visionary_app.models import Image, Visibility
+from visionary_app.services.gallery.catalog import Catalog, CatalogError
+from visionary_app.services.storage.blob_metadata import encode_image
+from visionary_app.services.storage.blob_names import companion_blob_names
+from visionary_app.services.storage.blob_store import BlobStore, StorageError
+
+__all__ = [
+    "DeleteFailed",
+    "VisibilityNotChanged",
+    "change_visibility",
+    "delete_image",
+    "download_filename",
+]
+
+logger = logging.getLogger(__name__)
+
+
+class DeleteFailed(Exception):
+    """The image could not be deleted; the message is for the user. Nothing was lost."""
+
+
+async def delete_image(store: BlobStore, catalog: Catalog, image: Image) -> None:
+    """Delete the image blob, then its row, then its thumbnail and text blob.
+
+    The image blob goes first: it is what `sync` indexes from, so once it is gone nothing can
+    bring the image back. If that fails, the row stays and the image is untouched. A companion
+    that cannot be deleted is an orphan that `sync` removes later.
+    """
+    try:
+        await store.delete(image.blob_name)
+    except StorageError as exc:
+        logger.error("deleting %s failed: %s", image.blob_name, exc)
+        raise DeleteFailed(
+            "The image could not be deleted: image storage is unavailable. Nothing was changed."
+        ) from exc
+    try:
+        await catalog.remove(image.id)
+    except CatalogError as exc:
+        raise DeleteFailed(
+            "The image file was deleted, but the gallery index could not be updated; "
+            "the next sync removes the leftover entry."
+        ) from exc
+    for name in companion_blob_names(image.blob_name):
+        try:
+            await store.delete(name)
+        except StorageError:
+            logger.warning("left orphan %s for sync to remove", name)
+
+
+class VisibilityNotChanged(Exception):
+    """Who can see the image stayed as it was; the message is for the user."""
+
+
+async def change_visibility(
+    store: BlobStore, catalog: Catalog, image: Image, visibility: Visibility
+) -> None:
+    """Make the image private or shared: the blob's metadata first, then the row.
+
+    The blob carries it so that `sync` restores it; if the row cannot follow, the blob is put
+    back, and in either failure the image is left as it was.
+    """
+    changed = image.model_copy(update={"visibility": visibility.value})
+    try:
+        await store.set_metadata(image.blob_name, encode_image(changed).metadata)
+    except StorageError as exc:
+        logger.error("changing the metadata of %s failed: %s", image.blob_name, exc)
+        raise VisibilityNotChanged(
+            "Who can see the image was not changed: image storage is unavailable."
+        ) from exc
+    try:
+        await catalog.set_visibility(image.id, visibility)
+    except CatalogError as exc:
+        try:
+            await store.set_metadata(image.blob_name, encode_image(image).metadata)
+        except StorageError:
+            logger.error("%s: blob and index disagree on visibility until sync", image.id)
+        raise VisibilityNotChanged(
+            "Who can see the image was not changed: the gallery index is unavailable."
+        ) from exc
+
+
+def download_filename(image: Image, max_words_chars: int = 60) -> str:
+    """`<slug of the prompt>-<YYYY-MM-DD>.<ext>`, ASCII only.
+
+    A prompt with no Latin letters gives `image-<date>.<ext>`.
+    """
+    ascii_text = unicodedata.normalize("NFKD", image.prompt).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    slug = slug[:max_words_chars].rsplit("-", 1)[0] if len(slug) > max_words_chars else slug
+    extension = image.blob_name.rsplit(".", 1)[1]
+    return f"{slug or 'image'}-{image.created_at:%Y-%m-%d}.{extension}"

@@ -1,0 +1,73 @@
+"""Making images: the job queue, the runner, the pipeline, the HTTP job hub, the providers."""
+
+from visionary_app.services.generation.job_hub import JobHub
+from visionary_app.services.generation.masks import (
+    MaskRefused,
+    Stroke,
+    render_mask,
+    strokes_from_painter,
+)
+from visionary_app.services.generation.pipeline import (
+    GenerationFailed,
+    GenerationPipeline,
+    options_for_source,
+)
+from visionary_app.services.generation.providers import (
+    ImageProvider,
+    OfflineProvider,
+    ProviderError,
+)
+from visionary_app.services.generation.providers.base import PROVIDER_LABELS, ImageOptions
+from visionary_app.services.generation.providers.capabilities import (
+    ModelCapabilities,
+    ModelRetired,
+    retirement_notice,
+    size_problem,
+)
+from visionary_app.services.generation.queue import JobQueue
+from visionary_app.services.generation.runner import (
+    QUEUE_UNAVAILABLE,
+    Cancelled,
+    Failed,
+    JobEvent,
+    JobRunner,
+    PartialImage,
+    Queued,
+    Running,
+    Stored,
+)
+from visionary_app.services.generation.suggestions import PromptSuggester
+from visionary_app.services.generation.uploads import UploadRefused, Uploads
+
+__all__ = [
+    "PROVIDER_LABELS",
+    "QUEUE_UNAVAILABLE",
+    "Cancelled",
+    "Failed",
+    "GenerationFailed",
+    "GenerationPipeline",
+    "ImageOptions",
+    "ImageProvider",
+    "JobEvent",
+    "JobHub",
+    "JobQueue",
+    "JobRunner",
+    "MaskRefused",
+    "ModelCapabilities",
+    "ModelRetired",
+    "OfflineProvider",
+    "PartialImage",
+    "PromptSuggester",
+    "ProviderError",
+    "Queued",
+    "Running",
+    "Stored",
+    "Stroke",
+    "UploadRefused",
+    "Uploads",
+    "options_for_source",
+    "render_mask",
+    "retirement_notice",
+    "size_problem",
+    "strokes_from_painter",
+]

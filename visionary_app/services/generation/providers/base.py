@@ -1,0 +1,126 @@
+"""The contract every image provider meets."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+from urllib.parse import urlsplit
+
+from visionary_app.services.generation.providers.capabilities import ModelCapabilities
+
+# What the page calls each kind of provider (error messages name the server itself).
+PROVIDER_LABELS = {
+    "offline": "Offline preview",
+    "openai": "OpenAI",
+    "openai-compatible": "OpenAI-compatible",
+    "azure-openai": "Azure OpenAI",
+}
+
+
+def public_host(url: str) -> str:
+    """The host (and port) of an address, fit for messages and logs.
+
+    An address may carry credentials (`https://user:secret@host/v1`): they never leave here.
+    """
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        return ""
+    if ":" in host:  # IPv6
+        host = f"[{host}]"
+    return f"{host}:{port}" if host and port else host
+
+
+@dataclass(frozen=True)
+class ImageOptions:
+    """What the user chose besides the prompt; values come from the model's capabilities."""
+
+    size: str = "1024x1024"
+    quality: str | None = None
+    style: str | None = None
+    n: int = 1
+    background: str | None = None
+    complexity: str | None = None
+    # Only the offline provider draws from a seed (OpenAI's API takes none): a variation
+    # sets one so that "more like this" twice gives two pictures.
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class InputImage:
+    """An image sent to the provider to edit or to follow (bytes of PNG, JPEG or WebP)."""
+
+    data: bytes
+    content_type: str
+    name: str = "image.png"
+
+
+# Called with (image index, preview bytes, content type) as each partial image arrives.
+OnPartial = Callable[[int, bytes, str], None]
+
+
+@dataclass(frozen=True)
+class GeneratedImage:
+    """Image bytes as a provider returned them, with what it said about them."""
+
+    data: bytes
+    content_type: str
+    width: int
+    height: int
+    revised_prompt: str | None = None
+
+
+class ProviderError(Exception):
+    """The provider could not produce an image; the message is fit to show the user.
+
+    `kind` says what went wrong, for metrics: timeout, connection, safety, rate_limit, auth,
+    not_found, server, refused, bad_answer or unexpected.
+    """
+
+    def __init__(self, message: str, kind: str = "bad_answer") -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class ImageProvider(Protocol):
+    """Turns a validated prompt into images."""
+
+    name: str
+    model: str
+    capabilities: ModelCapabilities  # looked up once, when the provider is built
+
+    async def generate(
+        self,
+        prompt: str,
+        options: ImageOptions,
+        *,
+        safety_identifier: str | None = None,
+        on_partial: OnPartial | None = None,
+    ) -> list[GeneratedImage]:
+        """Produce `options.n` images for `prompt`.
+
+        `safety_identifier` is a stable, opaque hash of who asked, for the provider's abuse
+        monitoring (never their name). With `on_partial`, a provider that streams calls it
+        with each preview before the images are returned.
+        """
+        ...
+
+    async def edit(
+        self,
+        prompt: str,
+        images: list[InputImage],
+        options: ImageOptions,
+        *,
+        mask: bytes | None = None,
+        safety_identifier: str | None = None,
+        on_partial: OnPartial | None = None,
+    ) -> list[GeneratedImage]:
+        """Produce `options.n` images from `images` (the first is the one edited) and `prompt`.
+
+        `mask` is a PNG the size of the first image whose fully transparent pixels mark where
+        to change it. Only called when the capabilities say `edits`.
+        """
+        ...

@@ -1,0 +1,11 @@
+"""What may be spent: cost limits on images and on other paid calls, checked in the database."""
+
+from visionary_app.services.limits.image_limits import (
+    JobLimits,
+    LimitReached,
+    QueueUnavailable,
+    describe_wait,
+)
+from visionary_app.services.limits.usage import UsageMeter
+
+__all__ = ["JobLimits", "LimitReached", "QueueUnavailable", "UsageMeter", "describe_wait"]
