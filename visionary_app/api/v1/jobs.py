@@ -1,0 +1,326 @@
+"""Jobs: generations and edits are submitted as jobs, then read, cancelled or followed live."""
+
+import asyncio
+import base64
+import binascii
+import io
+import json
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from fastapi import APIRouter, Response
+from fastapi.responses import StreamingResponse
+from PIL import Image as PILImage
+from pydantic import BaseModel, Field
+
+from visionary_app.api.v1.auth import CurrentStudio, Generator, Reader, visible_image
+from visionary_app.api.v1.errors import Problem, answers, limit_problem, unavailable
+from visionary_app.models import GenerationJob, Image, ImageKind, JobStatus, split_ids
+from visionary_app.services.access import TokenHolder
+from visionary_app.services.generation import (
+    QUEUE_UNAVAILABLE,
+    Cancelled,
+    Failed,
+    GenerationFailed,
+    GenerationPipeline,
+    ImageOptions,
+    MaskRefused,
+    PartialImage,
+    Queued,
+    Running,
+    Stored,
+    options_for_source,
+)
+from visionary_app.services.limits import LimitReached, QueueUnavailable
+from visionary_app.services.studio import Studio
+
+__all__ = ["check_mask", "requested_options", "router"]
+
+router = APIRouter()
+
+
+class OptionsIn(BaseModel):
+    """What the page's options offer; each left out takes the model's default."""
+
+    size: str | None = Field(default=None, max_length=16, examples=["1024x1024"])
+    quality: str | None = Field(default=None, max_length=16)
+    style: str | None = Field(default=None, max_length=16)
+    background: str | None = Field(default=None, max_length=16)
+    complexity: str | None = Field(default=None, max_length=16)
+    n: int = Field(default=1, ge=1, le=10)
+
+
+class GenerationIn(OptionsIn):
+    """A prompt and options."""
+
+    prompt: str = Field(max_length=100_000, examples=["a lighthouse at dusk, watercolour"])
+
+
+class EditIn(OptionsIn):
+    """An edit of an image you may see: what to change, an optional mask, further references."""
+
+    image_id: uuid.UUID
+    prompt: str = Field(max_length=100_000, examples=["add a red boat"])
+    mask: str | None = Field(
+        default=None,
+        max_length=8_000_000,
+        description="Base64 PNG the image's size, transparent where the image should change.",
+    )
+    reference_ids: list[uuid.UUID] = Field(default_factory=list, max_length=15)
+
+
+class JobOut(BaseModel):
+    """A job: where it is, how long it took, why it failed, what it made."""
+
+    id: uuid.UUID
+    kind: Literal["generated", "edited", "variation"]
+    status: Literal["queued", "running", "succeeded", "failed", "cancelled"]
+    prompt: str
+    n: int
+    ahead: int = Field(description="Jobs that start before this one (while it waits).")
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    provider_ms: int | None
+    error: str | None
+    source_ids: list[uuid.UUID]
+    image_ids: list[uuid.UUID]
+
+
+def requested_options(pipeline: GenerationPipeline, body: BaseModel) -> ImageOptions:
+    """The options an API body asks for (ours or OpenAI's), the model's defaults where silent.
+
+    Whether the model offers them is checked when the job is submitted.
+    """
+    defaults = pipeline.default_options()
+    return ImageOptions(
+        size=body.size or defaults.size,
+        quality=body.quality or defaults.quality,
+        style=body.style or defaults.style,
+        n=body.n,
+        background=body.background,
+        complexity=getattr(body, "complexity", None),
+    )
+
+
+def check_mask(mask: bytes, image: Image) -> None:
+    """A mask must be a PNG with transparency at the image's own size (OpenAI's rule)."""
+    try:
+        with PILImage.open(io.BytesIO(mask), formats=["PNG"]) as picture:
+            size, bands = picture.size, picture.getbands()
+            has_transparency = "A" in bands or "transparency" in picture.info
+    except (OSError, PILImage.DecompressionBombError) as exc:
+        raise MaskRefused("The mask is not a PNG.") from exc
+    if size != (image.width, image.height):
+        raise MaskRefused(
+            f"The mask is {size[0]}x{size[1]}; it must be the image's size, "
+            f"{image.width}x{image.height}."
+        )
+    if not has_transparency:
+        raise MaskRefused("The mask has no transparency: nothing would change.")
+
+
+async def _job_out(studio: Studio, job: GenerationJob) -> JobOut:
+    try:
+        ahead = await studio.jobs.ahead(job)
+    except QueueUnavailable:
+        ahead = 0
+    return JobOut(
+        id=job.id,
+        kind=job.kind,
+        status=JobStatus(job.status).value,
+        prompt=job.prompt,
+        n=job.n,
+        ahead=ahead,
+        created_at=job.created_at,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+        provider_ms=job.provider_ms,
+        error=job.error,
+        source_ids=split_ids(job.source_ids),
+        image_ids=split_ids(job.image_ids),
+    )
+
+
+async def _own_job(studio: Studio, holder: TokenHolder, job_id: uuid.UUID) -> GenerationJob:
+    try:
+        job = await studio.jobs.get(job_id)
+    except QueueUnavailable as exc:
+        raise unavailable(QUEUE_UNAVAILABLE) from exc
+    if job is None or job.owner != holder.owner:
+        raise Problem(404, "No such job (or it is not yours).")
+    return job
+
+
+async def _submit(
+    studio: Studio,
+    holder: TokenHolder,
+    prompt: str,
+    options: ImageOptions,
+    *,
+    kind=ImageKind.GENERATED,
+    sources=(),
+    mask=None,
+) -> GenerationJob:
+    try:
+        job = await studio.runner.submit(holder.owner, prompt, options, kind=kind, sources=sources)
+    except GenerationFailed as exc:
+        raise Problem(422, str(exc)) from exc
+    except LimitReached as exc:
+        raise limit_problem(exc) from exc
+    except QueueUnavailable as exc:
+        raise unavailable(QUEUE_UNAVAILABLE) from exc
+    studio.hub.start(job, mask=mask)
+    return job
+
+
+_ACCEPTED = {"status_code": 202, "response_model": JobOut}
+
+
+@router.post(
+    "/generations",
+    **_ACCEPTED,
+    responses=answers(401, 403, 422, 429, 503),
+    summary="Generate images from a prompt (a job)",
+)
+async def create_generation(
+    body: GenerationIn, holder: Generator, response: Response, studio: CurrentStudio
+):
+    job = await _submit(studio, holder, body.prompt, requested_options(studio.pipeline, body))
+    response.headers["Location"] = f"jobs/{job.id}"
+    return await _job_out(studio, job)
+
+
+@router.post(
+    "/edits",
+    **_ACCEPTED,
+    responses=answers(401, 403, 404, 422, 429, 503),
+    summary="Edit an image with a prompt, an optional mask and references (a job)",
+)
+async def create_edit(body: EditIn, holder: Generator, response: Response, studio: CurrentStudio):
+    sources = [await visible_image(studio, holder, body.image_id)]
+    for reference_id in body.reference_ids:
+        sources.append(await visible_image(studio, holder, reference_id))
+    mask = None
+    if body.mask:
+        try:
+            mask = base64.b64decode(body.mask, validate=True)
+            check_mask(mask, sources[0])
+        except (binascii.Error, ValueError, MaskRefused) as exc:
+            raise Problem(
+                422,
+                f"mask: {exc}"
+                if isinstance(exc, MaskRefused)
+                else "mask: not a base64 PNG of the image's size",
+            ) from exc
+    options = requested_options(studio.pipeline, body)
+    if body.size is None:  # the image's own size, where the model can make it
+        options = options_for_source(sources[0], options, studio.capabilities)
+    job = await _submit(
+        studio,
+        holder,
+        body.prompt,
+        options,
+        kind=ImageKind.EDITED,
+        sources=tuple(sources),
+        mask=mask,
+    )
+    response.headers["Location"] = f"jobs/{job.id}"
+    return await _job_out(studio, job)
+
+
+@router.get(
+    "/jobs/{job_id}",
+    response_model=JobOut,
+    responses=answers(401, 403, 404, 503),
+    summary="Read a job",
+)
+async def read_job(job_id: uuid.UUID, holder: Reader, studio: CurrentStudio):
+    return await _job_out(studio, await _own_job(studio, holder, job_id))
+
+
+@router.post(
+    "/jobs/{job_id}/cancel",
+    response_model=JobOut,
+    responses=answers(401, 403, 404, 409, 503),
+    summary="Cancel a job",
+)
+async def cancel_job(job_id: uuid.UUID, holder: Generator, studio: CurrentStudio):
+    job = await _own_job(studio, holder, job_id)
+    try:
+        cancelled = await studio.runner.cancel(job.id, holder.owner)
+    except QueueUnavailable as exc:
+        raise unavailable(QUEUE_UNAVAILABLE) from exc
+    if not cancelled:
+        raise Problem(409, f"The job has already ended ({JobStatus(job.status).value}).")
+    return await _job_out(studio, await _own_job(studio, holder, job_id))
+
+
+@router.get(
+    "/jobs/{job_id}/events",
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "Server-sent events"},
+        **answers(401, 403, 404, 503),
+    },
+    summary="Follow a job as server-sent events",
+)
+async def follow_job(job_id: uuid.UUID, holder: Reader, studio: CurrentStudio):
+    job = await _own_job(studio, holder, job_id)
+    return StreamingResponse(_job_events(studio, job), media_type="text/event-stream")
+
+
+def _sse(name: str, payload: dict) -> bytes:
+    return f"event: {name}\ndata: {json.dumps(payload, default=str)}\n\n".encode()
+
+
+async def _job_events(studio: Studio, job: GenerationJob):
+    if studio.hub.here(job.id):
+        async for event in studio.hub.follow(job.id):
+            match event:
+                case Queued(ahead=ahead):
+                    yield _sse("queued", {"job_id": str(job.id), "ahead": ahead})
+                case Running(elapsed_s=seconds):
+                    yield _sse("running", {"job_id": str(job.id), "elapsed_s": round(seconds, 1)})
+                case PartialImage(index=index, data=data, content_type=content_type):
+                    yield _sse(
+                        "partial_image",
+                        {
+                            "job_id": str(job.id),
+                            "index": index,
+                            "content_type": content_type,
+                            "b64": base64.b64encode(data).decode(),
+                        },
+                    )
+                case Stored(images=images, failures=failures):
+                    for image in images:
+                        yield _sse("stored", {"job_id": str(job.id), "image_id": str(image.id)})
+                    yield _sse("succeeded", {"job_id": str(job.id), "failures": failures})
+                case Failed(reason=reason):
+                    yield _sse("failed", {"job_id": str(job.id), "reason": reason})
+                case Cancelled():
+                    yield _sse("cancelled", {"job_id": str(job.id)})
+        return
+    # Running on another worker (or ended): follow the row.
+    seen = None
+    while True:
+        try:
+            row = await studio.jobs.get(job.id)
+        except QueueUnavailable:
+            await asyncio.sleep(1.0)  # the database is away: keep the stream, try again
+            continue
+        if row is None:
+            return
+        status = JobStatus(row.status).value
+        if status != seen:
+            seen = status
+            payload = {"job_id": str(job.id)}
+            if row.status == JobStatus.FAILED:
+                payload["reason"] = row.error or ""
+            for image_id in split_ids(row.image_ids):
+                if row.status == JobStatus.SUCCEEDED:
+                    yield _sse("stored", {"job_id": str(job.id), "image_id": str(image_id)})
+            yield _sse(status, payload)
+            if row.status in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED):
+                return
+        await asyncio.sleep(1.0)
