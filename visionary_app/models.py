@@ -291,6 +291,11 @@ class GenerationJob(SQLModel, table=True):
         default=None, sa_column=sa.Column(UTCDateTime(), nullable=True)
     )
     provider_ms: int | None = None  # the provider's own share of the running time
+    # The model menu's key ("provider/model") the job runs on; None: the studio's default.
+    model: str | None = Field(default=None, sa_column=sa.Column(sa.String(200), nullable=True))
+    # What the provider said the call used (tokens, images, seconds), as JSON: the price of
+    # the call is worked out from it.
+    usage: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
     worker: str | None = Field(default=None, sa_column=sa.Column(sa.String(128), nullable=True))
     seen: bool = Field(
         default=False, sa_column=sa.Column(sa.Boolean, nullable=False, server_default=sa.false())

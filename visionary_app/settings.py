@@ -63,7 +63,33 @@ class Settings(BaseSettings):
     )
     image_model: str | None = Field(
         default=None,
-        description="Image model; default gpt-image-2 (offline-preview for the offline provider).",
+        description="Image model, or several separated by commas; default gpt-image-2 "
+        "(offline-preview for the offline provider).",
+    )
+    models: str | None = Field(
+        default=None,
+        description="Which configured models the picker offers, in order (provider/model or "
+        "a model name, separated by commas); the first is the default. Unset: all of them.",
+    )
+    # Google Gemini, through the google-genai SDK's own variables.
+    gemini_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("GEMINI_API_KEY", "GOOGLE_API_KEY")
+    )
+    google_genai_use_vertexai: bool = Field(
+        default=False, validation_alias=AliasChoices("GOOGLE_GENAI_USE_VERTEXAI")
+    )
+    google_cloud_project: str | None = Field(
+        default=None, validation_alias=AliasChoices("GOOGLE_CLOUD_PROJECT")
+    )
+    google_cloud_location: str | None = Field(
+        default=None, validation_alias=AliasChoices("GOOGLE_CLOUD_LOCATION")
+    )
+    gemini_base_url: str | None = Field(
+        default=None, description="Another endpoint for the Gemini SDK (tests, proxies)."
+    )
+    gemini_models: str = Field(
+        default="gemini-2.5-flash-image",
+        description="Gemini image models to offer, separated by commas.",
     )
     chat_model: str = Field(
         default="gpt-5.4-mini", description="Chat model that writes prompt suggestions."
@@ -298,9 +324,8 @@ class Settings(BaseSettings):
         # Refused here, when the app starts, with the replacement named (not on first use).
         from visionary_app.services.generation.providers.capabilities import retirement_notice
 
-        retirement_notice(
-            self.resolved_image_model, provider=self.resolved_provider, today=date.today()
-        )
+        for model in self.resolved_image_models:
+            retirement_notice(model, provider=self.resolved_provider, today=date.today())
         return self
 
     @property
@@ -324,11 +349,37 @@ class Settings(BaseSettings):
         return "offline"
 
     @property
+    def resolved_image_models(self) -> list[str]:
+        """The OpenAI-family (or offline) image models, defaulting by provider."""
+        names = [name.strip() for name in (self.image_model or "").split(",") if name.strip()]
+        if names:
+            return list(dict.fromkeys(names))
+        return ["offline-preview" if self.resolved_provider == "offline" else "gpt-image-2"]
+
+    @property
     def resolved_image_model(self) -> str:
-        """The image model name, defaulting by provider."""
-        if self.image_model:
-            return self.image_model
-        return "offline-preview" if self.resolved_provider == "offline" else "gpt-image-2"
+        """The first of `resolved_image_models`."""
+        return self.resolved_image_models[0]
+
+    @property
+    def gemini_enabled(self) -> bool:
+        """Whether Gemini is configured: a key, or Vertex AI with a project."""
+        if self.google_genai_use_vertexai:
+            return bool(self.google_cloud_project)
+        return self.gemini_api_key is not None
+
+    @property
+    def resolved_gemini_models(self) -> list[str]:
+        """The Gemini image models to offer (none unless Gemini is configured)."""
+        if not self.gemini_enabled:
+            return []
+        names = [name.strip() for name in self.gemini_models.split(",") if name.strip()]
+        return list(dict.fromkeys(names))
+
+    @property
+    def model_order(self) -> list[str]:
+        """`VISIONARY_MODELS` as a list (empty: every configured model, as built)."""
+        return [name.strip() for name in (self.models or "").split(",") if name.strip()]
 
     @property
     def admin_names(self) -> frozenset[str]:

@@ -56,7 +56,7 @@ def _tiles(page: Page, text: str):
 
 
 def test_the_page_names_the_provider_and_offers_only_model_options(studio: Page):
-    expect(studio.locator("#model-label")).to_have_text("OpenAI · gpt-image-2")
+    expect(studio.locator("#model-select")).to_have_text("OpenAI · gpt-image-2")
     expect(studio.locator("#offline-notice")).to_have_count(0)
     expect(studio.locator("#option-size")).to_be_visible()
     expect(studio.locator("#option-quality")).to_be_visible()

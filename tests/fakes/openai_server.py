@@ -15,12 +15,10 @@ import asyncio
 import base64
 import io
 import json
-import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-import uvicorn
 from PIL import Image as PILImage
 from starlette.applications import Starlette
 from starlette.datastructures import UploadFile
@@ -28,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, StreamingResponse
 from starlette.routing import Route
 
+from tests.fakes.loopback import LoopbackServer
 from visionary_app.services.generation.providers.base import InputImage
 from visionary_app.services.generation.providers.capabilities import size_problem
 from visionary_app.services.generation.providers.offline import (
@@ -52,7 +51,7 @@ class Recorded:
 
 
 @dataclass
-class FakeOpenAI:
+class FakeOpenAI(LoopbackServer):
     """The fake server's state: accepted keys, what it received, per-prompt counters."""
 
     api_key: str = "sk-test-fake-openai-key-0123456789"
@@ -61,7 +60,6 @@ class FakeOpenAI:
     requests: list[Recorded] = field(default_factory=list)
     seen: Counter = field(default_factory=Counter)
     port: int = 0
-    _server: uvicorn.Server | None = None
 
     @property
     def base_url(self) -> str:
@@ -285,11 +283,22 @@ class FakeOpenAI:
             }
         )
 
+    async def model(self, request: Request):
+        """`GET /models/{model}`: what the app's readiness check asks (free, needs the key)."""
+        azure, _ = self._kind(request)
+        if not self._authorised(request, azure):
+            return self._error(401, "invalid_api_key", "Incorrect API key provided.")
+        name = request.path_params["model"]
+        return JSONResponse({"id": name, "object": "model", "created": 0, "owned_by": "fake"})
+
     def asgi(self) -> Starlette:
         """The ASGI app with OpenAI's and Azure OpenAI's routes."""
         return Starlette(
             routes=[
                 Route("/v1/images/generations", self.images, methods=["POST"]),
+                Route("/v1/models/{model}", self.model, methods=["GET"]),
+                Route("/openai/v1/models/{model}", self.model, methods=["GET"]),
+                Route("/openai/models/{model}", self.model, methods=["GET"]),
                 Route("/v1/images/edits", self.edits, methods=["POST"]),
                 Route("/openai/v1/images/edits", self.edits, methods=["POST"]),
                 Route("/openai/deployments/{name}/images/edits", self.edits, methods=["POST"]),
@@ -300,23 +309,3 @@ class FakeOpenAI:
                 Route("/openai/deployments/{name}/chat/completions", self.chat, methods=["POST"]),
             ]
         )  # fmt: skip
-
-    def start(self) -> FakeOpenAI:
-        """Serve on a free loopback port from a background thread."""
-        config = uvicorn.Config(self.asgi(), host="127.0.0.1", port=0, log_level="warning")
-        self._server = uvicorn.Server(config)
-        thread = threading.Thread(target=self._server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline:
-                msg = "fake OpenAI server did not start"
-                raise RuntimeError(msg)
-            time.sleep(0.02)
-        self.port = self._server.servers[0].sockets[0].getsockname()[1]
-        return self
-
-    def stop(self) -> None:
-        """Shut the server down."""
-        if self._server is not None:
-            self._server.should_exit = True

@@ -15,15 +15,26 @@ from visionary_app.settings import get_settings
 __all__ = ["fresh_studio"]
 
 
-def fresh_studio(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **settings: str) -> Studio:
+def fresh_studio(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    env: dict[str, str] | None = None,
+    **settings: str,
+) -> Studio:
     """A migrated, offline studio in `tmp_path`; `settings` become VISIONARY_* variables.
 
-    Every VISIONARY_/AZURE_/OPENAI_/REFLEX_REDIS variable of the environment is removed first
-    (monkeypatch puts them back); call `get_settings.cache_clear()` when the test ends.
+    `env` sets other variables as they are named (a provider SDK's own, like GEMINI_API_KEY).
+    Every VISIONARY_/AZURE_/OPENAI_/GEMINI_/GOOGLE_/REFLEX_REDIS variable of the environment
+    is removed first (monkeypatch puts them back); call `get_settings.cache_clear()` when the
+    test ends.
     """
     for key in list(os.environ):
-        if key.startswith(("VISIONARY_", "AZURE_", "OPENAI_", "REFLEX_REDIS")):
+        if key.startswith(
+            ("VISIONARY_", "AZURE_", "OPENAI_", "GEMINI_", "GOOGLE_", "REFLEX_REDIS")
+        ):
             monkeypatch.delenv(key)
+    for key, value in (env or {}).items():
+        monkeypatch.setenv(key, value)
     monkeypatch.setenv("VISIONARY_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("VISIONARY_IMAGE_SIZE", "256x256")
     for key, value in settings.items():

@@ -2,8 +2,9 @@
 
 A load balancer or orchestrator sends traffic only to a ready worker and restarts one that is
 not alive. Readiness checks the index database, the blob store, Redis when configured, and
-the provider's configuration (never calling the provider: that costs money and its outages
-are not this worker's). The JSON detail names each check and why it failed, never a secret.
+that each configured provider answers, by a request that costs nothing (reading the model's
+entry; never making an image). The JSON detail names each check and why it failed, never a
+secret. With one provider the check is `provider`; with several, `provider:<name>` each.
 Reflex's own `/ping` and `/_health` stay as they are.
 """
 
@@ -19,7 +20,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from visionary_app.services.gallery import CatalogError
-from visionary_app.services.generation import ModelRetired, retirement_notice
+from visionary_app.services.generation import ModelRetired, ProviderError, retirement_notice
 from visionary_app.services.storage import StorageError
 from visionary_app.services.studio import Studio
 
@@ -49,29 +50,39 @@ async def _redis(studio: Studio) -> str:
     return "reachable"
 
 
-async def _provider(studio: Studio) -> str:
-    """The configuration only: a key where one is needed, a model not shut down since start."""
-    settings, provider = studio.settings, studio.provider
-    if provider.name == "offline":
-        return "offline provider (no key needed)"
-    if provider.name == "openai" and settings.openai_api_key is None:
-        msg = "OPENAI_API_KEY is not set"
-        raise ValueError(msg)
-    retirement_notice(provider.model, provider=provider.name, today=date.today())
-    return f"{provider.name}, model {provider.model}"
+def _provider_check(providers: list) -> Callable[[Studio], Awaitable[str]]:
+    """One kind of provider: each of its models not shut down, and each one answering."""
+
+    async def check(_studio: Studio) -> str:
+        said = []
+        for provider in providers:
+            retirement_notice(provider.model, provider=provider.name, today=date.today())
+            said.append(await provider.check_reachable())
+        models = ", ".join(provider.model for provider in providers)
+        return f"{said[0]} ({models})"
+
+    return check
 
 
-_CHECKS: dict[str, Callable[[Studio], Awaitable[str]]] = {
-    "database": _database,
-    "blob_store": _blob_store,
-    "provider": _provider,
-}
+def _checks(studio: Studio) -> dict[str, Callable[[Studio], Awaitable[str]]]:
+    checks: dict[str, Callable[[Studio], Awaitable[str]]] = {
+        "database": _database,
+        "blob_store": _blob_store,
+    }
+    kinds: dict[str, list] = {}
+    for provider in studio.models.providers:
+        kinds.setdefault(provider.name, []).append(provider)
+    for name, providers in kinds.items():
+        checks["provider" if len(kinds) == 1 else f"provider:{name}"] = _provider_check(providers)
+    if studio.settings.redis_url:
+        checks["redis"] = _redis
+    return checks
 
 
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, TimeoutError):
         return f"no answer within {_CHECK_TIMEOUT_S:g} s"
-    if isinstance(exc, CatalogError | StorageError | ModelRetired | ValueError):
+    if isinstance(exc, CatalogError | StorageError | ModelRetired | ValueError | ProviderError):
         return str(exc)
     return exc.__class__.__name__  # an unexpected error's text could carry an address
 
@@ -84,9 +95,7 @@ def health_routes(get_studio: Callable[[], Studio]) -> list[Route]:
 
     async def readyz(_request: Request) -> JSONResponse:
         studio = get_studio()
-        checks = dict(_CHECKS)
-        if studio.settings.redis_url:
-            checks["redis"] = _redis
+        checks = _checks(studio)
         names = list(checks)
         started = time.perf_counter()
         results = await asyncio.gather(

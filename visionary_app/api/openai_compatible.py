@@ -56,7 +56,8 @@ class ImageRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     prompt: str = Field(max_length=100_000)
-    model: str | None = None  # the app's configured model is used, whatever is asked
+    # A model on the studio's menu (its id or name); with one model, any name means it.
+    model: str | None = None
     n: int = Field(default=1, ge=1, le=10)
     size: str | None = None
     quality: str | None = None
@@ -113,6 +114,12 @@ def build_openai_compatible(get_studio: Callable[[], Studio]) -> FastAPI:
             }
         }
         return JSONResponse(body, status_code=500)
+
+    def options_for(body: ImageRequest) -> ImageOptions:
+        try:
+            return requested_options(get_studio().pipeline, body, one_model_takes_any_name=True)
+        except Problem as exc:
+            raise OpenAIError(400, exc.detail, "invalid_value") from exc
 
     async def holder(request: Request):
         header = request.headers.get("authorization", "")
@@ -232,7 +239,7 @@ def build_openai_compatible(get_studio: Callable[[], Studio]) -> FastAPI:
             raise OpenAIError(
                 400, f"Invalid request: {_first_error(exc)}", "invalid_value"
             ) from exc
-        return await run(request, who, body, requested_options(get_studio().pipeline, body))
+        return await run(request, who, body, options_for(body))
 
     @api.post("/images/edits")
     async def edits(request: Request):
@@ -278,9 +285,9 @@ def build_openai_compatible(get_studio: Callable[[], Studio]) -> FastAPI:
                     check_mask(mask, sources[0])
                 except MaskRefused as exc:
                     raise OpenAIError(400, str(exc), "invalid_mask") from exc
-        opts = requested_options(get_studio().pipeline, body)
+        opts = options_for(body)
         if body.size is None:
-            opts = options_for_source(sources[0], opts, studio.capabilities)
+            opts = options_for_source(sources[0], opts, studio.pipeline.choice(opts).capabilities)
         opts = dataclasses.replace(opts, n=body.n)
         return await run(
             request, who, body, opts, kind=ImageKind.EDITED, sources=tuple(sources), mask=mask

@@ -9,6 +9,7 @@ from visionary_app.components.media import backend_resolved
 from visionary_app.components.picture_upload import picture_upload
 from visionary_app.state.editor import BRUSH_SIZES, EditorState, ReferenceTile
 from visionary_app.state.generation import GenerationState
+from visionary_app.state.options import OptionsState
 
 _REFERENCE_UPLOAD = "edit-reference-upload"
 # Painted strokes: see-through, so the picture stays visible under them.
@@ -118,7 +119,7 @@ def _references() -> rx.Component:
     return rx.flex(
         rx.foreach(EditorState.references, _reference),
         rx.cond(
-            EditorState.references.length() < EditorState.max_references,
+            EditorState.references.length() < OptionsState.max_references,
             picture_upload(
                 rx.button(
                     rx.icon("image-plus", size=16),
@@ -169,6 +170,16 @@ def editor() -> rx.Component:
                         color_scheme="gray",
                         id="edit-hint",
                         aria_live="polite",
+                    ),
+                    rx.cond(
+                        OptionsState.mask_note != "",
+                        rx.callout.root(
+                            rx.callout.icon(rx.icon("info")),
+                            rx.callout.text(OptionsState.mask_note),
+                            size="1",
+                            color_scheme="gray",
+                            id="mask-note",
+                        ),
                     ),
                     rx.text_area(
                         id="edit-prompt",

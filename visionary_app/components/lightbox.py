@@ -6,6 +6,7 @@ import reflex as rx
 
 from visionary_app.components.media import backend_resolved
 from visionary_app.state.lightbox import LightboxState, LineageTile
+from visionary_app.state.options import OptionsState
 
 
 def _detail(label: str, value: rx.Var, element_id: str) -> rx.Component:
@@ -172,7 +173,10 @@ def lightbox() -> rx.Component:
                 ),
                 rx.cond(
                     LightboxState.model != "",
-                    _detail("Model", LightboxState.model, "lightbox-model"),
+                    rx.fragment(
+                        _detail("Provider", LightboxState.provider, "lightbox-provider"),
+                        _detail("Model", LightboxState.model, "lightbox-model"),
+                    ),
                 ),
                 _detail("Size", LightboxState.size, "lightbox-size"),
                 _detail("Created", LightboxState.created_at, "lightbox-created"),
@@ -190,7 +194,7 @@ def lightbox() -> rx.Component:
                         "use-prompt",
                     ),
                     rx.cond(
-                        LightboxState.can_edit,
+                        OptionsState.can_edit,
                         _action("brush", "Edit", LightboxState.start_edit, "edit-image"),
                     ),
                     _action(

@@ -11,7 +11,7 @@ from visionary_app.state.suggestions import SuggestionState
 from visionary_app.state.uploads import UPLOAD_ID, UploadState
 
 
-def _option(label: str, element_id: str, items, value, on_change) -> rx.Component:
+def _option(label: str | rx.Var, element_id: str, items, value, on_change) -> rx.Component:
     # Built from its parts so the trigger (the button people press) carries the name.
     return rx.hstack(
         rx.text(label, size="1", color_scheme="gray", as_="label", html_for=element_id),
@@ -20,6 +20,27 @@ def _option(label: str, element_id: str, items, value, on_change) -> rx.Componen
             rx.select.content(rx.foreach(items, lambda item: rx.select.item(item, value=item))),
             value=value,
             on_change=on_change,
+            size="1",
+        ),
+        align="center",
+        spacing="1",
+    )
+
+
+def model_select() -> rx.Component:
+    """Every configured model as "Provider · model"; the options below follow the choice."""
+    return rx.hstack(
+        rx.text("Model", size="1", color_scheme="gray", as_="label", html_for="model-select"),
+        rx.select.root(
+            rx.select.trigger(id="model-select", aria_label="Model"),
+            rx.select.content(
+                rx.foreach(
+                    OptionsState.models,
+                    lambda entry: rx.select.item(entry[1], value=entry[0]),
+                )
+            ),
+            value=OptionsState.selected_model,
+            on_change=OptionsState.set_model,
             size="1",
         ),
         align="center",
@@ -69,12 +90,12 @@ def upload_button() -> rx.Component:
 def options_bar() -> rx.Component:
     """Size, quality, style and count: only the ones the configured model supports."""
     return rx.hstack(
-        _option("Size", "option-size", OptionsState.sizes, OptionsState.selected_size,
-                OptionsState.set_size),
+        _option(OptionsState.size_label, "option-size", OptionsState.sizes,
+                OptionsState.selected_size, OptionsState.set_size),
         rx.cond(OptionsState.selected_size == CUSTOM, _custom_size()),
         rx.cond(
             OptionsState.qualities.length() > 0,
-            _option("Quality", "option-quality", OptionsState.qualities,
+            _option(OptionsState.quality_label, "option-quality", OptionsState.qualities,
                     OptionsState.selected_quality, OptionsState.set_quality),
         ),
         rx.cond(
@@ -115,15 +136,6 @@ def retirement_notice() -> rx.Component:
             id="model-retirement",
         ),
     )
-
-
-def model_badge() -> rx.Component:
-    """The model in use, on a line of its own.
-
-    Its name arrives after the first paint; beside the options, a long name would wrap them
-    and shift everything below it.
-    """
-    return rx.badge(OptionsState.model_label, variant="soft", color_scheme="gray", id="model-label")
 
 
 def suggestion_buttons() -> rx.Component:
@@ -185,8 +197,8 @@ def prompt_form() -> rx.Component:
                 width="100%",
                 aria_label="Prompt",
             ),
+            model_select(),
             options_bar(),
-            model_badge(),
             retirement_notice(),
             rx.flex(
                 _counter(),

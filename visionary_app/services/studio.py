@@ -1,4 +1,4 @@
-"""Assembles the configured provider, store, catalog and pipeline once per process."""
+"""Assembles the configured providers, store, catalog and pipeline once per process."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from visionary_app.services.access.sign_in_limits import SignInLimiter
 from visionary_app.services.gallery.catalog import Catalog, make_index_engine
 from visionary_app.services.gallery.live_feed import LiveFeed, LocalFeed, make_feed
 from visionary_app.services.generation.job_hub import JobHub
+from visionary_app.services.generation.model_menu import ModelMenu
 from visionary_app.services.generation.pipeline import GenerationPipeline
 from visionary_app.services.generation.providers import ImageProvider, OfflineProvider
 from visionary_app.services.generation.providers.base import PROVIDER_LABELS, public_host
@@ -23,6 +24,7 @@ from visionary_app.services.generation.providers.capabilities import (
     ModelCapabilities,
     capabilities_for,
 )
+from visionary_app.services.generation.providers.gemini import GeminiImageProvider
 from visionary_app.services.generation.providers.openai_images import (
     OpenAIImageProvider,
     OutputSettings,
@@ -52,8 +54,7 @@ class Studio:
     """The services one running app uses, built from one Settings object."""
 
     settings: Settings
-    provider: ImageProvider
-    capabilities: ModelCapabilities
+    models: ModelMenu
     suggester: PromptSuggester
     store: BlobStore
     catalog: Catalog
@@ -76,9 +77,19 @@ class Studio:
         self.catalog.dispose()
 
     @property
+    def provider(self) -> ImageProvider:
+        """The default model's provider."""
+        return self.models.default.provider
+
+    @property
+    def capabilities(self) -> ModelCapabilities:
+        """What the default model accepts."""
+        return self.models.default.capabilities
+
+    @property
     def is_offline(self) -> bool:
-        """Whether images come from the built-in offline provider."""
-        return self.provider.name == "offline"
+        """Whether every image comes from the built-in offline provider."""
+        return all(choice.provider.name == "offline" for choice in self.models)
 
 
 def _openai_client(settings: Settings) -> tuple[openai.AsyncOpenAI, str]:
@@ -131,35 +142,90 @@ def _openai_client(settings: Settings) -> tuple[openai.AsyncOpenAI, str]:
     return client, PROVIDER_LABELS[provider]
 
 
-def build_provider(settings: Settings) -> tuple[ImageProvider, PromptSuggester]:
-    """The image provider and prompt suggester named by the settings."""
+def build_models(settings: Settings) -> tuple[ModelMenu, PromptSuggester]:
+    """Every configured provider's models, in `VISIONARY_MODELS` order, and the suggester.
+
+    The OpenAI family (or, with none of its variables set, the offline provider) comes first,
+    then Gemini. The offline provider is left out when another provider is configured, unless
+    `VISIONARY_PROVIDER=offline` asks for it.
+    """
+    providers, suggester = build_openai_family(settings)
+    providers += build_gemini(settings)
+    if len(providers) > 1 and settings.provider == "auto":
+        providers = [provider for provider in providers if provider.name != "offline"]
+    return ModelMenu(providers, settings.model_order), suggester
+
+
+def build_gemini(settings: Settings) -> list[ImageProvider]:
+    """One provider per configured Gemini model, sharing one SDK client."""
+    models = settings.resolved_gemini_models
+    if not models:
+        return []
+    from google import genai
+    from google.genai import types
+
+    http_options = types.HttpOptions(
+        timeout=int(settings.provider_timeout_seconds * 1000),
+        retry_options=types.HttpRetryOptions(attempts=settings.provider_max_retries + 1),
+        base_url=settings.gemini_base_url,
+    )
+    if settings.google_genai_use_vertexai:
+        client = genai.Client(
+            vertexai=True,
+            project=settings.google_cloud_project,
+            location=settings.google_cloud_location or "global",
+            http_options=http_options,
+        )
+    else:
+        key = settings.gemini_api_key
+        client = genai.Client(
+            api_key=key.get_secret_value() if key else None, http_options=http_options
+        )
+    return [
+        GeminiImageProvider(
+            client,
+            model=model,
+            capabilities=capabilities_for(model, provider="gemini"),
+            label="Vertex AI" if settings.google_genai_use_vertexai else "Google Gemini",
+            timeout_s=settings.provider_timeout_seconds,
+        )
+        for model in models
+    ]
+
+
+def build_openai_family(settings: Settings) -> tuple[list[ImageProvider], PromptSuggester]:
+    """The offline provider, or OpenAI / Azure OpenAI / a compatible server: one per model."""
     provider = settings.resolved_provider
-    model = settings.resolved_image_model
     if provider == "offline":
-        return (
+        offline = [
             OfflineProvider(
                 model=model,
                 latency_ms=settings.offline_latency_ms,
                 partial_images=settings.partial_images,
-            ),
-            OfflineSuggester(),
-        )
+            )
+            for model in settings.resolved_image_models
+        ]
+        return offline, OfflineSuggester()
     client, label = _openai_client(settings)
     azure = provider == "azure-openai"
-    image_provider = OpenAIImageProvider(
-        client,
-        name=provider,
-        label=label,
-        model=model,
-        capabilities=capabilities_for(model, provider=provider),
-        deployment=settings.azure_openai_image_deployment if azure else None,
-        output=OutputSettings(
-            partial_images=settings.partial_images,
-            moderation=settings.image_moderation,
-            output_format=settings.output_format,
-            output_compression=settings.output_compression,
-        ),
-    )
+    image_providers: list[ImageProvider] = [
+        OpenAIImageProvider(
+            client,
+            name=provider,
+            label=label,
+            model=model,
+            capabilities=capabilities_for(model, provider=provider),
+            # One Azure deployment name serves the first model; others use their own names.
+            deployment=settings.azure_openai_image_deployment if azure and index == 0 else None,
+            output=OutputSettings(
+                partial_images=settings.partial_images,
+                moderation=settings.image_moderation,
+                output_format=settings.output_format,
+                output_compression=settings.output_compression,
+            ),
+        )
+        for index, model in enumerate(settings.resolved_image_models)
+    ]
     chat_model = (
         (settings.azure_openai_chat_deployment or settings.chat_model)
         if azure
@@ -168,7 +234,7 @@ def build_provider(settings: Settings) -> tuple[ImageProvider, PromptSuggester]:
     suggester = ChatSuggester(
         client, model=chat_model, label=label, timeout_s=settings.provider_timeout_seconds
     )
-    return image_provider, suggester
+    return image_providers, suggester
 
 
 def build_store(settings: Settings) -> BlobStore:
@@ -214,17 +280,16 @@ def _identity_key(settings: Settings) -> bytes:
 
 def build_studio(settings: Settings) -> Studio:
     """Wire every service for `settings` (no network calls happen here)."""
-    provider, suggester = build_provider(settings)
-    capabilities = provider.capabilities
+    models, suggester = build_models(settings)
     store = build_store(settings)
     engine = make_index_engine(settings.resolved_database_url)
     feed = make_feed(settings.redis_url, settings.resolved_database_url)
     catalog = Catalog(engine, feed)
     pipeline = GenerationPipeline(
-        provider,
+        models,
         store,
         catalog,
-        max_prompt_length=min(settings.max_prompt_length, capabilities.max_prompt_length),
+        max_prompt_length=settings.max_prompt_length,
         default_size=settings.image_size,
         thumbnail_size=settings.thumbnail_size,
         cleanup_timeout_s=settings.storage_timeout_seconds,
@@ -248,7 +313,7 @@ def build_studio(settings: Settings) -> Studio:
     )  # fmt: skip
     runner = JobRunner(jobs, pipeline)
     return Studio(
-        settings, provider, capabilities, suggester, store, catalog, pipeline, jobs,
+        settings, models, suggester, store, catalog, pipeline, jobs,
         runner, access, suggestion_meter,
         SignInLimiter(
             settings.redis_url,

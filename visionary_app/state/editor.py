@@ -15,6 +15,7 @@ from visionary_app.models import Image
 from visionary_app.services.generation import MaskRefused, Stroke, strokes_from_painter
 from visionary_app.services.storage import StorageError
 from visionary_app.services.studio import get_studio
+from visionary_app.state.options import OptionsState
 from visionary_app.state.upload_files import receive_upload
 from visionary_app.state.visitor import VisitorState, visible_image
 
@@ -102,11 +103,6 @@ class EditorState(rx.State):
         self.painted = any(stroke.paint for stroke in strokes)
         return None
 
-    @rx.var(cache=True)
-    def max_references(self) -> int:
-        """How many further images an edit may take besides the one edited."""
-        return get_studio().capabilities.max_input_images - 1
-
     @rx.event(background=True)
     async def upload_reference(self, chunks: rx.UploadChunkIterator):
         """A picture of one's own as a further reference (it joins the gallery as an upload)."""
@@ -130,7 +126,8 @@ class EditorState(rx.State):
         image_id = str(image.id)
         if image_id == self.image_id or any(ref.id == image_id for ref in self.references):
             return
-        if len(self.references) >= get_studio().capabilities.max_input_images - 1:
+        options = await self.get_state(OptionsState)
+        if len(self.references) >= options.capabilities().max_input_images - 1:
             return
         try:
             signed = await get_studio().store.signed_url(

@@ -162,7 +162,8 @@ class GenerationState(VisitorState):
             editor = await self.get_state(EditorState)
             image_id, strokes, canvas_width = editor.image_id, editor._strokes, editor._canvas_width
             reference_ids = [ref.id for ref in editor.references]
-            options = (await self.get_state(OptionsState)).current()
+            chosen = await self.get_state(OptionsState)
+            options, caps = chosen.current(), chosen.capabilities()
             owner = self._owner()
             viewer = await viewer_of(self)
         sources = await self._sources(viewer, [image_id, *reference_ids])
@@ -179,7 +180,7 @@ class GenerationState(VisitorState):
             return
         prompt = str(form_data.get("prompt", ""))
         followed = self._follow(
-            owner, prompt, options_for_source(source, options, get_studio().capabilities),
+            owner, prompt, options_for_source(source, options, caps),
             kind=ImageKind.EDITED, sources=tuple(sources), mask=mask,
             on_queued=EditorState.set_open(False),
         )  # fmt: skip
@@ -190,7 +191,8 @@ class GenerationState(VisitorState):
     async def vary(self, image_id: str):
         """More like this: a new image from this one's prompt and options, or from the image."""
         async with self:
-            options = (await self.get_state(OptionsState)).current()
+            chosen = await self.get_state(OptionsState)
+            options, caps = chosen.current(), chosen.capabilities()
             owner = self._owner()
             viewer = await viewer_of(self)
         sources = await self._sources(viewer, [image_id])
@@ -199,11 +201,10 @@ class GenerationState(VisitorState):
             return
         (source,) = sources
         options = dataclasses.replace(
-            options_for_source(source, options, get_studio().capabilities),
+            options_for_source(source, options, caps),
             quality=source.quality,
             style=source.style,
         )
-        caps = get_studio().capabilities
         if options.quality not in caps.qualities:
             options = dataclasses.replace(options, quality=caps.default_quality)
         if options.style not in caps.styles:

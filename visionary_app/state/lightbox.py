@@ -18,6 +18,7 @@ from visionary_app.services.gallery import (
     delete_image,
     download_filename,
 )
+from visionary_app.services.generation import PROVIDER_LABELS
 from visionary_app.services.storage import StorageError
 from visionary_app.services.studio import get_studio
 from visionary_app.state.editor import EditorState
@@ -59,6 +60,7 @@ class LightboxState(rx.State):
     prompt: str = ""
     revised_prompt: str = ""
     model: str = ""
+    provider: str = ""  # what the page calls the provider that made it ("" for an upload)
     size: str = ""
     created_at: str = ""
     owner_label: str = ""  # "you", a user's name, "a visitor": never an owner key
@@ -70,11 +72,6 @@ class LightboxState(rx.State):
     parent_id: str = ""  # "" when the source is gone or not this viewer's to see
     parent_prompt: str = ""
     made_from_this: list[LineageTile] = []
-
-    @rx.var(cache=True)
-    def can_edit(self) -> bool:
-        """Whether the model edits images (the Edit button is offered)."""
-        return get_studio().capabilities.edits
 
     async def _show(self, image_id: str) -> bool:
         studio = get_studio()
@@ -94,6 +91,7 @@ class LightboxState(rx.State):
         self.prompt = image.prompt
         self.revised_prompt = image.revised_prompt or ""
         self.model = image.model
+        self.provider = PROVIDER_LABELS.get(image.provider, image.provider) if image.model else ""
         self.size = f"{image.width}×{image.height}"
         self.created_at = f"{image.created_at:%Y-%m-%d %H:%M} UTC"
         self.owner_label = owner_label(image.owner, viewer)

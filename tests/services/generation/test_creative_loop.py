@@ -10,7 +10,7 @@ from PIL import Image as PILImage
 
 from tests.conftest import small_pipeline
 from tests.fakes.openai_server import FakeOpenAI
-from tests.services.generation.test_openai_provider import openai_settings
+from tests.services.generation.test_openai_provider import build_provider, openai_settings
 from visionary_app.models import ImageKind
 from visionary_app.services.access.ownership import Viewer
 from visionary_app.services.generation.pipeline import InvalidOptions, Recipe
@@ -23,7 +23,6 @@ from visionary_app.services.generation.providers.capabilities import (
 )
 from visionary_app.services.generation.providers.offline import render_png
 from visionary_app.services.storage.blob_metadata import decode_image, encode_image
-from visionary_app.services.studio import build_provider
 
 
 @pytest.fixture(scope="module")
@@ -215,9 +214,10 @@ async def test_variations_differ_from_each_other_and_from_their_source(store, ca
 
 
 async def test_a_model_that_cannot_edit_refuses_before_any_call(store, catalog):
-    pipeline = small_pipeline(store, catalog)
+    provider = OfflineProvider(partial_images=0)
+    pipeline = small_pipeline(store, catalog, provider)
     source = await pipeline.generate("a kettle")
-    pipeline.capabilities = capabilities_for("dall-e-3", provider="openai-compatible")
+    provider.capabilities = capabilities_for("dall-e-3", provider="openai-compatible")
     recipe = Recipe(ImageKind.EDITED, "blue", ImageOptions(size="1024x1024"), (source,))
     with pytest.raises(InvalidOptions, match="cannot edit"):
         await pipeline.make(recipe, owner="user:a")

@@ -11,8 +11,14 @@ from tests.fakes.openai_server import SLOW_S, SUGGESTION, FakeOpenAI
 from visionary_app.services.generation.pipeline import GenerationFailed, GenerationPipeline
 from visionary_app.services.generation.providers import ProviderError
 from visionary_app.services.generation.providers.base import ImageOptions
-from visionary_app.services.studio import build_provider
+from visionary_app.services.studio import build_models
 from visionary_app.settings import Settings
+
+
+def build_provider(settings):
+    """The default model's provider, and the suggester, as the studio builds them."""
+    menu, suggester = build_models(settings)
+    return menu.default.provider, suggester
 
 
 @pytest.fixture(scope="module")

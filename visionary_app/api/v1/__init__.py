@@ -1,4 +1,4 @@
-"""`/api/v1`: one router per resource (jobs, images), the token checks and problem+json errors."""
+"""`/api/v1`: one router per resource (jobs, images, models), token checks, problem+json errors."""
 
 from visionary_app.api.v1.app import build_api, mount
 from visionary_app.api.v1.auth import holder_for

@@ -43,6 +43,13 @@ router = APIRouter()
 class OptionsIn(BaseModel):
     """What the page's options offer; each left out takes the model's default."""
 
+    model: str | None = Field(
+        default=None,
+        max_length=200,
+        examples=["openai/gpt-image-2"],
+        description="A model from GET /models (its id, or its name if only one provider has "
+        "it); left out, the studio's default model.",
+    )
     size: str | None = Field(default=None, max_length=16, examples=["1024x1024"])
     quality: str | None = Field(default=None, max_length=16)
     style: str | None = Field(default=None, max_length=16)
@@ -75,6 +82,7 @@ class JobOut(BaseModel):
 
     id: uuid.UUID
     kind: Literal["generated", "edited", "variation"]
+    model: str = Field(description="The model it runs on (an id from GET /models).")
     status: Literal["queued", "running", "succeeded", "failed", "cancelled"]
     prompt: str
     n: int
@@ -88,12 +96,24 @@ class JobOut(BaseModel):
     image_ids: list[uuid.UUID]
 
 
-def requested_options(pipeline: GenerationPipeline, body: BaseModel) -> ImageOptions:
+def requested_options(
+    pipeline: GenerationPipeline, body: BaseModel, *, one_model_takes_any_name: bool = False
+) -> ImageOptions:
     """The options an API body asks for (ours or OpenAI's), the model's defaults where silent.
 
-    Whether the model offers them is checked when the job is submitted.
+    A model not on the menu is a 422 Problem naming those that are; with
+    `one_model_takes_any_name` (OpenAI's endpoint, whose clients name OpenAI's models), a
+    studio with one model uses it whatever the name. Whether the model offers the other
+    options is checked when the job is submitted.
     """
-    defaults = pipeline.default_options()
+    name = getattr(body, "model", None) or None
+    if name and pipeline.models.find(name) is None:
+        if one_model_takes_any_name and len(pipeline.models) == 1:
+            name = None
+        else:
+            offered = ", ".join(choice.key for choice in pipeline.models)
+            raise Problem(422, f"model: {name!r} is not offered here. Choose one of: {offered}.")
+    defaults = pipeline.default_options(name)
     return ImageOptions(
         size=body.size or defaults.size,
         quality=body.quality or defaults.quality,
@@ -101,6 +121,7 @@ def requested_options(pipeline: GenerationPipeline, body: BaseModel) -> ImageOpt
         n=body.n,
         background=body.background,
         complexity=getattr(body, "complexity", None),
+        model=defaults.model,
     )
 
 
@@ -129,6 +150,7 @@ async def _job_out(studio: Studio, job: GenerationJob) -> JobOut:
     return JobOut(
         id=job.id,
         kind=job.kind,
+        model=studio.pipeline.models.default.key if job.model is None else job.model,
         status=JobStatus(job.status).value,
         prompt=job.prompt,
         n=job.n,
@@ -216,7 +238,8 @@ async def create_edit(body: EditIn, holder: Generator, response: Response, studi
             ) from exc
     options = requested_options(studio.pipeline, body)
     if body.size is None:  # the image's own size, where the model can make it
-        options = options_for_source(sources[0], options, studio.capabilities)
+        caps = studio.pipeline.choice(options).capabilities
+        options = options_for_source(sources[0], options, caps)
     job = await _submit(
         studio,
         holder,

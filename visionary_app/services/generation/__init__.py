@@ -7,6 +7,7 @@ from visionary_app.services.generation.masks import (
     render_mask,
     strokes_from_painter,
 )
+from visionary_app.services.generation.model_menu import ModelChoice, ModelMenu, UnknownModel
 from visionary_app.services.generation.pipeline import (
     GenerationFailed,
     GenerationPipeline,
@@ -54,6 +55,8 @@ __all__ = [
     "JobRunner",
     "MaskRefused",
     "ModelCapabilities",
+    "ModelChoice",
+    "ModelMenu",
     "ModelRetired",
     "OfflineProvider",
     "PartialImage",
@@ -63,6 +66,7 @@ __all__ = [
     "Running",
     "Stored",
     "Stroke",
+    "UnknownModel",
     "UploadRefused",
     "Uploads",
     "options_for_source",

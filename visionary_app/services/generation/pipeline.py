@@ -11,7 +11,7 @@ import time
 import unicodedata
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from visionary_app.models import (
@@ -25,12 +25,14 @@ from visionary_app.models import (
 from visionary_app.services.gallery.catalog import Catalog, CatalogError
 from visionary_app.services.gallery.curation import DeleteFailed, delete_image
 from visionary_app.services.gallery.thumbnails import make_thumbnail
+from visionary_app.services.generation.model_menu import ModelChoice, ModelMenu, UnknownModel
 from visionary_app.services.generation.providers import ImageProvider, ProviderError
 from visionary_app.services.generation.providers.base import (
     GeneratedImage,
     ImageOptions,
     InputImage,
     OnPartial,
+    ProviderUsage,
 )
 from visionary_app.services.generation.providers.capabilities import ModelCapabilities, size_problem
 from visionary_app.services.kit.metrics import PROVIDER_ERRORS, PROVIDER_SECONDS
@@ -64,7 +66,12 @@ VARIATION_PROMPT = "A new picture in the spirit of this one: same subject, mood 
 
 
 class GenerationFailed(Exception):
-    """Generation did not produce a stored, indexed image; the message is for the user."""
+    """Generation did not produce a stored, indexed image; the message is for the user.
+
+    `usage` is what a provider call that was made used, if the provider said.
+    """
+
+    usage: ProviderUsage | None = None
 
 
 class InvalidPrompt(GenerationFailed):
@@ -165,6 +172,7 @@ class Batch:
 
     results: list[Image | GenerationFailed]
     provider_seconds: float  # the provider's own time, for the job's timings
+    usage: ProviderUsage = field(default_factory=ProviderUsage)  # what the call used
 
     @property
     def kept(self) -> list[Image]:
@@ -186,7 +194,7 @@ class GenerationPipeline:
 
     def __init__(
         self,
-        provider: ImageProvider,
+        models: ModelMenu | ImageProvider,
         store: BlobStore,
         catalog: Catalog,
         *,
@@ -198,10 +206,10 @@ class GenerationPipeline:
         default_visibility: Visibility = Visibility.SHARED,
         identity_key: bytes = b"",
     ) -> None:
-        self.provider = provider
+        # One provider is a menu of one (tests, tools).
+        self.models = models if isinstance(models, ModelMenu) else ModelMenu([models])
         self.store = store
         self.catalog = catalog
-        self.capabilities = provider.capabilities
         self.max_prompt_length = max_prompt_length
         self.default_size = default_size
         self.thumbnail_size = thumbnail_size
@@ -214,19 +222,43 @@ class GenerationPipeline:
         """A stable, opaque id of an owner for the provider: a keyed hash, never the name."""
         return hmac.new(self._identity_key, owner.encode(), hashlib.sha256).hexdigest()[:32]
 
-    def validate(self, raw_prompt: str) -> str:
-        """The prompt as it will be used, or InvalidPrompt."""
-        return validate_prompt(raw_prompt, self.max_prompt_length)
+    @property
+    def capabilities(self) -> ModelCapabilities:
+        """What the default model accepts."""
+        return self.models.default.capabilities
+
+    def choice(self, options: ImageOptions) -> ModelChoice:
+        """The model `options` name (the default when none), or InvalidOptions saying why not."""
+        try:
+            return self.models.get(options.model)
+        except UnknownModel as exc:
+            raise InvalidOptions(str(exc)) from exc
+
+    def prompt_limit(self, model: str | None = None) -> int:
+        """The longest prompt the app and the model both take."""
+        choice = self.models.find(model) or self.models.default
+        return min(self.max_prompt_length, choice.capabilities.max_prompt_length)
+
+    def validate(self, raw_prompt: str, model: str | None = None) -> str:
+        """The prompt as it will be used on `model` (the default when None), or InvalidPrompt."""
+        return validate_prompt(raw_prompt, self.prompt_limit(model))
 
     def check_options(self, options: ImageOptions) -> None:
-        """Raise InvalidOptions unless the model offers every option chosen."""
-        validate_options(options, self.capabilities, self.provider.model)
+        """Raise InvalidOptions unless the chosen model offers every option chosen."""
+        choice = self.choice(options)
+        validate_options(options, choice.capabilities, choice.model)
 
-    def default_options(self) -> ImageOptions:
+    def default_options(self, model: str | None = None) -> ImageOptions:
         """One image at the configured size (if the model offers it), default quality/style."""
-        caps = self.capabilities
+        choice = self.models.find(model) or self.models.default
+        caps = choice.capabilities
         size = self.default_size if self.default_size in caps.sizes else caps.default_size
-        return ImageOptions(size=size, quality=caps.default_quality, style=caps.default_style)
+        return ImageOptions(
+            size=size,
+            quality=caps.default_quality,
+            style=caps.default_style,
+            model=choice.key if model else None,
+        )
 
     async def generate(
         self, raw_prompt: str, options: ImageOptions | None = None, *, owner: str = LEGACY_OWNER
@@ -263,15 +295,17 @@ class GenerationPipeline:
         Raises GenerationFailed when nothing could be made (bad input, provider failure);
         otherwise returns, per image, the indexed row or the reason it was not kept.
         """
-        prompt = self.validate(recipe.prompt)
         options = recipe.options
+        prompt = self.validate(recipe.prompt, options.model)
         self.check_options(options)
-        inputs = await self._inputs(recipe)
+        choice = self.choice(options)
+        provider = choice.provider
+        inputs = await self._inputs(recipe, choice)
         started = time.perf_counter()
         safety_identifier = self.safety_identifier(owner)
         try:
             if inputs:
-                generated = await self.provider.edit(
+                generated = await provider.edit(
                     prompt,
                     inputs,
                     options,
@@ -280,12 +314,14 @@ class GenerationPipeline:
                     on_partial=on_partial,
                 )
             else:
-                generated = await self.provider.generate(
+                generated = await provider.generate(
                     prompt, options, safety_identifier=safety_identifier, on_partial=on_partial
                 )
         except ProviderError as exc:
             PROVIDER_ERRORS.labels(exc.kind).inc()
-            raise GenerationFailed(str(exc)) from exc
+            failed = GenerationFailed(str(exc))
+            failed.usage = exc.usage
+            raise failed from exc
         provider_seconds = time.perf_counter() - started
         PROVIDER_SECONDS.observe(provider_seconds)
         results: list[Image | GenerationFailed] = []
@@ -294,7 +330,7 @@ class GenerationPipeline:
                 image_id = planned_image_id(recipe.job_id, index) if recipe.job_id else uuid.uuid4()
                 try:
                     results.append(
-                        await self._keep(prompt, image, options, owner, recipe, image_id)
+                        await self._keep(prompt, image, options, owner, recipe, image_id, choice)
                     )
                 except GenerationFailed as exc:
                     results.append(exc)
@@ -310,25 +346,25 @@ class GenerationPipeline:
             kept = [r for r in results if isinstance(r, Image)]
             await asyncio.shield(asyncio.gather(*(self.discard(r) for r in kept)))
             raise
-        return Batch(results, provider_seconds)
+        usage = getattr(generated, "usage", None) or ProviderUsage(images=len(generated))
+        return Batch(results, provider_seconds, usage)
 
-    async def _inputs(self, recipe: Recipe) -> list[InputImage]:
+    async def _inputs(self, recipe: Recipe, choice: ModelChoice) -> list[InputImage]:
         """The source images' bytes for an edit or variation; [] for a plain generation.
 
         A variation is made from its image where the model edits; elsewhere from its prompt.
         """
         if recipe.kind == ImageKind.GENERATED:
             return []
-        if not self.capabilities.edits:
+        caps = choice.capabilities
+        if not caps.edits:
             if recipe.kind == ImageKind.VARIATION:
                 return []
-            raise InvalidOptions(f"{self.provider.model} cannot edit images.")
+            raise InvalidOptions(f"{choice.model} cannot edit images.")
         if not recipe.sources:
             raise InvalidOptions("An edit needs an image to start from.")
-        if len(recipe.sources) > self.capabilities.max_input_images:
-            raise InvalidOptions(
-                f"{self.provider.model} takes at most {self.capabilities.max_input_images} images."
-            )
+        if len(recipe.sources) > caps.max_input_images:
+            raise InvalidOptions(f"{choice.model} takes at most {caps.max_input_images} images.")
         inputs = []
         for source in recipe.sources:
             try:
@@ -346,7 +382,7 @@ class GenerationPipeline:
     async def keep_upload(self, owner: str, name: str, upload: GeneratedImage) -> Image:
         """Store and index a person's own (already cleaned) picture as an upload of `owner`."""
         recipe = Recipe(ImageKind.UPLOAD, name, ImageOptions(size=""))
-        return await self._keep(name, upload, recipe.options, owner, recipe, uuid.uuid4())
+        return await self._keep(name, upload, recipe.options, owner, recipe, uuid.uuid4(), None)
 
     async def discard(self, record: Image) -> None:
         """Remove a kept image as a delete does (image blob, row, companions); log a failure.
@@ -367,8 +403,12 @@ class GenerationPipeline:
         owner: str,
         recipe: Recipe,
         image_id: uuid.UUID,
+        choice: ModelChoice | None,
     ) -> Image:
-        """Store then index one generated image, or raise GenerationFailed leaving nothing."""
+        """Store then index one generated image, or raise GenerationFailed leaving nothing.
+
+        `choice` is the model that made it (None for an upload).
+        """
         created_at = self._clock()
         blob_name = make_blob_name(image_id, created_at, generated.content_type)
         record = Image(
@@ -376,8 +416,8 @@ class GenerationPipeline:
             blob_name=blob_name,
             prompt=prompt,
             created_at=created_at,
-            provider="upload" if recipe.kind == ImageKind.UPLOAD else self.provider.name,
-            model="" if recipe.kind == ImageKind.UPLOAD else self.provider.model,
+            provider=choice.provider.name if choice else "upload",
+            model=choice.model if choice else "",
             width=generated.width,
             height=generated.height,
             content_type=generated.content_type,

@@ -229,7 +229,7 @@ class JobQueue:
             owner=owner, prompt=prompt, size=options.size, quality=options.quality,
             style=options.style, n=options.n, status=JobStatus.QUEUED, images=options.n,
             created_at=now, worker=self.worker, kind=kind.value, source_ids=join_ids(sources),
-            background=options.background, complexity=options.complexity,
+            background=options.background, complexity=options.complexity, model=options.model,
         )  # fmt: skip
 
         def work(session: Session) -> GenerationJob:
@@ -445,8 +445,12 @@ class JobQueue:
         *,
         provider_seconds: float | None = None,
         seen: bool = True,
+        usage: str | None = None,
     ) -> bool:
-        """End a job that is still active; False if it had already ended (e.g. cancelled)."""
+        """End a job that is still active; False if it had already ended (e.g. cancelled).
+
+        `usage` is what the provider said the call used (`ProviderUsage.to_json`).
+        """
         kept = [str(image_id) for image_id in image_ids]
         provider_ms = None if provider_seconds is None else round(provider_seconds * 1000)
         # `images` stays what was requested once the provider call was made (it is paid for,
@@ -454,7 +458,7 @@ class JobQueue:
         values = {
             "status": status, "image_ids": " ".join(kept), "images": _REFUND_IF_QUEUED,
             "error": error, "finished_at": self._clock(), "seen": seen,
-            "provider_ms": provider_ms,
+            "provider_ms": provider_ms, "usage": usage,
         }  # fmt: skip
         # The worker recording the end stops watching for an end elsewhere first, or its
         # heartbeat could read this end and stop the work that is still telling it.

@@ -123,7 +123,7 @@ def options_of(job: GenerationJob) -> ImageOptions:
     seed = job.id.int % 2**31 if job.kind == ImageKind.VARIATION else None
     return ImageOptions(
         size=job.size, quality=job.quality, style=job.style, n=job.n,
-        background=job.background, complexity=job.complexity, seed=seed,
+        background=job.background, complexity=job.complexity, seed=seed, model=job.model,
     )  # fmt: skip
 
 
@@ -198,10 +198,11 @@ class JobRunner:
         """
         if kind == ImageKind.VARIATION and not raw_prompt.strip():
             raw_prompt = VARIATION_PROMPT  # an upload has no prompt of its own
-        prompt = self.pipeline.validate(raw_prompt)
+        prompt = self.pipeline.validate(raw_prompt, options.model)
         self.pipeline.check_options(options)
-        if kind == ImageKind.EDITED and not self.pipeline.capabilities.edits:
-            raise InvalidOptions(f"{self.pipeline.provider.model} cannot edit images.")
+        choice = self.pipeline.choice(options)
+        if kind == ImageKind.EDITED and not choice.capabilities.edits:
+            raise InvalidOptions(f"{choice.model} cannot edit images.")
         if kind != ImageKind.GENERATED and not sources:
             raise InvalidOptions("Choose an image to start from.")
         ids = [source.id for source in sources]
@@ -233,9 +234,16 @@ class JobRunner:
         updates: asyncio.Queue[JobEvent] = asyncio.Queue()
         work = asyncio.create_task(self._work(job, updates.put_nowait, mask))
         self._working[job.id] = work
+
         # The queue keeps the row alive, and says if the job ended elsewhere (a cancel on
-        # another worker, the watcher): then the work stops.
-        untrack = self.queue.track(job.id, lambda _status: work.cancel())
+        # another worker, the watcher): then the work stops. Not when the watcher ended it
+        # succeeded with the images already indexed: stopping now would discard those
+        # (a cancelled batch keeps nothing); the work ends and reports what the row says.
+        def ended_elsewhere(status: JobStatus) -> None:
+            if status != JobStatus.SUCCEEDED:
+                work.cancel()
+
+        untrack = self.queue.track(job.id, ended_elsewhere)
         running_since: float | None = None
         ticked = 0.0  # when the last Running was told
         try:
@@ -352,7 +360,8 @@ class JobRunner:
             recipe = await self._recipe(job, mask)
             batch = await self.pipeline.make(recipe, owner=job.owner, on_partial=partial)
         except GenerationFailed as exc:
-            await self._end_quietly(job.id, JobStatus.FAILED, error=str(exc))
+            usage = exc.usage.to_json() if exc.usage is not None else None
+            await self._end_quietly(job.id, JobStatus.FAILED, error=str(exc), usage=usage)
             return Failed(job.id, str(exc))
         except Exception:
             logger.exception("generation of job %s failed unexpectedly", job.id)
@@ -368,6 +377,7 @@ class JobRunner:
             image_ids=[image.id for image in kept],
             error=error,
             provider_seconds=batch.provider_seconds,
+            usage=batch.usage.to_json(),
         )
         if not ended:
             # Ended elsewhere after the images were made: a cancel keeps nothing; the watcher
@@ -390,10 +400,16 @@ class JobRunner:
             return None
 
     async def _end_quietly(
-        self, job_id: uuid.UUID, status: JobStatus, *, error: str, seen: bool = True
+        self,
+        job_id: uuid.UUID,
+        status: JobStatus,
+        *,
+        error: str,
+        seen: bool = True,
+        usage: str | None = None,
     ) -> None:
         """End the row if it is still active; a database outage is retried, not raised."""
-        await self._finish(job_id, status, error=error, seen=seen)
+        await self._finish(job_id, status, error=error, seen=seen, usage=usage)
 
     async def _interrupted(self, job_id: uuid.UUID, *, started: bool) -> str:
         """Fail a job whose task was stopped under it; its owner is told on their next visit.

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, fields
 from typing import Protocol
 from urllib.parse import urlsplit
 
@@ -15,6 +16,7 @@ PROVIDER_LABELS = {
     "openai": "OpenAI",
     "openai-compatible": "OpenAI-compatible",
     "azure-openai": "Azure OpenAI",
+    "gemini": "Google Gemini",
 }
 
 
@@ -47,6 +49,8 @@ class ImageOptions:
     # Only the offline provider draws from a seed (OpenAI's API takes none): a variation
     # sets one so that "more like this" twice gives two pictures.
     seed: int | None = None
+    # The model menu's key ("provider/model"); None is the studio's default model.
+    model: str | None = None
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,47 @@ class GeneratedImage:
     revised_prompt: str | None = None
 
 
+@dataclass(frozen=True)
+class ProviderUsage:
+    """What one provider call used, as the provider reported it (0 where it said nothing).
+
+    Tokens are split as the price lists split them: text and image tokens in, image (and
+    text) tokens out. `images` counts what was billed per image, `seconds` what was billed
+    by time (a GPU).
+    """
+
+    input_text_tokens: int = 0
+    input_image_tokens: int = 0
+    output_image_tokens: int = 0
+    output_text_tokens: int = 0
+    images: int = 0
+    seconds: float = 0.0
+
+    def __add__(self, other: ProviderUsage) -> ProviderUsage:
+        return ProviderUsage(
+            **{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)}
+        )
+
+    def to_json(self) -> str:
+        """The usage as a JSON object of its non-zero figures."""
+        return json.dumps({k: v for k, v in asdict(self).items() if v}, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str | None) -> ProviderUsage:
+        """Read `to_json`'s form back; unknown keys are ignored."""
+        data = json.loads(text) if text else {}
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+class ProviderAnswer(list[GeneratedImage]):
+    """The images of one provider call, in order, and what the call used (`usage`)."""
+
+    def __init__(self, images: Iterable[GeneratedImage] = (), usage: ProviderUsage | None = None):
+        super().__init__(images)
+        self.usage = usage or ProviderUsage()
+
+
 class ProviderError(Exception):
     """The provider could not produce an image; the message is fit to show the user.
 
@@ -83,6 +128,8 @@ class ProviderError(Exception):
     def __init__(self, message: str, kind: str = "bad_answer") -> None:
         super().__init__(message)
         self.kind = kind
+        # What the failed call used, when the provider said (it is paid for all the same).
+        self.usage: ProviderUsage | None = None
 
 
 class ImageProvider(Protocol):
@@ -99,7 +146,7 @@ class ImageProvider(Protocol):
         *,
         safety_identifier: str | None = None,
         on_partial: OnPartial | None = None,
-    ) -> list[GeneratedImage]:
+    ) -> ProviderAnswer:
         """Produce `options.n` images for `prompt`.
 
         `safety_identifier` is a stable, opaque hash of who asked, for the provider's abuse
@@ -117,7 +164,7 @@ class ImageProvider(Protocol):
         mask: bytes | None = None,
         safety_identifier: str | None = None,
         on_partial: OnPartial | None = None,
-    ) -> list[GeneratedImage]:
+    ) -> ProviderAnswer:
         """Produce `options.n` images from `images` (the first is the one edited) and `prompt`.
 
         `mask` is a PNG the size of the first image whose fully transparent pixels mark where

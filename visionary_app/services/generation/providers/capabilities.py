@@ -48,6 +48,12 @@ class ModelCapabilities:
     # The `moderation` level and `output_compression` (webp/jpeg) are sent when set.
     moderation: bool = False
     compression: bool = False
+    # How a painted mask reaches the model: "exact" (the model takes a mask), "as_image" (a
+    # second picture with an instruction: the model edits by instruction, not by mask).
+    mask: str = "exact"
+    # What the page calls the two choices for this model.
+    size_label: str = "Size"
+    quality_label: str = "Quality"
 
     @property
     def default_size(self) -> str:
@@ -152,7 +158,25 @@ _UNKNOWN_COMPATIBLE = ModelCapabilities(
     sizes=("1024x1024",), max_n=1, max_prompt_length=4000, send_response_format=True
 )
 
+# Gemini image models take an aspect ratio, not pixels, and edit by instruction: any number
+# of images in, no mask. https://ai.google.dev/gemini-api/docs/image-generation
+_GEMINI_IMAGE = ModelCapabilities(
+    sizes=("1:1", "3:2", "2:3", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9"),
+    max_n=4,
+    max_prompt_length=32_000,
+    edits=True,
+    max_input_images=3,
+    mask="as_image",
+    size_label="Aspect ratio",
+)
+# Gemini 3 Pro Image also takes the output's resolution and up to 14 reference images.
+_GEMINI_PRO_IMAGE = replace(
+    _GEMINI_IMAGE, qualities=("1K", "2K", "4K"), quality_label="Resolution", max_input_images=14
+)
+
 MODEL_CAPABILITIES: dict[str, ModelCapabilities] = {
+    "gemini-2.5-flash-image": _GEMINI_IMAGE,
+    "gemini-3-pro-image-preview": _GEMINI_PRO_IMAGE,
     "gpt-image-2": _GPT_IMAGE_2,
     "gpt-image-2-2026-04-21": _GPT_IMAGE_2,
     "gpt-image-2.5-sunburst": _GPT_IMAGE_25,
@@ -177,6 +201,8 @@ def capabilities_for(model: str, *, provider: str) -> ModelCapabilities:
         return MODEL_CAPABILITIES[model]
     if provider == "offline":
         return OFFLINE
+    if provider == "gemini":
+        return _GEMINI_PRO_IMAGE if "pro" in model else _GEMINI_IMAGE
     if provider == "openai-compatible":
         return _UNKNOWN_COMPATIBLE
     if model.startswith("gpt-image-2"):

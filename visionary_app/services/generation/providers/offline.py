@@ -15,7 +15,9 @@ from visionary_app.services.generation.providers.base import (
     ImageOptions,
     InputImage,
     OnPartial,
+    ProviderAnswer,
     ProviderError,
+    ProviderUsage,
 )
 from visionary_app.services.generation.providers.capabilities import capabilities_for, parse_size
 
@@ -51,7 +53,7 @@ class OfflineProvider:
         *,
         safety_identifier: str | None = None,
         on_partial: OnPartial | None = None,
-    ) -> list[GeneratedImage]:
+    ) -> ProviderAnswer:
         """Draw `n` pictures in worker threads, taking at least the configured latency.
 
         The drawing happens during the latency, as a remote service works while the caller
@@ -75,7 +77,7 @@ class OfflineProvider:
         mask: bytes | None = None,
         safety_identifier: str | None = None,
         on_partial: OnPartial | None = None,
-    ) -> list[GeneratedImage]:
+    ) -> ProviderAnswer:
         """Repaint the masked area of the first image from the prompt; the result keeps its size.
 
         Without a mask the whole picture is blended with the new paint; further images tint it.
@@ -92,7 +94,7 @@ class OfflineProvider:
 
     async def _deliver(
         self, drawing: asyncio.Future, options: ImageOptions, on_partial: OnPartial | None
-    ) -> list[GeneratedImage]:
+    ) -> ProviderAnswer:
         """Wait out the latency, showing coarse-to-fine previews of a single image on the way."""
         steps = self.partial_images if on_partial is not None and options.n == 1 else 0
         pause = self.latency_ms / 1000 / (steps + 1)
@@ -114,7 +116,11 @@ class OfflineProvider:
             results.append(
                 GeneratedImage(data=data, content_type="image/png", width=width, height=height)
             )
-        return results
+        return ProviderAnswer(results, ProviderUsage(images=len(results)))
+
+    async def check_reachable(self) -> str:
+        """Always here: it runs in this process."""
+        return "offline provider (no key needed)"
 
 
 def _dimensions(size: str) -> tuple[int, int]:

@@ -15,7 +15,9 @@ from visionary_app.services.generation.providers.base import (
     ImageOptions,
     InputImage,
     OnPartial,
+    ProviderAnswer,
     ProviderError,
+    ProviderUsage,
 )
 from visionary_app.services.generation.providers.capabilities import ModelCapabilities
 from visionary_app.services.generation.providers.errors import provider_error
@@ -106,7 +108,7 @@ class OpenAIImageProvider:
         *,
         safety_identifier: str | None = None,
         on_partial: OnPartial | None = None,
-    ) -> list[GeneratedImage]:
+    ) -> ProviderAnswer:
         """One request for `options.n` images, answered as base64 (never a second download)."""
         request = self._request(prompt, options, safety_identifier)
         return await self._call(self._client.images.generate, request, options, on_partial)
@@ -120,7 +122,7 @@ class OpenAIImageProvider:
         mask: bytes | None = None,
         safety_identifier: str | None = None,
         on_partial: OnPartial | None = None,
-    ) -> list[GeneratedImage]:
+    ) -> ProviderAnswer:
         """`images.edit`: the first image is edited (under `mask`), the others guide it."""
         if not self.capabilities.edits:
             raise ProviderError(f"{self.model} cannot edit images.")
@@ -133,7 +135,7 @@ class OpenAIImageProvider:
 
     async def _call(
         self, method, request: dict, options: ImageOptions, on_partial: OnPartial | None
-    ) -> list[GeneratedImage]:
+    ) -> ProviderAnswer:
         try:
             if self._streams(options, on_partial):
                 return await self._stream(method, request, on_partial)
@@ -145,9 +147,9 @@ class OpenAIImageProvider:
         images = [self._decode(item.b64_json, item.revised_prompt) for item in response.data or []]
         if not images:
             raise ProviderError(f"{self.label} answered without any image data.")
-        return images
+        return ProviderAnswer(images, usage_of(getattr(response, "usage", None), len(images)))
 
-    async def _stream(self, method, request: dict, on_partial: OnPartial) -> list[GeneratedImage]:
+    async def _stream(self, method, request: dict, on_partial: OnPartial) -> ProviderAnswer:
         """Server-sent events: partial images as they form, then the image itself."""
         stream = await method(**request, stream=True, partial_images=self.output.partial_images)
         async with stream:
@@ -156,8 +158,23 @@ class OpenAIImageProvider:
                     preview = self._decode(event.b64_json, None)
                     on_partial(0, preview.data, preview.content_type)
                 elif event.type in _COMPLETED_EVENTS:
-                    return [self._decode(event.b64_json, None)]
+                    usage = usage_of(getattr(event, "usage", None), 1)
+                    return ProviderAnswer([self._decode(event.b64_json, None)], usage)
         raise ProviderError(f"{self.label} ended the stream without the image.")
+
+    async def check_reachable(self) -> str:
+        """Ask for the model's entry in the model list: free, and proves the key and address.
+
+        An OpenAI-compatible server without a model list still answered, so it is reachable.
+        """
+        try:
+            await self._client.models.retrieve(self._request_model, timeout=5.0)
+        except openai.NotFoundError:
+            if self.name == "openai":
+                raise ProviderError(f"{self.label} does not know the model {self.model}.") from None
+        except openai.OpenAIError as exc:
+            raise provider_error(exc, label=self.label, timeout_s=5.0) from exc
+        return f"{self.label}: reachable"
 
     def _decode(self, b64_json: str | None, revised_prompt: str | None) -> GeneratedImage:
         if not b64_json:
@@ -180,6 +197,30 @@ class OpenAIImageProvider:
             height=height,
             revised_prompt=revised_prompt or None,
         )
+
+
+def usage_of(usage, images: int) -> ProviderUsage:
+    """The Images API's `usage` (GPT image models) as a ProviderUsage; images counted anyway.
+
+    `output_tokens` are image tokens unless `output_tokens_details` splits them.
+    """
+    if usage is None:
+        return ProviderUsage(images=images)
+    inputs = getattr(usage, "input_tokens_details", None)
+    outputs = getattr(usage, "output_tokens_details", None)
+    output_tokens = getattr(usage, "output_tokens", 0) or 0
+    text_in = getattr(inputs, "text_tokens", None)
+    image_in = getattr(inputs, "image_tokens", None) or 0
+    image_out = getattr(outputs, "image_tokens", None)
+    return ProviderUsage(
+        input_text_tokens=text_in
+        if text_in is not None
+        else getattr(usage, "input_tokens", 0) or 0,
+        input_image_tokens=image_in,
+        output_image_tokens=image_out if image_out is not None else output_tokens,
+        output_text_tokens=(getattr(outputs, "text_tokens", 0) or 0) if outputs else 0,
+        images=images,
+    )
 
 
 def _timeout_seconds(client: openai.AsyncOpenAI) -> float:

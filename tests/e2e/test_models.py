@@ -1,0 +1,114 @@
+"""Several providers side by side in Chromium: the model picker, a Gemini image, edit, refusal.
+
+The app runs on the offline provider and Gemini (the real google-genai SDK against the
+stand-in), on the local store and on Azurite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests.e2e.conftest import ITEM, RunningApp, generate, launch_app, studio_page, toast, unique
+from tests.fakes.gemini_server import FakeGemini
+
+GEMINI_LABEL = "Google Gemini · gemini-2.5-flash-image"
+
+
+@pytest.fixture(scope="module")
+def gemini() -> Iterator[FakeGemini]:
+    server = FakeGemini().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module", params=["local", "azure"])
+def models_app(request, gemini: FakeGemini, tmp_path_factory) -> Iterator[RunningApp]:
+    azurite = request.getfixturevalue("azurite") if request.param == "azure" else None
+    with launch_app(
+        tmp_path_factory.mktemp(f"app-models-{request.param}"),
+        azurite=azurite,
+        extra_env={"GEMINI_API_KEY": gemini.api_key},
+        provider="offline",
+        gemini_base_url=gemini.base_url,
+        provider_max_retries="0",
+    ) as running:
+        yield running
+
+
+@pytest.fixture
+def studio(browser: Browser, models_app: RunningApp) -> Iterator[Page]:
+    with studio_page(browser, models_app.url, timeout_ms=30_000) as page:
+        yield page
+
+
+def _tile(page: Page, text: str):
+    return page.locator(ITEM).filter(has=page.locator(".tile-prompt", has_text=text))
+
+
+def _choose(page: Page, element_id: str, label: str) -> None:
+    page.click(f"#{element_id}")
+    page.get_by_role("option", name=label, exact=True).click()
+    expect(page.locator(f"#{element_id}")).to_have_text(label)
+
+
+def _paint(page: Page) -> None:
+    box = page.locator("#edit-mask").bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + 8, box["y"] + 8)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 8, box["y"] + box["height"] - 8, steps=12)
+    page.mouse.up()
+
+
+def test_choose_gemini_generate_edit_and_be_told_of_a_refusal(
+    studio: Page, models_app: RunningApp, gemini: FakeGemini
+):
+    picker = studio.locator("#model-select")
+    expect(picker).to_have_text("Offline preview · offline-preview")
+    expect(studio.locator("#option-size")).to_have_attribute("aria-label", "Size")
+    _choose(studio, "model-select", GEMINI_LABEL)
+    # The options follow the model: aspect ratios, no pixel sizes.
+    expect(studio.locator("#option-size")).to_have_attribute("aria-label", "Aspect ratio")
+    _choose(studio, "option-size", "16:9")
+
+    prompt = unique("a lighthouse at dusk")
+    calls = len(gemini.calls)
+    generate(studio, prompt)
+    expect(studio.locator(toast("success")).filter(has_text="lighthouse")).to_be_visible()
+    expect(_tile(studio, prompt)).to_have_count(1)
+    assert len(gemini.calls) == calls + 1
+    assert gemini.calls[-1].config["imageConfig"]["aspectRatio"] == "16:9"
+    (row,) = models_app.query(
+        "SELECT provider, model, blob_name FROM image WHERE prompt = ?", prompt
+    )
+    assert row[:2] == ("gemini", "gemini-2.5-flash-image")
+    assert models_app.read_blob(row[2]) == gemini.sent[-1]  # the original, byte for byte
+
+    # The lightbox names provider and model; the editor says how the mask is used.
+    _tile(studio, prompt).first.locator(".tile-open").click()
+    expect(studio.locator("#lightbox-provider")).to_have_text("Google Gemini")
+    expect(studio.locator("#lightbox-model")).to_have_text("gemini-2.5-flash-image")
+    studio.click("#edit-image")
+    expect(studio.locator("#mask-note")).to_contain_text("takes no mask")
+    _paint(studio)
+    edit_prompt = unique("add a red kite")
+    studio.fill("#edit-prompt", edit_prompt)
+    studio.click("#edit-submit")
+    expect(studio.locator(toast("success")).filter(has_text="Edit ready")).to_be_visible()
+    expect(_tile(studio, edit_prompt)).to_have_count(1)
+    edit_call = gemini.calls[-1]
+    assert len(edit_call.images) == 2 and edit_call.texts[-1].endswith(edit_prompt)
+
+    # A refusal is explained, and nothing is stored.
+    refused = unique("a cat [image-safety]")
+    generate(studio, refused)
+    expect(studio.locator(toast("error")).filter(has_text="IMAGE_SAFETY")).to_be_visible()
+    assert models_app.query("SELECT id FROM image WHERE prompt = ?", refused) == []
+
+    # The choice is remembered by this browser.
+    studio.reload()
+    studio.wait_for_selector("#gallery[data-loaded='true']", state="attached")
+    expect(studio.locator("#model-select")).to_have_text(GEMINI_LABEL)
