@@ -137,6 +137,8 @@ class Image(SQLModel, table=True):
     reference_ids: str = Field(
         default="", sa_column=sa.Column(sa.Text, nullable=False, server_default="")
     )
+    # What the image's content credentials (C2PA) said, as ContentCredentials JSON; None: none.
+    credentials: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
 
     @property
     def sources(self) -> list[uuid.UUID]:

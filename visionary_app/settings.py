@@ -87,6 +87,34 @@ class Settings(BaseSettings):
     gemini_base_url: str | None = Field(
         default=None, description="Another endpoint for the Gemini SDK (tests, proxies)."
     )
+    comfyui_url: str | None = Field(
+        default=None, description="A ComfyUI server (http://host:8188); setting it turns it on."
+    )
+    comfyui_auth_header: SecretStr | None = Field(
+        default=None,
+        description="A header every ComfyUI request carries, as 'Name: value' "
+        "(e.g. 'Authorization: Bearer ...' for a server behind a proxy).",
+    )
+    comfyui_workflows_dir: Path | None = Field(
+        default=None, description="A folder of API-format workflows to offer besides the built-in."
+    )
+    comfyui_checkpoints: str = Field(
+        default="",
+        description="Checkpoints to offer at once, separated by commas (more are found on "
+        "the server).",
+    )
+    comfyui_steps: int = Field(default=20, ge=1, le=200)
+    comfyui_negative_prompt: str = Field(default="blurry, low quality, watermark")
+    replicate_api_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("REPLICATE_API_TOKEN")
+    )
+    replicate_models: str = Field(
+        default="black-forest-labs/flux-schnell",
+        description="Replicate models (owner/name) to offer, separated by commas.",
+    )
+    replicate_base_url: str | None = Field(
+        default=None, description="Another endpoint for the Replicate client (tests, proxies)."
+    )
     gemini_models: str = Field(
         default="gemini-2.5-flash-image",
         description="Gemini image models to offer, separated by commas.",
@@ -374,6 +402,25 @@ class Settings(BaseSettings):
         if not self.gemini_enabled:
             return []
         names = [name.strip() for name in self.gemini_models.split(",") if name.strip()]
+        return list(dict.fromkeys(names))
+
+    @property
+    def comfyui_headers(self) -> dict[str, str]:
+        """The auth header as a dict ({} when none is set)."""
+        if self.comfyui_auth_header is None:
+            return {}
+        name, _, value = self.comfyui_auth_header.get_secret_value().partition(":")
+        if not name.strip() or not value.strip():
+            msg = "VISIONARY_COMFYUI_AUTH_HEADER must look like 'Name: value'"
+            raise ValueError(msg)
+        return {name.strip(): value.strip()}
+
+    @property
+    def resolved_replicate_models(self) -> list[str]:
+        """The Replicate models to offer (none without a token)."""
+        if self.replicate_api_token is None:
+            return []
+        names = [name.strip() for name in self.replicate_models.split(",") if name.strip()]
         return list(dict.fromkeys(names))
 
     @property

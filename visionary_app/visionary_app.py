@@ -50,6 +50,11 @@ async def tidy_search_index() -> None:
     await get_studio().catalog.keep_search_tidy()
 
 
+async def discover_models() -> None:
+    """Offer the models a provider's server has (a ComfyUI server's checkpoints) as found."""
+    await get_studio().keep_discovering_models()
+
+
 async def push_changes() -> None:
     """Keep this worker's tabs up to date from the live feed, without polling."""
     tabs = LiveTabs(app)
@@ -90,6 +95,7 @@ app.register_lifespan_task(apply_migrations)
 app.register_lifespan_task(watch_jobs)
 app.register_lifespan_task(tidy_search_index)
 app.register_lifespan_task(push_changes)
+app.register_lifespan_task(discover_models)
 app.add_middleware(AccessGate())
 
 

@@ -1,7 +1,9 @@
-"""Several providers side by side in Chromium: the model picker, a Gemini image, edit, refusal.
+"""Three providers side by side in Chromium: the model picker, each model generating, a Gemini
+edit and refusal, ComfyUI's previews, a cancel that reaches ComfyUI and an engine failure.
 
-The app runs on the offline provider and Gemini (the real google-genai SDK against the
-stand-in), on the local store and on Azurite.
+The app runs on the offline provider, Gemini (the real google-genai SDK against its stand-in)
+and ComfyUI (its HTTP routes and websocket, against its stand-in), on the local store and on
+Azurite.
 """
 
 from __future__ import annotations
@@ -11,10 +13,22 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.conftest import ITEM, RunningApp, generate, launch_app, studio_page, toast, unique
+from tests.e2e.conftest import (
+    ITEM,
+    JOB_CARD,
+    RunningApp,
+    generate,
+    launch_app,
+    studio_page,
+    toast,
+    unique,
+)
+from tests.fakes.comfyui_server import FakeComfyUI
 from tests.fakes.gemini_server import FakeGemini
 
 GEMINI_LABEL = "Google Gemini · gemini-2.5-flash-image"
+COMFYUI_LABEL = "ComfyUI · text-to-image"
+PARTIAL = '[data-testid="partial-preview"]'
 
 
 @pytest.fixture(scope="module")
@@ -24,8 +38,17 @@ def gemini() -> Iterator[FakeGemini]:
     server.stop()
 
 
+@pytest.fixture(scope="module")
+def comfy() -> Iterator[FakeComfyUI]:
+    server = FakeComfyUI().start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture(scope="module", params=["local", "azure"])
-def models_app(request, gemini: FakeGemini, tmp_path_factory) -> Iterator[RunningApp]:
+def models_app(
+    request, gemini: FakeGemini, comfy: FakeComfyUI, tmp_path_factory
+) -> Iterator[RunningApp]:
     azurite = request.getfixturevalue("azurite") if request.param == "azure" else None
     with launch_app(
         tmp_path_factory.mktemp(f"app-models-{request.param}"),
@@ -33,6 +56,7 @@ def models_app(request, gemini: FakeGemini, tmp_path_factory) -> Iterator[Runnin
         extra_env={"GEMINI_API_KEY": gemini.api_key},
         provider="offline",
         gemini_base_url=gemini.base_url,
+        comfyui_url=comfy.url,
         provider_max_retries="0",
     ) as running:
         yield running
@@ -112,3 +136,44 @@ def test_choose_gemini_generate_edit_and_be_told_of_a_refusal(
     studio.reload()
     studio.wait_for_selector("#gallery[data-loaded='true']", state="attached")
     expect(studio.locator("#model-select")).to_have_text(GEMINI_LABEL)
+
+
+def test_each_model_in_turn_with_comfyui_previews_cancel_and_failure(
+    studio: Page, models_app: RunningApp, comfy: FakeComfyUI
+):
+    # The offline provider first, then ComfyUI: each makes an image.
+    _choose(studio, "model-select", "Offline preview · offline-preview")
+    offline_prompt = unique("a paper crane")
+    generate(studio, offline_prompt)
+    expect(_tile(studio, offline_prompt)).to_have_count(1)
+    _choose(studio, "model-select", COMFYUI_LABEL)
+    _choose(studio, "option-size", "1216x832")
+    prompt = unique("a mountain lake")
+    generate(studio, prompt)
+    expect(_tile(studio, prompt)).to_have_count(1)
+    rows = models_app.query("SELECT prompt, provider, model FROM image WHERE prompt IN (?, ?)",
+                            offline_prompt, prompt)  # fmt: skip
+    assert sorted(rows) == sorted([(offline_prompt, "offline", "offline-preview"),
+                                   (prompt, "comfyui", "text-to-image")])  # fmt: skip
+
+    # Previews from ComfyUI's websocket reach the card; cancel stops the run on the server.
+    slow = unique("a slow tide [slow]")
+    generate(studio, slow)
+    card = studio.locator(JOB_CARD).filter(has_text="a slow tide")
+    expect(card.locator(PARTIAL)).to_be_visible(timeout=15_000)
+    card.locator(".job-cancel").click()
+    expect(studio.locator(toast("info")).filter(has_text="nothing was stored")).to_be_visible()
+    (prompt_id,) = [key for key, graph in comfy.prompts.items()
+                    if graph["6"]["inputs"]["text"] == slow]  # fmt: skip
+    for _ in range(50):
+        if prompt_id in comfy.interrupted:
+            break
+        studio.wait_for_timeout(100)
+    assert prompt_id in comfy.interrupted
+    assert models_app.query("SELECT id FROM image WHERE prompt = ?", slow) == []
+
+    # An engine failure is explained, and nothing is stored.
+    failing = unique("a storm [comfy-error]")
+    generate(studio, failing)
+    expect(studio.locator(toast("error")).filter(has_text="CUDA out of memory")).to_be_visible()
+    assert models_app.query("SELECT id FROM image WHERE prompt = ?", failing) == []

@@ -18,6 +18,7 @@ from tests.e2e.conftest import (
     studio_page,
 )
 from tests.fakes.openai_server import SUGGESTION, FakeOpenAI
+from tests.support.content_credentials import SIGNER_NAME
 
 SUCCESS_TOAST = '[data-sonner-toast][data-type="success"]'
 ERROR_TOAST = '[data-sonner-toast][data-type="error"]'
@@ -153,3 +154,20 @@ def test_the_api_key_never_reaches_the_browser(browser: Browser, openai_app: Run
     context.close()
     assert len(seen) > 3
     assert not [chunk for chunk in seen if fake.api_key in chunk or fake.api_key[:16] in chunk]
+
+
+def test_a_signed_image_is_kept_byte_for_byte_and_its_credentials_shown(
+    studio: Page, fake: FakeOpenAI, openai_app: RunningApp
+):
+    prompt = f"[c2pa] a signed harbour {uuid.uuid4().hex[:6]}"
+    generate(studio, prompt)
+    tile = _tiles(studio, prompt)
+    expect(tile).to_have_count(1)
+    (blob_name,) = openai_app.query("SELECT blob_name FROM image WHERE prompt = ?", prompt)[0]
+    assert openai_app.read_blob(blob_name) == fake.sent[-1]
+    tile.locator(".tile-open").click()
+    credentials = studio.locator("#content-credentials")
+    expect(credentials).to_be_visible()
+    expect(studio.locator("#credentials-signer")).to_contain_text(SIGNER_NAME)
+    expect(studio.locator("#credentials-generator")).to_have_text("GPT-4o 1.0")
+    expect(studio.locator("#credentials-state")).to_contain_text("Valid")

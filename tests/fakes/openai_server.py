@@ -6,7 +6,8 @@ The real `openai` SDK talks to it over HTTP: `images/generations` (JSON) and `im
 the `image_edit.*` equivalents). Markers in the prompt choose a behaviour: `[refuse]`
 (moderation_blocked), `[policy]` (content_policy_violation), `[429]` (always rate limited),
 `[429-once]` (rate limited once, then fine), `[500]`, `[401]`, `[slow]` (answers, or ends its
-stream, after SLOW_S seconds), `[revise]` (adds a revised_prompt), `[not-an-image]`.
+stream, after SLOW_S seconds), `[revise]` (adds a revised_prompt), `[not-an-image]`, `[c2pa]`
+(the image carries C2PA content credentials, signed as OpenAI signs its images).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from starlette.responses import JSONResponse, StreamingResponse
 from starlette.routing import Route
 
 from tests.fakes.loopback import LoopbackServer
+from tests.support.content_credentials import sign_image
 from visionary_app.services.generation.providers.base import InputImage
 from visionary_app.services.generation.providers.capabilities import size_problem
 from visionary_app.services.generation.providers.offline import (
@@ -58,6 +60,7 @@ class FakeOpenAI(LoopbackServer):
     azure_key: str = "azure-test-fake-key-0123456789"
     image_px: int = 256
     requests: list[Recorded] = field(default_factory=list)
+    sent: list[bytes] = field(default_factory=list)  # every generated image it answered with
     seen: Counter = field(default_factory=Counter)
     port: int = 0
 
@@ -227,9 +230,13 @@ class FakeOpenAI(LoopbackServer):
 
     async def _picture(self, body: dict, prompt: str, index: int, edit: bool) -> bytes:
         if not edit:
-            return await asyncio.to_thread(
+            picture = await asyncio.to_thread(
                 render_png, f"{prompt}#{index}", self.image_px, self.image_px
             )
+            if "[c2pa]" in prompt:
+                picture = await asyncio.to_thread(sign_image, picture, "image/png", "GPT-4o")
+            self.sent.append(picture)
+            return picture
         images = [InputImage(item["data"], item["content_type"]) for item in body["image"]]
         mask = body["mask"]["data"] if "mask" in body else None
         return await asyncio.to_thread(render_edit, prompt, images, mask, None, index)

@@ -17,6 +17,26 @@ def _detail(label: str, value: rx.Var, element_id: str) -> rx.Component:
     )
 
 
+def _content_credentials() -> rx.Component:
+    """What the image's C2PA manifest says: who signed it, what made it, does it validate."""
+    return rx.cond(
+        LightboxState.credentials_signer != "",
+        rx.box(
+            rx.text("Content credentials", size="1", weight="bold", as_="p"),
+            _detail("Signed by", LightboxState.credentials_signer, "credentials-signer"),
+            _detail("Made with", LightboxState.credentials_generator, "credentials-generator"),
+            _detail("Check", LightboxState.credentials_state, "credentials-state"),
+            rx.cond(
+                LightboxState.credentials_note != "",
+                rx.text(LightboxState.credentials_note, size="1", color_scheme="gray"),
+            ),
+            id="content-credentials",
+            role="group",
+            aria_label="Content credentials",
+        ),
+    )
+
+
 def _action(icon: str, label: str, handler, element_id: str) -> rx.Component:
     return rx.button(rx.icon(icon, size=16), label, variant="soft", on_click=handler, id=element_id)
 
@@ -182,6 +202,7 @@ def lightbox() -> rx.Component:
                 _detail("Created", LightboxState.created_at, "lightbox-created"),
                 _detail("By", LightboxState.owner_label, "lightbox-owner"),
                 _detail("Kind", LightboxState.kind_label, "lightbox-kind"),
+                _content_credentials(),
                 _parent(),
                 _children(),
                 _visibility(),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import threading
 from dataclasses import dataclass, field
@@ -19,16 +21,27 @@ from visionary_app.services.generation.job_hub import JobHub
 from visionary_app.services.generation.model_menu import ModelMenu
 from visionary_app.services.generation.pipeline import GenerationPipeline
 from visionary_app.services.generation.providers import ImageProvider, OfflineProvider
-from visionary_app.services.generation.providers.base import PROVIDER_LABELS, public_host
+from visionary_app.services.generation.providers.base import (
+    PROVIDER_LABELS,
+    ProviderError,
+    public_host,
+)
 from visionary_app.services.generation.providers.capabilities import (
+    COMFYUI,
     ModelCapabilities,
     capabilities_for,
+)
+from visionary_app.services.generation.providers.comfyui import (
+    ComfyUIClient,
+    ComfyUISource,
+    load_workflows,
 )
 from visionary_app.services.generation.providers.gemini import GeminiImageProvider
 from visionary_app.services.generation.providers.openai_images import (
     OpenAIImageProvider,
     OutputSettings,
 )
+from visionary_app.services.generation.providers.replicate_models import ReplicateProvider
 from visionary_app.services.generation.queue import JobQueue
 from visionary_app.services.generation.runner import JobRunner
 from visionary_app.services.generation.suggestions import (
@@ -47,6 +60,8 @@ from visionary_app.services.storage.url_signing import UrlSigner
 from visionary_app.settings import Settings, get_settings, parse_users
 
 __all__ = ["Studio", "build_studio", "get_studio"]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -69,12 +84,37 @@ class Studio:
     api_tokens: ApiTokens
     hub: JobHub
     feed: LiveFeed = field(default_factory=LocalFeed)
+    # Where more models are found once the app runs (a ComfyUI server's checkpoints).
+    model_sources: list[ComfyUISource] = field(default_factory=list)
 
     async def aclose(self) -> None:
         """Release network clients (the Azure store's HTTP session, the feed's Redis)."""
         await self.feed.close()
         await self.store.close()
         self.catalog.dispose()
+
+    async def discover_models(self) -> int:
+        """Ask each model source for its models and offer the new ones; how many were added.
+
+        Raises ProviderError when a source cannot be read.
+        """
+        added = 0
+        for source in self.model_sources:
+            added += len(self.models.add(await source.discover()))
+        return added
+
+    async def keep_discovering_models(self, retry_s: float = 10.0, every_s: float = 600.0):
+        """`discover_models` now, again soon while a source does not answer, then now and then."""
+        while self.model_sources:
+            try:
+                added = await self.discover_models()
+            except ProviderError as exc:
+                logger.warning("could not read the models of a provider: %s", exc)
+                await asyncio.sleep(retry_s)
+                continue
+            if added:
+                logger.info("offering %d more model(s) found on a provider", added)
+            await asyncio.sleep(every_s)
 
     @property
     def provider(self) -> ImageProvider:
@@ -142,18 +182,69 @@ def _openai_client(settings: Settings) -> tuple[openai.AsyncOpenAI, str]:
     return client, PROVIDER_LABELS[provider]
 
 
-def build_models(settings: Settings) -> tuple[ModelMenu, PromptSuggester]:
+def build_models(
+    settings: Settings, comfyui: ComfyUISource | None = None
+) -> tuple[ModelMenu, PromptSuggester]:
     """Every configured provider's models, in `VISIONARY_MODELS` order, and the suggester.
 
     The OpenAI family (or, with none of its variables set, the offline provider) comes first,
     then Gemini. The offline provider is left out when another provider is configured, unless
-    `VISIONARY_PROVIDER=offline` asks for it.
+    `VISIONARY_PROVIDER=offline` asks for it. `comfyui` is the ComfyUI source to offer
+    (built from the settings when not given).
     """
     providers, suggester = build_openai_family(settings)
     providers += build_gemini(settings)
+    providers += build_replicate(settings)
+    comfyui = comfyui or build_comfyui(settings)
+    if comfyui is not None:
+        providers += comfyui.providers()
     if len(providers) > 1 and settings.provider == "auto":
         providers = [provider for provider in providers if provider.name != "offline"]
     return ModelMenu(providers, settings.model_order), suggester
+
+
+def build_replicate(settings: Settings) -> list[ImageProvider]:
+    """One provider per configured Replicate model, sharing the official client."""
+    models = settings.resolved_replicate_models
+    if not models:
+        return []
+    import httpx
+    import replicate
+
+    client = replicate.Client(
+        api_token=settings.replicate_api_token.get_secret_value(),
+        base_url=settings.replicate_base_url,
+        timeout=httpx.Timeout(settings.provider_timeout_seconds, connect=10.0),
+    )
+    return [
+        ReplicateProvider(
+            client,
+            model=model,
+            capabilities=capabilities_for(model, provider="replicate"),
+            timeout_s=settings.provider_timeout_seconds,
+        )
+        for model in models
+    ]
+
+
+def build_comfyui(settings: Settings) -> ComfyUISource | None:
+    """The ComfyUI server's workflows and known checkpoints, when one is configured."""
+    if not settings.comfyui_url:
+        return None
+    client = ComfyUIClient(
+        settings.comfyui_url,
+        headers=settings.comfyui_headers,
+        timeout_s=settings.provider_timeout_seconds,
+    )
+    checkpoints = [name.strip() for name in settings.comfyui_checkpoints.split(",")]
+    return ComfyUISource(
+        client,
+        load_workflows(settings.comfyui_workflows_dir),
+        COMFYUI,
+        checkpoints=[name for name in checkpoints if name],
+        steps=settings.comfyui_steps,
+        negative_prompt=settings.comfyui_negative_prompt,
+    )
 
 
 def build_gemini(settings: Settings) -> list[ImageProvider]:
@@ -280,7 +371,8 @@ def _identity_key(settings: Settings) -> bytes:
 
 def build_studio(settings: Settings) -> Studio:
     """Wire every service for `settings` (no network calls happen here)."""
-    models, suggester = build_models(settings)
+    comfyui = build_comfyui(settings)
+    models, suggester = build_models(settings, comfyui)
     store = build_store(settings)
     engine = make_index_engine(settings.resolved_database_url)
     feed = make_feed(settings.redis_url, settings.resolved_database_url)
@@ -337,6 +429,7 @@ def build_studio(settings: Settings) -> Studio:
         ),
         JobHub(runner),
         feed,
+        [comfyui] if comfyui is not None else [],
     )  # fmt: skip
 
 

@@ -12,6 +12,7 @@ from visionary_app.models import LEGACY_OWNER, Image, ImageKind, Visibility
 from visionary_app.services.access import Viewer
 from visionary_app.services.gallery import (
     CatalogError,
+    ContentCredentials,
     DeleteFailed,
     VisibilityNotChanged,
     change_visibility,
@@ -61,6 +62,11 @@ class LightboxState(rx.State):
     revised_prompt: str = ""
     model: str = ""
     provider: str = ""  # what the page calls the provider that made it ("" for an upload)
+    # Its content credentials (C2PA), if it carries them: signer, generator, validation.
+    credentials_signer: str = ""
+    credentials_generator: str = ""
+    credentials_state: str = ""
+    credentials_note: str = ""
     size: str = ""
     created_at: str = ""
     owner_label: str = ""  # "you", a user's name, "a visitor": never an owner key
@@ -72,6 +78,24 @@ class LightboxState(rx.State):
     parent_id: str = ""  # "" when the source is gone or not this viewer's to see
     parent_prompt: str = ""
     made_from_this: list[LineageTile] = []
+
+    def _show_credentials(self, credentials: ContentCredentials | None) -> None:
+        if credentials is None:
+            self.credentials_signer = self.credentials_generator = ""
+            self.credentials_state = self.credentials_note = ""
+            return
+        self.credentials_signer = credentials.signer
+        self.credentials_generator = credentials.generator
+        self.credentials_state = {
+            "Trusted": "Valid, from a trusted signer",
+            "Valid": "Valid (signature intact; signer not on a trust list)",
+        }.get(credentials.state, "Does not validate: changed since it was signed")
+        notes = []
+        if credentials.created_by_ai:
+            notes.append("Made by an AI model, it says.")
+        if credentials.from_upload:
+            notes.append("Read from the uploaded file; the stored copy has its metadata removed.")
+        self.credentials_note = " ".join(notes)
 
     async def _show(self, image_id: str) -> bool:
         studio = get_studio()
@@ -92,6 +116,7 @@ class LightboxState(rx.State):
         self.revised_prompt = image.revised_prompt or ""
         self.model = image.model
         self.provider = PROVIDER_LABELS.get(image.provider, image.provider) if image.model else ""
+        self._show_credentials(ContentCredentials.from_json(image.credentials))
         self.size = f"{image.width}×{image.height}"
         self.created_at = f"{image.created_at:%Y-%m-%d %H:%M} UTC"
         self.owner_label = owner_label(image.owner, viewer)

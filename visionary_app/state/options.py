@@ -81,7 +81,13 @@ class OptionsState(rx.State):
     @rx.var(cache=True)
     def mask_note(self) -> str:
         """How a painted mask reaches a model that takes none ("" for one that does)."""
-        if self.capabilities().mask != "as_image":
+        mask = self.capabilities().mask
+        if mask == "none":
+            return (
+                f"{self.choice().label} edits by instruction alone and takes no mask: leave "
+                "the picture unpainted and say what should change."
+            )
+        if mask != "as_image":
             return ""
         return (
             f"{self.choice().label} edits by instruction and takes no mask: what you paint is "

@@ -214,10 +214,13 @@ async def test_postgres_word_table_follows_the_index_and_serves_the_walk(postgre
 async def test_postgres_words_of_images_from_before_0010_are_filled_in(postgres_url):
     command.downgrade(alembic_config(postgres_url), "0009")
     engine = make_index_engine(postgres_url)
-    catalog = Catalog(engine)
     older = _row("Harbour lights", 1)
-    await catalog.add_many([older])
-    assert await _found(catalog, "light") == ["Harbour lights"]  # by the trigram copy
+    # As a row was written then: without the columns later migrations added.
+    with engine.begin() as connection:
+        connection.execute(
+            sa.insert(Image.__table__).values(**older.model_dump(exclude={"credentials"}))
+        )
+    # (Today's code cannot page the schema of 0009: the image table has gained a column since.)
     upgrade_to_head(postgres_url)
     assert _words(engine) == {("harbour", str(older.id)), ("lights", str(older.id))}
     newer = Catalog(engine)  # a worker started after the upgrade walks the words

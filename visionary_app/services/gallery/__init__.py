@@ -6,6 +6,7 @@ from visionary_app.services.gallery.catalog import (
     PageCursor,
     make_index_engine,
 )
+from visionary_app.services.gallery.credentials import ContentCredentials, read_credentials
 from visionary_app.services.gallery.curation import (
     DeleteFailed,
     VisibilityNotChanged,
@@ -32,6 +33,7 @@ __all__ = [
     "CatalogError",
     "Change",
     "ChangeKind",
+    "ContentCredentials",
     "DeleteFailed",
     "LiveFeed",
     "PageCursor",
@@ -46,6 +48,7 @@ __all__ = [
     "make_index_engine",
     "make_thumbnail",
     "preview_data_url",
+    "read_credentials",
     "reconcile",
     "search_terms",
 ]

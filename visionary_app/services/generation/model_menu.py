@@ -88,8 +88,27 @@ class ModelMenu:
         if not choices:
             msg = "no image model is configured"
             raise UnknownModel(msg)
+        self._order = list(order)
         self._choices = tuple(choices)
         self._by_key = {choice.key: choice for choice in self._choices}
+
+    def add(self, providers: Iterable[ImageProvider]) -> list[ModelChoice]:
+        """Offer models found later (a server's checkpoints); those already offered are kept.
+
+        With an order set, only models it names are added, in its order after the others.
+        """
+        added = []
+        for provider in providers:
+            choice = ModelChoice(provider)
+            if choice.key in self._by_key:
+                continue
+            if self._order and not {choice.key, choice.model} & set(self._order):
+                continue
+            added.append(choice)
+        if added:
+            self._choices = (*self._choices, *added)
+            self._by_key = {choice.key: choice for choice in self._choices}
+        return added
 
     @staticmethod
     def _only_one(choices: Sequence[ModelChoice], model: str) -> ModelChoice | None:

@@ -23,6 +23,7 @@ from visionary_app.models import (
     planned_image_id,
 )
 from visionary_app.services.gallery.catalog import Catalog, CatalogError
+from visionary_app.services.gallery.credentials import ContentCredentials, read_credentials
 from visionary_app.services.gallery.curation import DeleteFailed, delete_image
 from visionary_app.services.gallery.thumbnails import make_thumbnail
 from visionary_app.services.generation.model_menu import ModelChoice, ModelMenu, UnknownModel
@@ -363,6 +364,11 @@ class GenerationPipeline:
             raise InvalidOptions(f"{choice.model} cannot edit images.")
         if not recipe.sources:
             raise InvalidOptions("An edit needs an image to start from.")
+        if recipe.mask is not None and caps.mask == "none":
+            raise InvalidOptions(
+                f"{choice.model} edits by instruction and takes no mask: clear the painting "
+                "and say what should change."
+            )
         if len(recipe.sources) > caps.max_input_images:
             raise InvalidOptions(f"{choice.model} takes at most {caps.max_input_images} images.")
         inputs = []
@@ -379,10 +385,21 @@ class GenerationPipeline:
             inputs.append(InputImage(data=data, content_type=source.content_type, name=name))
         return inputs
 
-    async def keep_upload(self, owner: str, name: str, upload: GeneratedImage) -> Image:
-        """Store and index a person's own (already cleaned) picture as an upload of `owner`."""
+    async def keep_upload(
+        self,
+        owner: str,
+        name: str,
+        upload: GeneratedImage,
+        credentials: ContentCredentials | None = None,
+    ) -> Image:
+        """Store and index a person's own (already cleaned) picture as an upload of `owner`.
+
+        `credentials` are what the file's C2PA manifest said before it was cleaned away.
+        """
         recipe = Recipe(ImageKind.UPLOAD, name, ImageOptions(size=""))
-        return await self._keep(name, upload, recipe.options, owner, recipe, uuid.uuid4(), None)
+        return await self._keep(
+            name, upload, recipe.options, owner, recipe, uuid.uuid4(), None, credentials
+        )
 
     async def discard(self, record: Image) -> None:
         """Remove a kept image as a delete does (image blob, row, companions); log a failure.
@@ -404,11 +421,18 @@ class GenerationPipeline:
         recipe: Recipe,
         image_id: uuid.UUID,
         choice: ModelChoice | None,
+        credentials: ContentCredentials | None = None,
     ) -> Image:
         """Store then index one generated image, or raise GenerationFailed leaving nothing.
 
-        `choice` is the model that made it (None for an upload).
+        `choice` is the model that made it (None for an upload, whose `credentials` were read
+        before it was cleaned). The bytes are stored exactly as the provider sent them, so a
+        content credential in them still verifies; what it says is kept with the row.
         """
+        if choice is not None:
+            credentials = await asyncio.to_thread(
+                read_credentials, generated.data, generated.content_type
+            )
         created_at = self._clock()
         blob_name = make_blob_name(image_id, created_at, generated.content_type)
         record = Image(
@@ -430,6 +454,7 @@ class GenerationPipeline:
             kind=recipe.kind.value,
             source_id=recipe.sources[0].id if recipe.sources else None,
             reference_ids=join_ids([source.id for source in recipe.sources[1:]]),
+            credentials=credentials.to_json() if credentials else None,
         )
         try:
             await self._store(record, generated.data)

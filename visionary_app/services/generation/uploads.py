@@ -19,6 +19,7 @@ from PIL import Image as PILImage
 from PIL import ImageOps, UnidentifiedImageError
 
 from visionary_app.models import Image
+from visionary_app.services.gallery.credentials import read_credentials
 from visionary_app.services.generation.pipeline import GenerationPipeline
 from visionary_app.services.generation.providers.base import GeneratedImage
 from visionary_app.services.limits.usage import UsageMeter
@@ -133,5 +134,7 @@ class Uploads:
         be kept) or GenerationFailed (storage); nothing is stored in any of those cases.
         """
         cleaned = await asyncio.to_thread(clean_upload, data, self.limits)
+        # What the file's content credentials said, before cleaning strips them.
+        credentials = await asyncio.to_thread(read_credentials, data, None, from_upload=True)
         await self.meter.take(owner, "uploads")
-        return await self.pipeline.keep_upload(owner, upload_name(filename), cleaned)
+        return await self.pipeline.keep_upload(owner, upload_name(filename), cleaned, credentials)

@@ -81,6 +81,8 @@ def encode_image(image: Image) -> EncodedImage:
         value = getattr(image, option)
         if value is not None:
             metadata[option] = value  # from the capability table: short ASCII words
+    if image.credentials:
+        metadata["credentials_b64"] = _b64(image.credentials)
     text = {"prompt_b64": _b64(image.prompt)}
     if image.revised_prompt is not None:
         text["revised_prompt_b64"] = _b64(image.revised_prompt)
@@ -146,6 +148,9 @@ def decode_image(
             kind=ImageKind(metadata.get("kind", ImageKind.GENERATED)).value,
             source_id=uuid.UUID(hex=metadata["source_id"]) if "source_id" in metadata else None,
             reference_ids=" ".join(i.hex for i in split_ids(metadata.get("reference_ids"))),
+            credentials=(
+                _unb64(metadata["credentials_b64"]) if "credentials_b64" in metadata else None
+            ),
         )
     except (KeyError, ValueError, TypeError, UnicodeError) as exc:
         if isinstance(exc, MetadataError):

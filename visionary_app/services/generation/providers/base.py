@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, fields
 from typing import Protocol
 from urllib.parse import urlsplit
 
+from PIL import Image as PILImage
+
 from visionary_app.services.generation.providers.capabilities import ModelCapabilities
+from visionary_app.services.storage.content_types import content_type_for_pillow
 
 # What the page calls each kind of provider (error messages name the server itself).
 PROVIDER_LABELS = {
@@ -17,6 +21,8 @@ PROVIDER_LABELS = {
     "openai-compatible": "OpenAI-compatible",
     "azure-openai": "Azure OpenAI",
     "gemini": "Google Gemini",
+    "comfyui": "ComfyUI",
+    "replicate": "Replicate",
 }
 
 
@@ -116,6 +122,25 @@ class ProviderAnswer(list[GeneratedImage]):
     def __init__(self, images: Iterable[GeneratedImage] = (), usage: ProviderUsage | None = None):
         super().__init__(images)
         self.usage = usage or ProviderUsage()
+
+
+def image_from(data: bytes, label: str, revised_prompt: str | None = None) -> GeneratedImage:
+    """Bytes a provider sent, read as an image exactly as sent; ProviderError if they are not one.
+
+    `label` names the provider in the message.
+    """
+    try:
+        with PILImage.open(io.BytesIO(data)) as picture:
+            content_type = content_type_for_pillow(picture.format)
+            width, height = picture.size
+    except PILImage.DecompressionBombError as exc:
+        raise ProviderError(f"{label} sent an image with too many pixels.") from exc
+    except (ValueError, OSError) as exc:
+        raise ProviderError(f"{label} sent image data that is not an image.") from exc
+    if content_type is None:
+        raise ProviderError(f"{label} sent an image format this app cannot store.")
+    return GeneratedImage(data=data, content_type=content_type, width=width, height=height,
+                          revised_prompt=revised_prompt or None)  # fmt: skip
 
 
 class ProviderError(Exception):

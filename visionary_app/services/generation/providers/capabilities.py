@@ -49,7 +49,8 @@ class ModelCapabilities:
     moderation: bool = False
     compression: bool = False
     # How a painted mask reaches the model: "exact" (the model takes a mask), "as_image" (a
-    # second picture with an instruction: the model edits by instruction, not by mask).
+    # second picture with an instruction: the model edits by instruction, not by mask), or
+    # "none" (an edit is by instruction alone: a painted mask is refused, never dropped).
     mask: str = "exact"
     # What the page calls the two choices for this model.
     size_label: str = "Size"
@@ -174,7 +175,31 @@ _GEMINI_PRO_IMAGE = replace(
     _GEMINI_IMAGE, qualities=("1K", "2K", "4K"), quality_label="Resolution", max_input_images=14
 )
 
+# ComfyUI runs whatever a workflow holds; these are sizes SD-family checkpoints are trained on.
+# Edits depend on the workflow (an inpaint companion); previews come over the websocket.
+COMFYUI = ModelCapabilities(
+    sizes=("1024x1024", "1152x896", "896x1152", "1216x832", "832x1216", "768x768", "512x512"),
+    max_n=4,
+    max_prompt_length=8000,
+    max_input_images=1,
+    streaming=True,
+)
+
+# FLUX on Replicate takes an aspect ratio; schnell and dev make up to 4 images a call, the
+# pro models one. Kontext edits one image by instruction (no mask).
+# https://replicate.com/black-forest-labs
+_FLUX_ASPECTS = ("1:1", "16:9", "21:9", "3:2", "2:3", "4:5", "5:4", "3:4", "4:3", "9:16", "9:21")
+_FLUX = ModelCapabilities(
+    sizes=_FLUX_ASPECTS, max_n=4, max_prompt_length=8000, size_label="Aspect ratio"
+)
+_FLUX_PRO = replace(_FLUX, max_n=1)
+_FLUX_KONTEXT = replace(_FLUX_PRO, edits=True, max_input_images=1, mask="none")
+
 MODEL_CAPABILITIES: dict[str, ModelCapabilities] = {
+    "black-forest-labs/flux-schnell": _FLUX,
+    "black-forest-labs/flux-dev": _FLUX,
+    "black-forest-labs/flux-1.1-pro": _FLUX_PRO,
+    "black-forest-labs/flux-kontext-pro": _FLUX_KONTEXT,
     "gemini-2.5-flash-image": _GEMINI_IMAGE,
     "gemini-3-pro-image-preview": _GEMINI_PRO_IMAGE,
     "gpt-image-2": _GPT_IMAGE_2,
@@ -201,6 +226,8 @@ def capabilities_for(model: str, *, provider: str) -> ModelCapabilities:
         return MODEL_CAPABILITIES[model]
     if provider == "offline":
         return OFFLINE
+    if provider == "replicate":
+        return _FLUX_KONTEXT if "kontext" in model else _FLUX_PRO
     if provider == "gemini":
         return _GEMINI_PRO_IMAGE if "pro" in model else _GEMINI_IMAGE
     if provider == "openai-compatible":

@@ -23,10 +23,10 @@ from visionary_app.services.generation.providers.base import (
     ProviderAnswer,
     ProviderError,
     ProviderUsage,
+    image_from,
 )
 from visionary_app.services.generation.providers.capabilities import ModelCapabilities
 from visionary_app.services.generation.providers.errors import gemini_error
-from visionary_app.services.storage.content_types import content_type_for_pillow
 
 __all__ = ["MASK_INSTRUCTION", "GeminiImageProvider", "mask_as_picture"]
 
@@ -214,17 +214,7 @@ class GeminiImageProvider:
         )
 
     def _decode(self, data: bytes) -> GeneratedImage:
-        try:
-            with PILImage.open(io.BytesIO(data)) as picture:
-                content_type = content_type_for_pillow(picture.format)
-                width, height = picture.size
-        except PILImage.DecompressionBombError as exc:
-            raise ProviderError(f"{self.label} sent an image with too many pixels.") from exc
-        except (ValueError, OSError) as exc:
-            raise ProviderError(f"{self.label} sent image data that is not an image.") from exc
-        if content_type is None:
-            raise ProviderError(f"{self.label} sent an image format this app cannot store.")
-        return GeneratedImage(data=data, content_type=content_type, width=width, height=height)
+        return image_from(data, self.label)
 
     async def check_reachable(self) -> str:
         """Read the model's entry (free): proves the address, the key and the model name."""

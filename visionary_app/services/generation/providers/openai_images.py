@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-import io
 from dataclasses import dataclass
 
 import openai
-from PIL import Image as PILImage
 
 from visionary_app.services.generation.providers.base import (
     GeneratedImage,
@@ -18,10 +16,10 @@ from visionary_app.services.generation.providers.base import (
     ProviderAnswer,
     ProviderError,
     ProviderUsage,
+    image_from,
 )
 from visionary_app.services.generation.providers.capabilities import ModelCapabilities
 from visionary_app.services.generation.providers.errors import provider_error
-from visionary_app.services.storage.content_types import content_type_for_pillow
 
 __all__ = ["OpenAIImageProvider", "OutputSettings"]
 
@@ -181,22 +179,9 @@ class OpenAIImageProvider:
             raise ProviderError(f"{self.label} answered without image data (no b64_json).")
         try:
             data = base64.b64decode(b64_json, validate=True)
-            with PILImage.open(io.BytesIO(data)) as picture:
-                content_type = content_type_for_pillow(picture.format)
-                width, height = picture.size
-        except PILImage.DecompressionBombError as exc:
-            raise ProviderError(f"{self.label} sent an image with too many pixels.") from exc
-        except (binascii.Error, ValueError, OSError) as exc:
+        except (binascii.Error, ValueError) as exc:
             raise ProviderError(f"{self.label} sent image data that is not an image.") from exc
-        if content_type is None:
-            raise ProviderError(f"{self.label} sent an image format this app cannot store.")
-        return GeneratedImage(
-            data=data,
-            content_type=content_type,
-            width=width,
-            height=height,
-            revised_prompt=revised_prompt or None,
-        )
+        return image_from(data, self.label, revised_prompt)
 
 
 def usage_of(usage, images: int) -> ProviderUsage:
