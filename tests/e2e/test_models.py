@@ -161,6 +161,7 @@ def test_each_model_in_turn_with_comfyui_previews_cancel_and_failure(
     generate(studio, slow)
     card = studio.locator(JOB_CARD).filter(has_text="a slow tide")
     expect(card.locator(PARTIAL)).to_be_visible(timeout=15_000)
+    expect(card).to_contain_text("of 8")  # ComfyUI's steps, as its websocket tells them
     card.locator(".job-cancel").click()
     expect(studio.locator(toast("info")).filter(has_text="nothing was stored")).to_be_visible()
     (prompt_id,) = [key for key, graph in comfy.prompts.items()

@@ -75,9 +75,10 @@ def waiting_detail(ahead: int) -> str:
     return f"Queued: {ahead} job{'s' if ahead != 1 else ''} ahead"
 
 
-def running_detail(seconds: float) -> str:
-    """What a running card says beside "Generating…": its time so far."""
-    return f"{max(0.0, seconds):.0f} s"
+def running_detail(seconds: float, steps: tuple[int, int] | None = None) -> str:
+    """What a running card says beside "Generating…": its time so far, and its steps if known."""
+    time_so_far = f"{max(0.0, seconds):.0f} s"
+    return f"{time_so_far} · step {steps[0]} of {steps[1]}" if steps else time_so_far
 
 
 def cards_for(job: GenerationJob, now: datetime | None = None) -> list[JobCard]:
@@ -272,10 +273,12 @@ class GenerationState(VisitorState):
             case Queued(ahead=ahead):
                 async with self:
                     self._update_cards(job_id, detail=waiting_detail(ahead))
-            case Running(elapsed_s=seconds):
+            case Running(elapsed_s=seconds, steps=steps):
                 async with self:
                     self._update_cards(
-                        job_id, status=JobStatus.RUNNING.value, detail=running_detail(seconds)
+                        job_id,
+                        status=JobStatus.RUNNING.value,
+                        detail=running_detail(seconds, steps),
                     )
             case PartialImage(data=data):
                 preview = await asyncio.to_thread(preview_data_url, data)

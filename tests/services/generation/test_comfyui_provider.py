@@ -20,6 +20,9 @@ from visionary_app.services.generation.providers.base import (
 )
 from visionary_app.services.generation.providers.comfyui import fill_workflow, load_workflows
 from visionary_app.services.generation.providers.offline import render_png
+from visionary_app.services.generation.queue import JobQueue
+from visionary_app.services.generation.runner import JobRunner, Running
+from visionary_app.services.limits.image_limits import JobLimits
 from visionary_app.services.studio import build_comfyui, build_models
 from visionary_app.settings import Settings
 
@@ -76,11 +79,13 @@ async def test_checkpoints_are_found_and_offered(comfy):
 
 async def test_generates_with_previews_and_seconds(comfy):
     provider, _ = provider_for(comfy)
-    previews = []
+    previews, steps = [], []
     answer = await provider.generate(
         "a lighthouse", ImageOptions(size="1216x832", n=2, seed=5),
         on_partial=lambda index, data, kind: previews.append((index, kind)),
+        on_progress=lambda done, total: steps.append((done, total)),
     )  # fmt: skip
+    assert steps == [(1, 3), (2, 3), (3, 3)]
     assert len(answer) == 2 and answer[0].width > answer[0].height
     assert previews == [(0, "image/png"), (0, "image/png")]
     assert answer.usage.seconds > 0 and answer.usage.images == 2
@@ -174,3 +179,14 @@ async def test_the_pipeline_stores_comfyui_images_and_nothing_on_failure(comfy, 
     with pytest.raises(GenerationFailed, match="CUDA"):
         await pipeline.make(Recipe(ImageKind.GENERATED, "x [comfy-error]", options), owner="u:a")
     assert await catalog.count() == 1
+
+
+async def test_a_job_tells_its_steps_as_it_runs(comfy, store, catalog, engine):
+    provider, _ = provider_for(comfy)
+    runner = JobRunner(JobQueue(engine, JobLimits()), small_pipeline(store, catalog, provider),
+                       progress_s=0.05)  # fmt: skip
+    options = ImageOptions(size="512x512", model="comfyui/text-to-image")
+    job = await runner.submit("alice", "a quiet bay", options)
+    events = [event async for event in runner.run(job)]
+    told = [event.steps for event in events if isinstance(event, Running) and event.steps]
+    assert told and told[-1] == (3, 3)

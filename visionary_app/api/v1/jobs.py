@@ -303,8 +303,11 @@ async def _job_events(studio: Studio, job: GenerationJob):
             match event:
                 case Queued(ahead=ahead):
                     yield _sse("queued", {"job_id": str(job.id), "ahead": ahead})
-                case Running(elapsed_s=seconds):
-                    yield _sse("running", {"job_id": str(job.id), "elapsed_s": round(seconds, 1)})
+                case Running(elapsed_s=seconds, steps=steps):
+                    running = {"job_id": str(job.id), "elapsed_s": round(seconds, 1)}
+                    if steps is not None:
+                        running |= {"step": steps[0], "steps": steps[1]}
+                    yield _sse("running", running)
                 case PartialImage(index=index, data=data, content_type=content_type):
                     yield _sse(
                         "partial_image",

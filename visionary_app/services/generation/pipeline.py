@@ -33,6 +33,7 @@ from visionary_app.services.generation.providers.base import (
     ImageOptions,
     InputImage,
     OnPartial,
+    OnProgress,
     ProviderUsage,
 )
 from visionary_app.services.generation.providers.capabilities import ModelCapabilities, size_problem
@@ -286,7 +287,12 @@ class GenerationPipeline:
         return await self.make(recipe, owner=owner, on_partial=on_partial)
 
     async def make(
-        self, recipe: Recipe, *, owner: str, on_partial: OnPartial | None = None
+        self,
+        recipe: Recipe,
+        *,
+        owner: str,
+        on_partial: OnPartial | None = None,
+        on_progress: OnProgress | None = None,
     ) -> Batch:
         """One provider call for `recipe.options.n` images; each is stored and indexed on its own.
 
@@ -313,10 +319,15 @@ class GenerationPipeline:
                     mask=recipe.mask,
                     safety_identifier=safety_identifier,
                     on_partial=on_partial,
+                    on_progress=on_progress,
                 )
             else:
                 generated = await provider.generate(
-                    prompt, options, safety_identifier=safety_identifier, on_partial=on_partial
+                    prompt,
+                    options,
+                    safety_identifier=safety_identifier,
+                    on_partial=on_partial,
+                    on_progress=on_progress,
                 )
         except ProviderError as exc:
             PROVIDER_ERRORS.labels(exc.kind).inc()

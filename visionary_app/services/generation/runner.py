@@ -70,10 +70,22 @@ class Queued:
 
 @dataclass(frozen=True)
 class Running:
-    """The job holds a slot and the provider is working; sent again as time passes."""
+    """The job holds a slot and the provider is working; sent again as time passes.
+
+    `steps` is (done, in all) where the provider counts its steps (ComfyUI).
+    """
 
     job_id: uuid.UUID
     elapsed_s: float
+    steps: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True)
+class _Progress:
+    """The provider's steps so far; told onwards inside the next Running."""
+
+    done: int
+    total: int
 
 
 @dataclass(frozen=True)
@@ -246,6 +258,7 @@ class JobRunner:
         untrack = self.queue.track(job.id, ended_elsewhere)
         running_since: float | None = None
         ticked = 0.0  # when the last Running was told
+        steps: tuple[int, int] | None = None
         try:
             while True:
                 update = asyncio.ensure_future(updates.get())
@@ -254,6 +267,12 @@ class JobRunner:
                 )
                 if update.done():
                     event = update.result()
+                    if isinstance(event, _Progress):
+                        steps = (event.done, event.total)
+                        if running_since is not None:
+                            ticked = time.monotonic()
+                            yield Running(job.id, ticked - running_since, steps)
+                        continue
                     if isinstance(event, Running):
                         running_since = ticked = time.monotonic()
                     yield event
@@ -265,9 +284,11 @@ class JobRunner:
                 now = time.monotonic()
                 if running_since is not None and now - ticked >= self.progress_s:
                     ticked = now
-                    yield Running(job.id, now - running_since)
+                    yield Running(job.id, now - running_since, steps)
             while not updates.empty():  # anything said just before the end
-                yield updates.get_nowait()
+                event = updates.get_nowait()
+                if not isinstance(event, _Progress):
+                    yield event
             yield await self._final(job, work, started=running_since is not None)
         finally:
             untrack()
@@ -356,9 +377,14 @@ class JobRunner:
         def partial(index: int, data: bytes, content_type: str) -> None:
             emit(PartialImage(job.id, index, data, content_type))
 
+        def progress(done: int, total: int) -> None:
+            emit(_Progress(done, total))
+
         try:
             recipe = await self._recipe(job, mask)
-            batch = await self.pipeline.make(recipe, owner=job.owner, on_partial=partial)
+            batch = await self.pipeline.make(
+                recipe, owner=job.owner, on_partial=partial, on_progress=progress
+            )
         except GenerationFailed as exc:
             usage = exc.usage.to_json() if exc.usage is not None else None
             await self._end_quietly(job.id, JobStatus.FAILED, error=str(exc), usage=usage)

@@ -70,6 +70,8 @@ class InputImage:
 
 # Called with (image index, preview bytes, content type) as each partial image arrives.
 OnPartial = Callable[[int, bytes, str], None]
+# Called with (steps done, steps in all) as a provider that counts its steps makes progress.
+OnProgress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
@@ -171,12 +173,14 @@ class ImageProvider(Protocol):
         *,
         safety_identifier: str | None = None,
         on_partial: OnPartial | None = None,
+        on_progress: OnProgress | None = None,
     ) -> ProviderAnswer:
         """Produce `options.n` images for `prompt`.
 
         `safety_identifier` is a stable, opaque hash of who asked, for the provider's abuse
         monitoring (never their name). With `on_partial`, a provider that streams calls it
-        with each preview before the images are returned.
+        with each preview before the images are returned; with `on_progress`, one that
+        counts its steps (ComfyUI) says how far it is.
         """
         ...
 
@@ -189,6 +193,7 @@ class ImageProvider(Protocol):
         mask: bytes | None = None,
         safety_identifier: str | None = None,
         on_partial: OnPartial | None = None,
+        on_progress: OnProgress | None = None,
     ) -> ProviderAnswer:
         """Produce `options.n` images from `images` (the first is the one edited) and `prompt`.
 

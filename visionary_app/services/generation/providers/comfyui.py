@@ -14,6 +14,7 @@ app (`comfyui_workflows/`: text-to-image and inpaint); a folder setting adds mor
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import io
 import json
@@ -35,6 +36,7 @@ from visionary_app.services.generation.providers.base import (
     ImageOptions,
     InputImage,
     OnPartial,
+    OnProgress,
     ProviderAnswer,
     ProviderError,
     ProviderUsage,
@@ -180,6 +182,7 @@ class ComfyUIClient:
         graph: dict,
         *,
         on_preview: Callable[[bytes, str], None] | None = None,
+        on_progress: Callable[[int, int], None] | None = None,
         inputs: dict[str, bytes] | None = None,
     ) -> tuple[list[bytes], float]:
         """Run `graph` to its end: its output images, and how long it ran.
@@ -204,7 +207,7 @@ class ComfyUIClient:
                     )
                 prompt_id = await self._queue(session, fill_workflow(graph, names))
                 try:
-                    started_at = await self._follow(socket, prompt_id, on_preview)
+                    started_at = await self._follow(socket, prompt_id, on_preview, on_progress)
                 except asyncio.CancelledError:
                     await asyncio.shield(self._stop(prompt_id))
                     raise
@@ -227,6 +230,7 @@ class ComfyUIClient:
         socket: aiohttp.ClientWebSocketResponse,
         prompt_id: str,
         on_preview: Callable[[bytes, str], None] | None,
+        on_progress: Callable[[int, int], None] | None = None,
     ) -> float:
         """Read the socket until the run ends; when it started (monotonic seconds)."""
         started_at = time.monotonic()
@@ -247,6 +251,9 @@ class ComfyUIClient:
                 continue
             if kind == "execution_start":
                 ours, started_at = True, time.monotonic()
+            elif kind == "progress" and on_progress is not None:
+                with contextlib.suppress(TypeError, ValueError):
+                    on_progress(int(data["value"]), int(data["max"]))
             elif kind == "executing" and data.get("node") is None and ours:
                 return started_at  # older servers end with this instead of execution_success
             elif kind == "execution_success":
@@ -463,11 +470,13 @@ class ComfyUIProvider:
         *,
         safety_identifier: str | None = None,
         on_partial: OnPartial | None = None,
+        on_progress: OnProgress | None = None,
     ) -> ProviderAnswer:
         """Run the workflow for `options.n` images at the chosen size."""
         width, height = parse_size(options.size) or (1024, 1024)
         values = await self._values(prompt, options, width, height)
-        return await self._run(fill_workflow(self.workflow.graph, values), options, on_partial)
+        graph = fill_workflow(self.workflow.graph, values)
+        return await self._run(graph, options, on_partial, on_progress=on_progress)
 
     async def edit(
         self,
@@ -478,6 +487,7 @@ class ComfyUIProvider:
         mask: bytes | None = None,
         safety_identifier: str | None = None,
         on_partial: OnPartial | None = None,
+        on_progress: OnProgress | None = None,
     ) -> ProviderAnswer:
         """Run the edit workflow on the first image, under the mask (all of it if none)."""
         workflow = self.edit_workflow
@@ -486,7 +496,7 @@ class ComfyUIProvider:
         source, width, height = _as_png(images[0])
         graph = fill_workflow(workflow.graph, await self._values(prompt, options, width, height))
         inputs = {"input_image": source, "mask": mask or _clear_mask(width, height)}
-        return await self._run(graph, options, on_partial, inputs)
+        return await self._run(graph, options, on_partial, inputs, on_progress=on_progress)
 
     async def _run(
         self,
@@ -494,10 +504,14 @@ class ComfyUIProvider:
         options: ImageOptions,
         on_partial: OnPartial | None,
         inputs: dict[str, bytes] | None = None,
+        *,
+        on_progress: OnProgress | None = None,
     ) -> ProviderAnswer:
         preview = None if on_partial is None else (lambda data, kind: on_partial(0, data, kind))
         try:
-            outputs, seconds = await self._client.run(graph, on_preview=preview, inputs=inputs)
+            outputs, seconds = await self._client.run(
+                graph, on_preview=preview, on_progress=on_progress, inputs=inputs
+            )
         except (aiohttp.ClientConnectionError, OSError) as exc:
             raise ProviderError(
                 f"Could not reach {self.label} at {self._client.base_url}. Nothing was stored; "

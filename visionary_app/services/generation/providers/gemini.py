@@ -20,6 +20,7 @@ from visionary_app.services.generation.providers.base import (
     ImageOptions,
     InputImage,
     OnPartial,
+    OnProgress,
     ProviderAnswer,
     ProviderError,
     ProviderUsage,
@@ -123,6 +124,7 @@ class GeminiImageProvider:
         *,
         safety_identifier: str | None = None,
         on_partial: OnPartial | None = None,
+        on_progress: OnProgress | None = None,
     ) -> ProviderAnswer:
         """`options.n` calls at once, one image each."""
         return await self._images([prompt], options)
@@ -136,6 +138,7 @@ class GeminiImageProvider:
         mask: bytes | None = None,
         safety_identifier: str | None = None,
         on_partial: OnPartial | None = None,
+        on_progress: OnProgress | None = None,
     ) -> ProviderAnswer:
         """The images (the edited one first), the mask as a picture if painted, the prompt."""
         if not images:

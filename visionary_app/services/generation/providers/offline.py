@@ -15,6 +15,7 @@ from visionary_app.services.generation.providers.base import (
     ImageOptions,
     InputImage,
     OnPartial,
+    OnProgress,
     ProviderAnswer,
     ProviderError,
     ProviderUsage,
@@ -53,6 +54,7 @@ class OfflineProvider:
         *,
         safety_identifier: str | None = None,
         on_partial: OnPartial | None = None,
+        on_progress: OnProgress | None = None,
     ) -> ProviderAnswer:
         """Draw `n` pictures in worker threads, taking at least the configured latency.
 
@@ -77,6 +79,7 @@ class OfflineProvider:
         mask: bytes | None = None,
         safety_identifier: str | None = None,
         on_partial: OnPartial | None = None,
+        on_progress: OnProgress | None = None,
     ) -> ProviderAnswer:
         """Repaint the masked area of the first image from the prompt; the result keeps its size.
 

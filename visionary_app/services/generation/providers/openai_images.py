@@ -13,6 +13,7 @@ from visionary_app.services.generation.providers.base import (
     ImageOptions,
     InputImage,
     OnPartial,
+    OnProgress,
     ProviderAnswer,
     ProviderError,
     ProviderUsage,
@@ -106,6 +107,7 @@ class OpenAIImageProvider:
         *,
         safety_identifier: str | None = None,
         on_partial: OnPartial | None = None,
+        on_progress: OnProgress | None = None,
     ) -> ProviderAnswer:
         """One request for `options.n` images, answered as base64 (never a second download)."""
         request = self._request(prompt, options, safety_identifier)
@@ -120,6 +122,7 @@ class OpenAIImageProvider:
         mask: bytes | None = None,
         safety_identifier: str | None = None,
         on_partial: OnPartial | None = None,
+        on_progress: OnProgress | None = None,
     ) -> ProviderAnswer:
         """`images.edit`: the first image is edited (under `mask`), the others guide it."""
         if not self.capabilities.edits:

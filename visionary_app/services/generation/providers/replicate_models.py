@@ -20,6 +20,7 @@ from visionary_app.services.generation.providers.base import (
     ImageOptions,
     InputImage,
     OnPartial,
+    OnProgress,
     ProviderAnswer,
     ProviderError,
     ProviderUsage,
@@ -69,6 +70,7 @@ class ReplicateProvider:
         *,
         safety_identifier: str | None = None,
         on_partial: OnPartial | None = None,
+        on_progress: OnProgress | None = None,
     ) -> ProviderAnswer:
         """One prediction making `options.n` images."""
         return await self._predict(self._input(prompt, options))
@@ -82,6 +84,7 @@ class ReplicateProvider:
         mask: bytes | None = None,
         safety_identifier: str | None = None,
         on_partial: OnPartial | None = None,
+        on_progress: OnProgress | None = None,
     ) -> ProviderAnswer:
         """An instruction edit of the first image (the model takes no mask)."""
         if not self.capabilities.edits or not images:
