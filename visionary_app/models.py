@@ -298,6 +298,12 @@ class GenerationJob(SQLModel, table=True):
     # What the provider said the call used (tokens, images, seconds), as JSON: the price of
     # the call is worked out from it.
     usage: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
+    # Money, in micro-dollars: the estimate reserved at submission, and what the job cost once
+    # it ended (None while it runs). A job that ended before its provider call cost nothing.
+    estimated_micros: int = Field(
+        default=0, sa_column=sa.Column(sa.BigInteger, nullable=False, server_default="0")
+    )
+    cost_micros: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger, nullable=True))
     worker: str | None = Field(default=None, sa_column=sa.Column(sa.String(128), nullable=True))
     seen: bool = Field(
         default=False, sa_column=sa.Column(sa.Boolean, nullable=False, server_default=sa.false())

@@ -104,6 +104,14 @@ class Settings(BaseSettings):
         "the server).",
     )
     comfyui_steps: int = Field(default=20, ge=1, le=200)
+    comfyui_usd_per_second: float = Field(
+        default=0.0, ge=0, description="What a second of your own GPU costs (0: free)."
+    )
+    prices_file: Path | None = Field(
+        default=None,
+        description="A JSON file of prices laid over the built-in table (dollars per million "
+        "tokens, per image or per second).",
+    )
     comfyui_negative_prompt: str = Field(default="blurry, low quality, watermark")
     replicate_api_token: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("REPLICATE_API_TOKEN")

@@ -171,3 +171,27 @@ def test_a_signed_image_is_kept_byte_for_byte_and_its_credentials_shown(
     expect(studio.locator("#credentials-signer")).to_contain_text(SIGNER_NAME)
     expect(studio.locator("#credentials-generator")).to_have_text("GPT-4o 1.0")
     expect(studio.locator("#credentials-state")).to_contain_text("Valid")
+
+
+def _dollars(page: Page) -> float:
+    text = page.locator("#cost-estimate").inner_text()
+    assert text.startswith("≈ $"), text
+    return float(text.removeprefix("≈ $").lstrip("<$").replace(",", ""))
+
+
+def test_the_estimate_follows_the_options(studio: Page):
+    def choose(element_id: str, value: str) -> None:
+        studio.click(f"#{element_id}")
+        studio.get_by_role("option", name=value, exact=True).click()
+        expect(studio.locator(f"#{element_id}")).to_have_text(value)
+
+    choose("option-quality", "low")
+    expect(studio.locator("#cost-estimate")).to_contain_text("≈ $")
+    low = _dollars(studio)
+    choose("option-quality", "high")
+    expect(studio.locator("#cost-estimate")).not_to_have_text(f"≈ ${low:g}")
+    high = _dollars(studio)
+    assert high > 10 * low
+    choose("option-count", "3")
+    expect(studio.locator("#cost-estimate")).not_to_have_text(f"≈ ${high:.2f}")
+    assert _dollars(studio) > 2.5 * high

@@ -58,3 +58,7 @@ def test_the_options_follow_the_chosen_model(two_models):
     assert options.selected_model == "gemini/gemini-2.5-flash-image"
     options.model = "a/model-that-was-removed"  # remembered by the browser, gone since
     assert options.current().model == "offline/offline-preview"
+
+
+def test_the_offline_studio_costs_nothing(tab):
+    assert substate(tab, OptionsState).cost_estimate == "Free"

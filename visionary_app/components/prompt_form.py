@@ -205,6 +205,14 @@ def prompt_form() -> rx.Component:
                 rx.flex(
                     upload_button(),
                     suggestion_buttons(),
+                    rx.text(
+                        OptionsState.cost_estimate,
+                        id="cost-estimate",
+                        size="2",
+                        color_scheme="gray",
+                        title="What these options should cost (reserved when the job starts)",
+                        aria_live="polite",
+                    ),
                     rx.button(
                         rx.icon("wand-sparkles", size=18),
                         "Generate",

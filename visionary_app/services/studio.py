@@ -52,6 +52,7 @@ from visionary_app.services.generation.suggestions import (
 from visionary_app.services.generation.uploads import UploadLimits, Uploads
 from visionary_app.services.kit.secret_keys import load_or_create_key
 from visionary_app.services.limits.image_limits import JobLimits
+from visionary_app.services.limits.prices import Pricing, load_prices
 from visionary_app.services.limits.usage import UsageMeter
 from visionary_app.services.storage.azure_blob_store import AzureBlobStore
 from visionary_app.services.storage.blob_store import BlobStore
@@ -86,6 +87,7 @@ class Studio:
     feed: LiveFeed = field(default_factory=LocalFeed)
     # Where more models are found once the app runs (a ComfyUI server's checkpoints).
     model_sources: list[ComfyUISource] = field(default_factory=list)
+    pricing: Pricing = field(default_factory=Pricing)
 
     async def aclose(self) -> None:
         """Release network clients (the Azure store's HTTP session, the feed's Redis)."""
@@ -403,7 +405,8 @@ def build_studio(settings: Settings) -> Studio:
         per_owner_per_hour=settings.suggestions_per_user_per_hour,
         anonymous_per_hour=settings.anonymous_suggestions_per_hour,
     )  # fmt: skip
-    runner = JobRunner(jobs, pipeline)
+    pricing = Pricing(load_prices(settings.prices_file, settings.comfyui_usd_per_second))
+    runner = JobRunner(jobs, pipeline, pricing=pricing)
     return Studio(
         settings, models, suggester, store, catalog, pipeline, jobs,
         runner, access, suggestion_meter,
@@ -430,6 +433,7 @@ def build_studio(settings: Settings) -> Studio:
         JobHub(runner),
         feed,
         [comfyui] if comfyui is not None else [],
+        pricing,
     )  # fmt: skip
 
 

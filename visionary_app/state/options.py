@@ -19,6 +19,7 @@ from visionary_app.services.generation import (
     retirement_notice,
     size_problem,
 )
+from visionary_app.services.limits import format_usd
 from visionary_app.services.studio import get_studio
 from visionary_app.settings import get_settings
 
@@ -137,6 +138,12 @@ class OptionsState(rx.State):
     def model_label(self) -> str:
         """Provider and model, as the picker shows them."""
         return self.choice().label
+
+    @rx.var
+    def cost_estimate(self) -> str:
+        """What the current options should cost: "≈ $0.04", or "Free"."""
+        micros = get_studio().runner.estimate(self.current())
+        return f"≈ {format_usd(micros)}" if micros > 0 else "Free"
 
     @rx.var
     def retirement(self) -> str:

@@ -155,3 +155,33 @@ async def test_a_refusal_stores_nothing(gemini, store, catalog):
         )
     assert failure.value.usage is not None and failure.value.usage.input_text_tokens > 0
     assert await catalog.count() == 0
+
+
+def test_vertex_ai_comes_from_the_sdks_own_variables():
+    settings = Settings(
+        _env_file=None,
+        GOOGLE_GENAI_USE_VERTEXAI=True,
+        GOOGLE_CLOUD_PROJECT="a-project",
+        GOOGLE_CLOUD_LOCATION="europe-west4",
+        gemini_models="gemini-2.5-flash-image,gemini-3-pro-image-preview",
+    )
+    menu, _ = build_models(settings)
+    assert [choice.key for choice in menu] == [
+        "gemini/gemini-2.5-flash-image",
+        "gemini/gemini-3-pro-image-preview",
+    ]
+    provider = menu.default.provider
+    assert provider.label == "Vertex AI" and provider._client.vertexai
+    pro = menu.get("gemini-3-pro-image-preview").capabilities
+    assert pro.qualities == ("1K", "2K", "4K") and pro.quality_label == "Resolution"
+    # Without a project, Vertex AI is not configured (and there is no key): offline only.
+    alone, _ = build_models(Settings(_env_file=None, GOOGLE_GENAI_USE_VERTEXAI=True))
+    assert [choice.key for choice in alone] == ["offline/offline-preview"]
+
+
+async def test_the_pro_model_takes_a_resolution(gemini):
+    provider = gemini_provider(gemini, gemini_models="gemini-3-pro-image-preview")
+    await provider.generate("a map", ImageOptions(size="4:3", quality="2K"))
+    call = gemini.calls[-1]
+    assert call.model == "gemini-3-pro-image-preview"
+    assert call.config["imageConfig"] == {"aspectRatio": "4:3", "imageSize": "2K"}

@@ -91,6 +91,11 @@ class JobOut(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     provider_ms: int | None
+    estimated_usd: float = Field(description="What it should cost, reserved when submitted.")
+    cost_usd: float | None = Field(
+        description="What it cost once it ended (by the usage the provider reported; its "
+        "estimate if the call was made and the provider said nothing; 0 if never started)."
+    )
     error: str | None
     source_ids: list[uuid.UUID]
     image_ids: list[uuid.UUID]
@@ -159,6 +164,8 @@ async def _job_out(studio: Studio, job: GenerationJob) -> JobOut:
         started_at=job.started_at,
         finished_at=job.finished_at,
         provider_ms=job.provider_ms,
+        estimated_usd=job.estimated_micros / 1_000_000,
+        cost_usd=None if job.cost_micros is None else job.cost_micros / 1_000_000,
         error=job.error,
         source_ids=split_ids(job.source_ids),
         image_ids=split_ids(job.image_ids),

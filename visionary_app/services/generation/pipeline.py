@@ -74,6 +74,7 @@ class GenerationFailed(Exception):
     """
 
     usage: ProviderUsage | None = None
+    called: bool = False  # whether the provider was called (it is paid for then)
 
 
 class InvalidPrompt(GenerationFailed):
@@ -332,7 +333,7 @@ class GenerationPipeline:
         except ProviderError as exc:
             PROVIDER_ERRORS.labels(exc.kind).inc()
             failed = GenerationFailed(str(exc))
-            failed.usage = exc.usage
+            failed.usage, failed.called = exc.usage, True
             raise failed from exc
         provider_seconds = time.perf_counter() - started
         PROVIDER_SECONDS.observe(provider_seconds)

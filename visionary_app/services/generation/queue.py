@@ -68,6 +68,11 @@ ABANDONED_MESSAGES = {
 _REFUND_IF_QUEUED = sa.case(
     (col(GenerationJob.status) == JobStatus.QUEUED, 0), else_=col(GenerationJob.images)
 )
+# The same for money: a job ended before its provider call cost nothing, one ended after it
+# costs its estimate (unless the provider said what it used).
+_COST_IF_ENDED = sa.case(
+    (col(GenerationJob.status) == JobStatus.QUEUED, 0), else_=col(GenerationJob.estimated_micros)
+)
 # Any constant works: it names the one lock all workers take to submit or start jobs.
 _POSTGRES_QUEUE_LOCK = 0x56495349  # "VISI"
 # Workers tell each other that the queue changed on this PostgreSQL channel.
@@ -222,14 +227,19 @@ class JobQueue:
         *,
         kind: ImageKind = ImageKind.GENERATED,
         sources: Sequence[uuid.UUID] = (),
+        estimated_micros: int = 0,
     ) -> GenerationJob:
-        """Queue a job, or raise LimitReached if its images would exceed a cost limit."""
+        """Queue a job, or raise LimitReached if its images would exceed a cost limit.
+
+        `estimated_micros` is what it should cost (micro-dollars), kept with the row.
+        """
         now = self._clock()
         job = GenerationJob(
             owner=owner, prompt=prompt, size=options.size, quality=options.quality,
             style=options.style, n=options.n, status=JobStatus.QUEUED, images=options.n,
             created_at=now, worker=self.worker, kind=kind.value, source_ids=join_ids(sources),
             background=options.background, complexity=options.complexity, model=options.model,
+            estimated_micros=estimated_micros,
         )  # fmt: skip
 
         def work(session: Session) -> GenerationJob:
@@ -446,10 +456,12 @@ class JobQueue:
         provider_seconds: float | None = None,
         seen: bool = True,
         usage: str | None = None,
+        cost_micros: int | None = None,
     ) -> bool:
         """End a job that is still active; False if it had already ended (e.g. cancelled).
 
-        `usage` is what the provider said the call used (`ProviderUsage.to_json`).
+        `usage` is what the provider said the call used (`ProviderUsage.to_json`), and
+        `cost_micros` what it cost; without a cost, the estimate if the call had started.
         """
         kept = [str(image_id) for image_id in image_ids]
         provider_ms = None if provider_seconds is None else round(provider_seconds * 1000)
@@ -459,6 +471,7 @@ class JobQueue:
             "status": status, "image_ids": " ".join(kept), "images": _REFUND_IF_QUEUED,
             "error": error, "finished_at": self._clock(), "seen": seen,
             "provider_ms": provider_ms, "usage": usage,
+            "cost_micros": _COST_IF_ENDED if cost_micros is None else cost_micros,
         }  # fmt: skip
         # The worker recording the end stops watching for an end elsewhere first, or its
         # heartbeat could read this end and stop the work that is still telling it.
@@ -498,6 +511,7 @@ class JobQueue:
         values = {
             "status": JobStatus.CANCELLED, "finished_at": self._clock(),
             "error": "Cancelled.", "seen": True, "images": _REFUND_IF_QUEUED,
+            "cost_micros": _COST_IF_ENDED,
         }  # fmt: skip
         return await self._end(job_id, values, owner=owner)
 
@@ -559,6 +573,7 @@ class JobQueue:
                 # A job that was running had called the provider: its images were paid for.
                 if job.status == JobStatus.QUEUED:
                     job.images = 0
+                job.cost_micros = 0 if job.status == JobStatus.QUEUED else job.estimated_micros
                 job.image_ids = " ".join(str(image_id) for image_id in stored)
                 job.status = JobStatus.SUCCEEDED if stored else JobStatus.FAILED
                 job.finished_at, job.seen = now, False

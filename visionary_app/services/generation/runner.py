@@ -29,15 +29,16 @@ from visionary_app.services.generation.pipeline import (
     InvalidOptions,
     Recipe,
 )
-from visionary_app.services.generation.providers.base import ImageOptions
+from visionary_app.services.generation.providers.base import ImageOptions, ProviderUsage
 from visionary_app.services.generation.queue import (
     ABANDONED_MESSAGES,
     ACTIVE,
     JobCancelled,
     JobQueue,
 )
-from visionary_app.services.kit.metrics import JOBS, LIMIT_REFUSALS, QUEUE_SECONDS
+from visionary_app.services.kit.metrics import JOBS, LIMIT_REFUSALS, QUEUE_SECONDS, SPEND
 from visionary_app.services.limits.image_limits import LimitReached, QueueUnavailable
+from visionary_app.services.limits.prices import Pricing, price_for
 
 __all__ = [
     "QUEUE_UNAVAILABLE",
@@ -148,9 +149,11 @@ class JobRunner:
         pipeline: GenerationPipeline,
         *,
         progress_s: float = 1.0,
+        pricing: Pricing | None = None,
     ) -> None:
         self.queue = queue
         self.pipeline = pipeline
+        self.pricing = pricing or Pricing()
         self.progress_s = progress_s
         self._working: dict[uuid.UUID, asyncio.Task] = {}
         self._recording: set[asyncio.Task] = set()
@@ -218,11 +221,43 @@ class JobRunner:
         if kind != ImageKind.GENERATED and not sources:
             raise InvalidOptions("Choose an image to start from.")
         ids = [source.id for source in sources]
+        inputs = len(sources) if choice.capabilities.edits else 0
+        estimate = self.estimate(options, prompt, inputs=inputs)
         try:
-            return await self.queue.submit(owner, prompt, options, kind=kind, sources=ids)
+            return await self.queue.submit(
+                owner, prompt, options, kind=kind, sources=ids, estimated_micros=estimate
+            )
         except LimitReached:
             LIMIT_REFUSALS.labels("job").inc()
             raise
+
+    def estimate(self, options: ImageOptions, prompt: str = "", *, inputs: int = 0) -> int:
+        """What a job with these options should cost (micro-dollars)."""
+        choice = self.pipeline.choice(options)
+        streams = choice.capabilities.streaming and options.n == 1
+        output = getattr(choice.provider, "output", None)  # OpenAI's streaming settings
+        partials = getattr(output, "partial_images", 0) if streams else 0
+        return self.pricing.estimate(
+            choice.key, size=options.size, quality=options.quality, n=options.n,
+            input_images=inputs, prompt_chars=len(prompt), partial_images=partials,
+        )  # fmt: skip
+
+    def _cost(self, job: GenerationJob, usage: ProviderUsage | None, called: bool) -> int:
+        """What a job's call cost, told to the spend counter.
+
+        By the usage reported; else its estimate if the call was made, else nothing.
+        """
+        key = job.model or self.pipeline.models.default.key
+        settled = self.pricing.settle(key, usage) if usage is not None else 0
+        tokens = usage is not None and (
+            usage.input_text_tokens or usage.output_image_tokens or usage.input_image_tokens
+        )
+        token_priced = price_for(self.pricing.prices, key).image_out_per_mtok > 0
+        if called and (usage is None or (token_priced and not tokens)):
+            settled = job.estimated_micros  # the provider said nothing we can price
+        provider, _, model = key.partition("/")
+        SPEND.labels(provider, model).inc(settled / 1_000_000)
+        return settled
 
     async def cancel(self, job_id: uuid.UUID, owner: str) -> bool:
         """Cancel the owner's job if it has not ended; False if it had (or is not theirs).
@@ -387,7 +422,10 @@ class JobRunner:
             )
         except GenerationFailed as exc:
             usage = exc.usage.to_json() if exc.usage is not None else None
-            await self._end_quietly(job.id, JobStatus.FAILED, error=str(exc), usage=usage)
+            cost = self._cost(job, exc.usage, exc.called)
+            await self._end_quietly(
+                job.id, JobStatus.FAILED, error=str(exc), usage=usage, cost_micros=cost
+            )
             return Failed(job.id, str(exc))
         except Exception:
             logger.exception("generation of job %s failed unexpectedly", job.id)
@@ -404,6 +442,7 @@ class JobRunner:
             error=error,
             provider_seconds=batch.provider_seconds,
             usage=batch.usage.to_json(),
+            cost_micros=self._cost(job, batch.usage, called=True),
         )
         if not ended:
             # Ended elsewhere after the images were made: a cancel keeps nothing; the watcher
@@ -433,9 +472,12 @@ class JobRunner:
         error: str,
         seen: bool = True,
         usage: str | None = None,
+        cost_micros: int | None = None,
     ) -> None:
         """End the row if it is still active; a database outage is retried, not raised."""
-        await self._finish(job_id, status, error=error, seen=seen, usage=usage)
+        await self._finish(
+            job_id, status, error=error, seen=seen, usage=usage, cost_micros=cost_micros
+        )
 
     async def _interrupted(self, job_id: uuid.UUID, *, started: bool) -> str:
         """Fail a job whose task was stopped under it; its owner is told on their next visit.

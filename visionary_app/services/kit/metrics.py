@@ -42,6 +42,12 @@ PROVIDER_ERRORS = Counter(
     ["kind"],
     registry=REGISTRY,
 )
+SPEND = Counter(
+    "visionary_spend_usd",
+    "Money the providers' calls cost, settled from the usage they reported, by model.",
+    ["provider", "model"],
+    registry=REGISTRY,
+)
 LIMIT_REFUSALS = Counter(
     "visionary_limit_refusals",
     "Requests refused by a cap or cost limit, by what was asked.",

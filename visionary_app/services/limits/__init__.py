@@ -6,6 +6,16 @@ from visionary_app.services.limits.image_limits import (
     QueueUnavailable,
     describe_wait,
 )
+from visionary_app.services.limits.prices import Pricing, format_usd, load_prices
 from visionary_app.services.limits.usage import UsageMeter
 
-__all__ = ["JobLimits", "LimitReached", "QueueUnavailable", "UsageMeter", "describe_wait"]
+__all__ = [
+    "JobLimits",
+    "LimitReached",
+    "Pricing",
+    "QueueUnavailable",
+    "UsageMeter",
+    "describe_wait",
+    "format_usd",
+    "load_prices",
+]
