@@ -107,6 +107,17 @@ class Settings(BaseSettings):
     comfyui_usd_per_second: float = Field(
         default=0.0, ge=0, description="What a second of your own GPU costs (0: free)."
     )
+    budget_usd_per_user_per_day: float = Field(default=0.0, ge=0, description="0: none.")
+    budget_usd_per_user_per_month: float = Field(default=0.0, ge=0, description="0: none.")
+    budget_usd_per_day: float = Field(default=0.0, ge=0, description="The whole studio; 0: none.")
+    budget_usd_per_month: float = Field(default=0.0, ge=0, description="0: none.")
+    budget_usd_visitors_per_day: float = Field(
+        default=0.0, ge=0, description="All visitors without an account together; 0: none."
+    )
+    teams: str = Field(default="", description="Teams: design:alice,bob;ops:carol")
+    team_budgets: str = Field(
+        default="", description="Team budgets in dollars: design:20/day,200/month;ops:5/day"
+    )
     prices_file: Path | None = Field(
         default=None,
         description="A JSON file of prices laid over the built-in table (dollars per million "

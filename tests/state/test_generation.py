@@ -7,6 +7,7 @@ from reflex.state import State
 from tests.state.conftest import run_event, said, substate
 from visionary_app.models import JobStatus
 from visionary_app.services.generation.providers.base import ImageOptions
+from visionary_app.services.limits.budgets import Budgets
 from visionary_app.services.storage.blob_store import StorageError
 from visionary_app.services.storage.local_blob_store import LocalBlobStore
 from visionary_app.state.gallery import GalleryState
@@ -95,3 +96,16 @@ async def test_a_job_that_ended_unseen_is_told_until_the_browser_has_shown_it(ta
     await run_event(generation, GenerationState.mark_told, [job.id.hex, "not-a-job-id"])
     assert await studio.jobs.unseen(owner) == []
     assert await run_event(generation, GenerationState.sync_jobs) == []
+
+
+async def test_the_tightest_budget_left_is_shown(tab, studio):
+    studio.jobs.budgets = Budgets(visitors_per_day=50_000, app_per_day=1_000_000)
+    generation = substate(tab, GenerationState)
+    owner = generation._owner()
+    await studio.jobs.submit(owner, "a reserved one", ImageOptions(size="256x256"),
+                             estimated_micros=20_000)  # fmt: skip
+    await run_event(generation, GenerationState.sync_jobs)
+    assert generation.budget_left == "$0.03 left of the visitors' shared daily budget"
+    studio.jobs.budgets = Budgets()
+    await run_event(generation, GenerationState.sync_jobs)
+    assert generation.budget_left == ""

@@ -205,6 +205,15 @@ def prompt_form() -> rx.Component:
                 rx.flex(
                     upload_button(),
                     suggestion_buttons(),
+                    rx.cond(
+                        GenerationState.budget_left != "",
+                        rx.text(
+                            GenerationState.budget_left,
+                            id="budget-left",
+                            size="1",
+                            color_scheme="gray",
+                        ),
+                    ),
                     rx.text(
                         OptionsState.cost_estimate,
                         id="cost-estimate",

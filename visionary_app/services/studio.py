@@ -51,6 +51,7 @@ from visionary_app.services.generation.suggestions import (
 )
 from visionary_app.services.generation.uploads import UploadLimits, Uploads
 from visionary_app.services.kit.secret_keys import load_or_create_key
+from visionary_app.services.limits.budgets import Budgets, parse_team_budgets
 from visionary_app.services.limits.image_limits import JobLimits
 from visionary_app.services.limits.prices import Pricing, load_prices
 from visionary_app.services.limits.usage import UsageMeter
@@ -398,7 +399,7 @@ def build_studio(settings: Settings) -> Studio:
         max_queued_per_owner=settings.max_queued_jobs_per_user,
         anonymous_images_per_hour=settings.anonymous_images_per_hour,
     )
-    jobs = JobQueue(engine, limits, feed=feed)
+    jobs = JobQueue(engine, limits, feed=feed, budgets=build_budgets(settings))
     access = build_access(settings)
     suggestion_meter = UsageMeter(
         engine, "suggestion",
@@ -435,6 +436,25 @@ def build_studio(settings: Settings) -> Studio:
         [comfyui] if comfyui is not None else [],
         pricing,
     )  # fmt: skip
+
+
+def build_budgets(settings: Settings) -> Budgets:
+    """The money budgets the settings set (micro-dollars)."""
+    teams, team_daily, team_monthly = parse_team_budgets(settings.teams, settings.team_budgets)
+
+    def micros(dollars: float) -> int:
+        return round(dollars * 1_000_000)
+
+    return Budgets(
+        user_per_day=micros(settings.budget_usd_per_user_per_day),
+        user_per_month=micros(settings.budget_usd_per_user_per_month),
+        app_per_day=micros(settings.budget_usd_per_day),
+        app_per_month=micros(settings.budget_usd_per_month),
+        visitors_per_day=micros(settings.budget_usd_visitors_per_day),
+        teams=teams,
+        team_per_day=team_daily,
+        team_per_month=team_monthly,
+    )
 
 
 def build_access(settings: Settings) -> AccessControl:

@@ -30,7 +30,12 @@ from visionary_app.services.generation import (
     options_for_source,
     render_mask,
 )
-from visionary_app.services.limits import LimitReached, QueueUnavailable
+from visionary_app.services.limits import (
+    BudgetLeft,
+    LimitReached,
+    QueueUnavailable,
+    format_usd,
+)
 from visionary_app.services.storage import StorageError
 from visionary_app.services.studio import get_studio
 from visionary_app.state.editor import EditorState
@@ -81,6 +86,14 @@ def running_detail(seconds: float, steps: tuple[int, int] | None = None) -> str:
     return f"{time_so_far} · step {steps[0]} of {steps[1]}" if steps else time_so_far
 
 
+def budget_left(budgets: list[BudgetLeft]) -> str:
+    """The tightest money budget, as the page shows it ("" when none applies)."""
+    if not budgets:
+        return ""
+    tightest = min(budgets, key=lambda budget: budget.left)
+    return f"{format_usd(tightest.left)} left of {tightest.label}"
+
+
 def cards_for(job: GenerationJob, now: datetime | None = None) -> list[JobCard]:
     """The cards of one job as the queue row describes it (one per image)."""
     running = job.status == JobStatus.RUNNING
@@ -117,6 +130,7 @@ class GenerationState(VisitorState):
 
     prompt: str = ""
     jobs: list[JobCard] = []
+    budget_left: str = ""  # the tightest money budget that applies, "" when none does
 
     @rx.var(cache=True)
     def prompt_limit(self) -> int:
@@ -335,9 +349,12 @@ class GenerationState(VisitorState):
         try:
             active = await jobs.active(owner)
             unseen = await jobs.unseen(owner)
+            left = budget_left(await jobs.budgets_left(owner))
         except QueueUnavailable as exc:
             logger.warning("could not read jobs: %s", exc)
             return
+        if left != self.budget_left:
+            self.budget_left = left
         active_ids = {job.id.hex for job in active}
         shown = {card.job_id for card in self.jobs}
         cards = [card for card in self.jobs if card.job_id in active_ids]

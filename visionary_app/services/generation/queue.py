@@ -37,6 +37,12 @@ from visionary_app.models import (
 from visionary_app.services.gallery.live_feed import Change, ChangeKind, LiveFeed
 from visionary_app.services.generation.providers.base import ImageOptions
 from visionary_app.services.kit.database import database_now, in_session
+from visionary_app.services.limits.budgets import (
+    BudgetLeft,
+    Budgets,
+    budget_refusal,
+    budgets_left,
+)
 from visionary_app.services.limits.image_limits import (
     JobLimits,
     QueueUnavailable,
@@ -147,6 +153,7 @@ class JobQueue:
         heartbeat_s: float = 2.0,
         clock: Callable[[], datetime] = _utcnow,
         feed: LiveFeed | None = None,
+        budgets: Budgets | None = None,
     ) -> None:
         """A queue on `engine` under `limits`, for this worker.
 
@@ -158,6 +165,7 @@ class JobQueue:
         """
         self._engine = engine
         self.limits = limits
+        self.budgets = budgets or Budgets()
         self.worker = worker or worker_name()
         self.poll_interval_s = poll_interval_s
         self.heartbeat_s = heartbeat_s
@@ -253,7 +261,9 @@ class JobQueue:
             ).one()
             session.add(job)
             session.flush()
-            refusal = image_limit_refusal(session, self.limits, owner, now, active=job.turn)
+            refusal = image_limit_refusal(
+                session, self.limits, owner, now, active=job.turn
+            ) or budget_refusal(session, self.budgets, owner, now, job.estimated_micros)
             if refusal is not None:
                 session.rollback()
                 raise refusal
@@ -609,6 +619,13 @@ class JobQueue:
                 if ended:
                     logger.warning("failed %d job(s) whose worker had gone", ended)
             await asyncio.sleep(every_s)
+
+    async def budgets_left(self, owner: str) -> list[BudgetLeft]:
+        """The money budgets that apply to `owner`, with what is spent and reserved in each."""
+        if not self.budgets.any:
+            return []
+        now = self._clock()
+        return await self._run(lambda session: budgets_left(session, self.budgets, owner, now))
 
     async def active(self, owner: str) -> list[GenerationJob]:
         """The owner's queued and running jobs, oldest first."""

@@ -1,5 +1,6 @@
 """What may be spent: cost limits on images and on other paid calls, checked in the database."""
 
+from visionary_app.services.limits.budgets import BudgetLeft, Budgets
 from visionary_app.services.limits.image_limits import (
     JobLimits,
     LimitReached,
@@ -10,6 +11,8 @@ from visionary_app.services.limits.prices import Pricing, format_usd, load_price
 from visionary_app.services.limits.usage import UsageMeter
 
 __all__ = [
+    "BudgetLeft",
+    "Budgets",
     "JobLimits",
     "LimitReached",
     "Pricing",

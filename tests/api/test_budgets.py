@@ -1,0 +1,71 @@
+"""Budgets over HTTP: a job that would pass one is a 429 in the page's words, and never reaches
+the provider; cheap jobs go through until the budget is used; jobs carry their money."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tests.api.conftest import bearer, token_for
+from tests.fakes.openai_server import FakeOpenAI
+from tests.support.studios import fresh_studio
+from visionary_app.settings import get_settings
+
+
+@pytest.fixture(scope="module")
+def fake():
+    server = FakeOpenAI().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def studio(tmp_path, monkeypatch, fake):
+    built = fresh_studio(
+        monkeypatch,
+        tmp_path,
+        env={"OPENAI_API_KEY": fake.api_key, "OPENAI_BASE_URL": fake.base_url},
+        provider="openai",
+        partial_images="0",
+        provider_max_retries="0",
+        budget_usd_per_user_per_day="0.05",
+        access_users="alice:alice-password",
+    )
+    yield built
+    await built.aclose()
+    get_settings.cache_clear()
+
+
+async def _finished(client, headers, job_id: str) -> dict:
+    for _ in range(200):
+        job = (await client.get(f"/api/v1/jobs/{job_id}", headers=headers)).json()
+        if job["status"] in ("succeeded", "failed", "cancelled"):
+            return job
+        await asyncio.sleep(0.05)
+    raise AssertionError(job)
+
+
+async def test_a_job_over_the_budget_is_refused_before_any_call(client, studio, fake):
+    headers = bearer(await token_for(studio, "alice"))
+    body = {"prompt": "a fox", "quality": "high", "size": "1024x1024"}
+    before = len(fake.requests)
+    refused = await client.post("/api/v1/generations", json=body, headers=headers)
+    assert refused.status_code == 429, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+    detail = refused.json()["detail"]
+    assert "your daily budget of $0.05" in detail and "left" in detail and "resets" in detail
+    assert int(refused.headers["retry-after"]) > 0
+    assert len(fake.requests) == before  # no provider call
+    cheap = {"prompt": "a small fox", "quality": "low", "size": "1024x1024"}
+    spent = 0.0
+    while True:
+        answer = await client.post("/api/v1/generations", json=cheap, headers=headers)
+        if answer.status_code == 429:
+            break
+        assert answer.status_code == 202, answer.text
+        job = await _finished(client, headers, answer.json()["id"])
+        assert job["status"] == "succeeded" and job["cost_usd"] is not None
+        assert 0 < job["estimated_usd"] < 0.05
+        spent += job["cost_usd"]
+    assert spent <= 0.05
