@@ -15,7 +15,7 @@ from visionary_app.api.openai_compatible import build_openai_compatible
 from visionary_app.api.single_sign_on import single_sign_on_routes
 from visionary_app.api.v1 import build_api, mount
 from visionary_app.logs import configure_logging
-from visionary_app.pages import sign_in, studio
+from visionary_app.pages import sign_in, studio, usage
 from visionary_app.services.kit import upgrade_to_head
 from visionary_app.services.studio import get_studio
 from visionary_app.settings import get_settings
@@ -101,3 +101,4 @@ app.add_middleware(AccessGate())
 
 studio.register(app)
 sign_in.register(app)
+usage.register(app)

@@ -30,7 +30,8 @@ async def studio(tmp_path, monkeypatch, fake):
         partial_images="0",
         provider_max_retries="0",
         budget_usd_per_user_per_day="0.05",
-        access_users="alice:alice-password",
+        access_users="alice:alice-password,carol:carol-password",
+        admins="carol",
     )
     yield built
     await built.aclose()
@@ -69,3 +70,23 @@ async def test_a_job_over_the_budget_is_refused_before_any_call(client, studio, 
         assert 0 < job["estimated_usd"] < 0.05
         spent += job["cost_usd"]
     assert spent <= 0.05
+
+
+async def test_usage_by_day_user_provider_and_model(client, studio):
+    alice = bearer(await token_for(studio, "alice"))
+    answer = await client.post("/api/v1/generations", json={"prompt": "a fox", "quality": "low"},
+                               headers=alice)  # fmt: skip
+    job = await _finished(client, alice, answer.json()["id"])
+    usage = (await client.get("/api/v1/usage?days=7", headers=alice)).json()
+    assert usage["everyone"] is False and len(usage["days"]) == 7
+    assert usage["total_usd"] == pytest.approx(job["cost_usd"])
+    assert usage["by_model"] == [{"key": "openai/gpt-image-2", "usd": job["cost_usd"]}]
+    assert usage["by_provider"][0]["key"] == "openai"
+    csv = await client.get("/api/v1/usage?format=csv", headers=alice)
+    assert csv.headers["content-type"].startswith("text/csv")
+    assert "model,openai/gpt-image-2," in csv.text
+    assert (await client.get("/api/v1/usage")).status_code == 401
+    carol = bearer(await token_for(studio, "carol"))
+    everyone = (await client.get("/api/v1/usage", headers=carol)).json()
+    assert everyone["everyone"] is True
+    assert [row["key"] for row in everyone["by_user"]] == ["alice"]

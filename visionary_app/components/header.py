@@ -72,6 +72,7 @@ def header() -> rx.Component:
                     align="center",
                 ),
             ),
+            rx.link("Usage", href="/usage", size="2", id="usage-link"),
             rx.color_mode.button(aria_label="Toggle dark mode", id="color-mode"),
             width="100%",
             align="center",

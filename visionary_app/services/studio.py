@@ -54,6 +54,7 @@ from visionary_app.services.kit.secret_keys import load_or_create_key
 from visionary_app.services.limits.budgets import Budgets, parse_team_budgets
 from visionary_app.services.limits.image_limits import JobLimits
 from visionary_app.services.limits.prices import Pricing, load_prices
+from visionary_app.services.limits.spend import SpendLedger
 from visionary_app.services.limits.usage import UsageMeter
 from visionary_app.services.storage.azure_blob_store import AzureBlobStore
 from visionary_app.services.storage.blob_store import BlobStore
@@ -89,6 +90,7 @@ class Studio:
     # Where more models are found once the app runs (a ComfyUI server's checkpoints).
     model_sources: list[ComfyUISource] = field(default_factory=list)
     pricing: Pricing = field(default_factory=Pricing)
+    spend: SpendLedger | None = None
 
     async def aclose(self) -> None:
         """Release network clients (the Azure store's HTTP session, the feed's Redis)."""
@@ -399,7 +401,8 @@ def build_studio(settings: Settings) -> Studio:
         max_queued_per_owner=settings.max_queued_jobs_per_user,
         anonymous_images_per_hour=settings.anonymous_images_per_hour,
     )
-    jobs = JobQueue(engine, limits, feed=feed, budgets=build_budgets(settings))
+    budgets = build_budgets(settings)
+    jobs = JobQueue(engine, limits, feed=feed, budgets=budgets)
     access = build_access(settings)
     suggestion_meter = UsageMeter(
         engine, "suggestion",
@@ -435,6 +438,7 @@ def build_studio(settings: Settings) -> Studio:
         feed,
         [comfyui] if comfyui is not None else [],
         pricing,
+        SpendLedger(engine, budgets, models.default.key),
     )  # fmt: skip
 
 

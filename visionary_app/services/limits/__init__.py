@@ -8,6 +8,7 @@ from visionary_app.services.limits.image_limits import (
     describe_wait,
 )
 from visionary_app.services.limits.prices import Pricing, format_usd, load_prices
+from visionary_app.services.limits.spend import SpendLedger, SpendReport
 from visionary_app.services.limits.usage import UsageMeter
 
 __all__ = [
@@ -17,6 +18,8 @@ __all__ = [
     "LimitReached",
     "Pricing",
     "QueueUnavailable",
+    "SpendLedger",
+    "SpendReport",
     "UsageMeter",
     "describe_wait",
     "format_usd",
