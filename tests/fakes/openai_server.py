@@ -42,6 +42,35 @@ SUGGESTION = "a paper boat sailing through a neon-lit canal, watercolour on text
 GPT_IMAGE_SIZES = {"1024x1024", "1536x1024", "1024x1536", "auto"}
 
 
+# OpenAI's documented image output tokens of GPT image models, by quality and size
+# (https://platform.openai.com/docs/guides/image-generation, "Cost and latency").
+OUTPUT_TOKENS = {
+    "low": {"1024x1024": 272, "1024x1536": 408, "1536x1024": 400},
+    "medium": {"1024x1024": 1056, "1024x1536": 1584, "1536x1024": 1568},
+    "high": {"1024x1024": 4160, "1024x1536": 6240, "1536x1024": 6208},
+}
+PARTIAL_IMAGE_TOKENS = 100  # each streamed partial image
+
+
+def usage_for(body: dict, prompt: str, n: int, partials: int = 0) -> dict:
+    """The `usage` the Images API reports: documented output tokens, partials included."""
+    quality = body.get("quality") or "medium"
+    per_size = OUTPUT_TOKENS.get(quality if quality in OUTPUT_TOKENS else "medium")
+    size = body.get("size") or "1024x1024"
+    if size not in per_size:  # any other size: by its area against the square's
+        across, _, down = size.partition("x")
+        area = int(across) * int(down) if across.isdigit() and down.isdigit() else 1024 * 1024
+        tokens = round(per_size["1024x1024"] * area / (1024 * 1024))
+    else:
+        tokens = per_size[size]
+    output = tokens * n + PARTIAL_IMAGE_TOKENS * partials
+    text = max(1, len(prompt) // 4)
+    images_in = 1500 * len(body.get("image") or [])
+    return {"input_tokens": text + images_in, "output_tokens": output,
+            "total_tokens": text + images_in + output,
+            "input_tokens_details": {"image_tokens": images_in, "text_tokens": text}}  # fmt: skip
+
+
 @dataclass
 class Recorded:
     """One request as the server saw it."""
@@ -223,8 +252,7 @@ class FakeOpenAI(LoopbackServer):
                 "output_format": "png",
                 "quality": "medium",
                 "size": body.get("size", "1024x1024"),
-                "usage": {"input_tokens": 10, "output_tokens": 100, "total_tokens": 110,
-                          "input_tokens_details": {"image_tokens": 0, "text_tokens": 10}},
+                "usage": usage_for(body, prompt, n),
             }
         )  # fmt: skip
 
@@ -261,8 +289,7 @@ class FakeOpenAI(LoopbackServer):
                 await asyncio.sleep(0.3)
             if "[slow]" in prompt:
                 await asyncio.sleep(SLOW_S)
-            usage = {"input_tokens": 10, "output_tokens": 100, "total_tokens": 110,
-                     "input_tokens_details": {"image_tokens": 0, "text_tokens": 10}}  # fmt: skip
+            usage = usage_for(body, prompt, 1, partials)
             b64 = base64.b64encode(final).decode()
             yield event(f"{kind}.completed", {"b64_json": b64, "usage": usage})
 

@@ -194,6 +194,13 @@ def editor() -> rx.Component:
                     _references(),
                     rx.hstack(
                         rx.spacer(),
+                        rx.text(
+                            OptionsState.edit_cost_estimate,
+                            id="edit-cost-estimate",
+                            size="2",
+                            color_scheme="gray",
+                            title="What the edit should cost (each reference adds a little)",
+                        ),
                         rx.button(
                             rx.icon("wand-sparkles", size=16),
                             "Edit",

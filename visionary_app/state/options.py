@@ -7,6 +7,7 @@ Size (or aspect ratio; free-form where the model takes any size within the rules
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 
 import reflex as rx
@@ -143,6 +144,13 @@ class OptionsState(rx.State):
     def cost_estimate(self) -> str:
         """What the current options should cost: "≈ $0.04", or "Free"."""
         micros = get_studio().runner.estimate(self.current())
+        return f"≈ {format_usd(micros)}" if micros > 0 else "Free"
+
+    @rx.var
+    def edit_cost_estimate(self) -> str:
+        """What an edit of one image with these options should cost."""
+        options = dataclasses.replace(self.current(), n=1)
+        micros = get_studio().runner.estimate(options, inputs=1)
         return f"≈ {format_usd(micros)}" if micros > 0 else "Free"
 
     @rx.var

@@ -108,7 +108,9 @@ async def test_a_job_reserves_its_estimate_and_settles_at_the_reported_usage(
     row = await queue.get(job.id)
     assert row.status == JobStatus.SUCCEEDED
     reported = json.loads(row.usage)
+    assert reported["output_image_tokens"] == 4160  # OpenAI's documented count: high, square
     assert row.cost_micros == settle_micros(GPT_IMAGE_2, ProviderUsage(**reported))
+    assert row.cost_micros == 124_800 + 10  # image output at $30/M, and 2 prompt tokens at $5/M
     # A provider failure after the call costs the estimate when nothing is reported.
     failing = await runner.submit("alice", "a cat [500]", options)
     [event async for event in runner.run(failing)]
