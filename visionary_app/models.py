@@ -188,6 +188,17 @@ class Usage(SQLModel, table=True):
     created_at: datetime = Field(sa_column=sa.Column(UTCDateTime(), nullable=False))
 
 
+class TeamMember(SQLModel, table=True):
+    """A user's team, as single sign-on's groups claim said at their last sign-in."""
+
+    __tablename__ = "team_member"
+    __table_args__ = (sa.Index("ix_team_member_team", "team"),)
+
+    user: str = Field(sa_column=sa.Column(sa.String(128), primary_key=True))  # the name
+    team: str = Field(sa_column=sa.Column(sa.String(128), primary_key=True))
+    updated_at: datetime = Field(sa_column=sa.Column(UTCDateTime(), nullable=False))
+
+
 class ApiToken(SQLModel, table=True):
     """A personal API token: only its SHA-256 is kept; it acts as its owner, within its scopes."""
 

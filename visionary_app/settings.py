@@ -284,6 +284,9 @@ class Settings(BaseSettings):
     oidc_admin_claim: str | None = Field(
         default=None, description="A claim (e.g. roles or groups) that makes admins..."
     )
+    oidc_teams_claim: str | None = Field(
+        default=None, description="The ID token claim that lists a user's teams (e.g. groups)."
+    )
     oidc_admin_value: str = Field(default="admin", description="...when it holds this value.")
     oidc_label: str = Field(default="single sign-on", description="Named on the sign-in button.")
     sign_in_attempts_per_minute: int = Field(

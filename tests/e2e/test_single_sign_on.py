@@ -23,8 +23,12 @@ def provider() -> Iterator[str]:
     with oidc_provider_mock.run_server_in_thread() as server:
         issuer = f"http://localhost:{server.server_port}"
         for sub, claims in {
-            "alice-sub": {"preferred_username": "Alice", "roles": ["visionary-admin"]},
-            "bob-sub": {"preferred_username": "bob", "roles": []},
+            "alice-sub": {
+                "preferred_username": "Alice",
+                "roles": ["visionary-admin"],
+                "groups": ["design"],
+            },
+            "bob-sub": {"preferred_username": "bob", "roles": [], "groups": ["design", "ops"]},
         }.items():
             assert httpx.put(f"{issuer}/users/{sub}", json=claims).status_code == 204
         yield issuer
@@ -39,6 +43,7 @@ def sso_app(tmp_path_factory, provider: str) -> Iterator[RunningApp]:
         oidc_client_secret="client-secret-for-tests",
         oidc_admin_claim="roles",
         oidc_admin_value="visionary-admin",
+        oidc_teams_claim="groups",
         oidc_label="Example ID",
     ) as running:
         yield running
@@ -77,6 +82,10 @@ def test_single_sign_on_names_the_user_and_admins_come_from_a_claim(
         alice.locator(ITEM).filter(has_text=prompt).locator(".tile-open").click()
         expect(alice.locator("#lightbox-owner")).to_have_text("bob")
         expect(alice.locator("#delete-image")).to_be_visible()  # an admin by her roles claim
+    # Each sign-in recorded the teams its groups claim named, for the team budgets.
+    assert sorted(sso_app.query("SELECT user, team FROM team_member")) == [
+        ("alice", "design"), ("bob", "design"), ("bob", "ops"),
+    ]  # fmt: skip
 
 
 def test_a_callback_that_did_not_start_here_signs_nobody_in(browser: Browser, sso_app: RunningApp):

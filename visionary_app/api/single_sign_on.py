@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from visionary_app.services.access import SignOnFailed
+from visionary_app.services.access import SignOnFailed, TeamsUnavailable
 
 __all__ = ["SESSION_COOKIE", "single_sign_on_routes"]
 
@@ -67,6 +67,11 @@ def single_sign_on_routes(get_studio: Callable) -> list[Route]:
         except Exception:
             logger.exception("single sign-on failed unexpectedly")
             return _back_to_sign_in("failed")
+        if identity.teams is not None:
+            try:
+                await studio.teams.record(identity.name, identity.teams)
+            except TeamsUnavailable as exc:  # budgets keep the teams of the last sign-in
+                logger.error("could not record the teams of %s: %s", identity.name, exc)
         token = studio.access.issue(f"user:{identity.name}", single_sign_on_admin=identity.admin)
         response = RedirectResponse("/", status_code=303)
         response.delete_cookie(_PENDING_COOKIE, path="/auth/oidc")

@@ -15,6 +15,7 @@ from visionary_app.services.access.api_tokens import ApiTokens, parse_configured
 from visionary_app.services.access.oidc import OidcClient, OidcConfig
 from visionary_app.services.access.sessions import AccessControl
 from visionary_app.services.access.sign_in_limits import SignInLimiter
+from visionary_app.services.access.teams import TeamDirectory
 from visionary_app.services.gallery.catalog import Catalog, make_index_engine
 from visionary_app.services.gallery.live_feed import LiveFeed, LocalFeed, make_feed
 from visionary_app.services.generation.job_hub import JobHub
@@ -91,6 +92,7 @@ class Studio:
     model_sources: list[ComfyUISource] = field(default_factory=list)
     pricing: Pricing = field(default_factory=Pricing)
     spend: SpendLedger | None = None
+    teams: TeamDirectory | None = None
 
     async def aclose(self) -> None:
         """Release network clients (the Azure store's HTTP session, the feed's Redis)."""
@@ -439,6 +441,7 @@ def build_studio(settings: Settings) -> Studio:
         [comfyui] if comfyui is not None else [],
         pricing,
         SpendLedger(engine, budgets, models.default.key),
+        TeamDirectory(engine),
     )  # fmt: skip
 
 
@@ -497,6 +500,7 @@ def build_single_sign_on(settings: Settings, access: AccessControl) -> OidcClien
         name_claims=(settings.oidc_name_claim, "email", "sub"),
         admin_claim=settings.oidc_admin_claim,
         admin_value=settings.oidc_admin_value,
+        teams_claim=settings.oidc_teams_claim,
     )
     return OidcClient(config, access.key)
 

@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from visionary_app.models import JobStatus
+from visionary_app.services.access.teams import TeamDirectory
 from visionary_app.services.gallery.catalog import make_index_engine
 from visionary_app.services.generation.providers.base import ImageOptions
 from visionary_app.services.generation.queue import JobQueue
@@ -114,3 +115,15 @@ def test_team_settings_are_checked():
         parse_team_budgets("design", "")
     with pytest.raises(ValueError, match="VISIONARY_TEAM_BUDGETS"):
         parse_team_budgets("design:alice", "design:lots/week")
+
+
+async def test_teams_from_single_sign_on_share_their_budget(make_queue):
+    queue = make_queue(Budgets(team_per_day={"design": 10 * CENT}))
+    directory = TeamDirectory(queue._engine)
+    await directory.record("alice", ["design"])
+    await directory.record("bob", ["design", "ops"])
+    await queue.submit("user:alice", "x", ONE, estimated_micros=6 * CENT)
+    with pytest.raises(LimitReached, match="team design's daily budget"):
+        await queue.submit("user:bob", "x", ONE, estimated_micros=6 * CENT)
+    await directory.record("bob", ["ops"])  # left the team at his next sign-in
+    await queue.submit("user:bob", "x", ONE, estimated_micros=6 * CENT)

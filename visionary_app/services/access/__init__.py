@@ -12,6 +12,7 @@ from visionary_app.services.access.oidc import OidcClient, OidcConfig, SignOnFai
 from visionary_app.services.access.ownership import ANONYMOUS_PREFIX, Scope, Viewer
 from visionary_app.services.access.sessions import SHARED, AccessControl, hash_password
 from visionary_app.services.access.sign_in_limits import SignInLimiter, SignInUnavailable
+from visionary_app.services.access.teams import TeamDirectory, TeamsUnavailable
 
 __all__ = [
     "ANONYMOUS_PREFIX",
@@ -25,6 +26,8 @@ __all__ = [
     "SignInLimiter",
     "SignInUnavailable",
     "SignOnFailed",
+    "TeamDirectory",
+    "TeamsUnavailable",
     "TokenHolder",
     "TokenRefused",
     "TokensUnavailable",

@@ -47,6 +47,7 @@ class OidcConfig:
     name_claims: tuple[str, ...] = ("preferred_username", "email", "sub")
     admin_claim: str | None = None  # e.g. "roles": an admin has `admin_value` in it
     admin_value: str = "admin"
+    teams_claim: str | None = None  # e.g. "groups": the user's teams
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class Identity:
 
     name: str
     admin: bool
+    teams: tuple[str, ...] | None = None  # None: the provider is not asked for teams
 
 
 def _b64(raw: bytes) -> str:
@@ -137,7 +139,12 @@ class OidcClient:
             granted = claims.get(self.config.admin_claim) or []
             granted = [granted] if isinstance(granted, str) else granted
             admin = self.config.admin_value in granted
-        return Identity(name=name.strip().lower(), admin=admin)
+        teams = None
+        if self.config.teams_claim:
+            named = claims.get(self.config.teams_claim) or []
+            named = [named] if isinstance(named, str) else named
+            teams = tuple(sorted({str(team).strip()[:128] for team in named if str(team).strip()}))
+        return Identity(name=name.strip().lower(), admin=admin, teams=teams)
 
     async def _checked_claims(self, id_token: str, nonce: str) -> dict:
         for refresh in (False, True):  # a key rotated since we fetched them: fetch once more

@@ -8,7 +8,7 @@ Budgets run by the calendar in UTC: a day from midnight, a month from its first 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 
 from visionary_app.models import GenerationJob
 from visionary_app.services.access.ownership import ANONYMOUS_PREFIX
+from visionary_app.services.access.teams import teams_in
 from visionary_app.services.limits.image_limits import LimitReached
 from visionary_app.services.limits.prices import MICROS, format_usd
 
@@ -38,6 +39,15 @@ class Budgets:
     teams: dict[str, frozenset[str]] = field(default_factory=dict)
     team_per_day: dict[str, int] = field(default_factory=dict)
     team_per_month: dict[str, int] = field(default_factory=dict)
+
+    def with_teams(self, recorded: dict[str, frozenset[str]]) -> Budgets:
+        """These budgets, their teams joined by those recorded from single sign-on."""
+        if not recorded:
+            return self
+        teams = dict(self.teams)
+        for team, members in recorded.items():
+            teams[team] = teams.get(team, frozenset()) | members
+        return replace(self, teams=teams)
 
     def teams_of(self, owner: str) -> list[str]:
         """The teams an owner (`user:<name>`) is in."""
@@ -116,7 +126,12 @@ def _spent(session: Session, who, since: datetime) -> int:
 
 
 def budgets_left(session: Session, budgets: Budgets, owner: str, now: datetime) -> list[BudgetLeft]:
-    """Every budget that applies to `owner`, with what is spent and reserved in it."""
+    """Every budget that applies to `owner`, with what is spent and reserved in it.
+
+    Teams are those of the settings and those single sign-on recorded.
+    """
+    if budgets.team_per_day or budgets.team_per_month:
+        budgets = budgets.with_teams(teams_in(session))
     found = []
     for label, limit, period, who in _checks(budgets, owner):
         start, resets = _window(now, period)

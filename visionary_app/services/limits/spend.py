@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from visionary_app.models import GenerationJob
+from visionary_app.services.access.teams import teams_in
 from visionary_app.services.kit.database import in_session
 from visionary_app.services.limits.budgets import USER_PREFIX, Budgets
 from visionary_app.services.limits.image_limits import QueueUnavailable
@@ -77,7 +78,11 @@ class SpendLedger:
         ).where(col(GenerationJob.created_at) >= since, _SPEND > 0)
         if owner is not None:
             query = query.where(col(GenerationJob.owner) == owner)
-        rows = await self._run(lambda session: list(session.exec(query)))
+
+        def read(session: Session) -> tuple[list, Budgets]:
+            return list(session.exec(query)), self.budgets.with_teams(teams_in(session))
+
+        rows, budgets = await self._run(read)
         by_day = {(since + timedelta(days=i)).date().isoformat(): 0 for i in range(days)}
         users: dict[str, int] = defaultdict(int)
         teams: dict[str, int] = defaultdict(int)
@@ -88,7 +93,7 @@ class SpendLedger:
             if day in by_day:
                 by_day[day] += micros
             users[job_owner] += micros
-            for team in self.budgets.teams_of(job_owner):
+            for team in budgets.teams_of(job_owner):
                 teams[team] += micros
             key = model or self.default_model
             providers[key.partition("/")[0]] += micros
