@@ -173,3 +173,9 @@ def postgres_url() -> Iterator[str]:
     with fresh_postgres_schema() as url:
         upgrade_to_head(url)
         yield url
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request) -> str:
+    """A migrated index on each database in turn."""
+    return request.getfixturevalue("database_url" if request.param == "sqlite" else "postgres_url")

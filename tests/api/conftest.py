@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import httpx
@@ -58,3 +59,13 @@ async def token_for(studio: Studio, user: str, scopes=SCOPES) -> str:
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+async def finished_job(client, headers, job_id: str, timeout_s: float = 20) -> dict:
+    """The job as the API shows it once it has ended (polled every 0.1 s)."""
+    for _ in range(int(timeout_s * 10)):
+        job = (await client.get(f"/api/v1/jobs/{job_id}", headers=headers)).json()
+        if job["status"] in ("succeeded", "failed", "cancelled"):
+            return job
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"job {job_id} did not finish: {job}")

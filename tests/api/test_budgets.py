@@ -3,11 +3,9 @@ the provider; cheap jobs go through until the budget is used; jobs carry their m
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
-from tests.api.conftest import bearer, token_for
+from tests.api.conftest import bearer, finished_job, token_for
 from tests.fakes.openai_server import FakeOpenAI
 from tests.support.studios import fresh_studio
 from visionary_app.settings import get_settings
@@ -38,15 +36,6 @@ async def studio(tmp_path, monkeypatch, fake):
     get_settings.cache_clear()
 
 
-async def _finished(client, headers, job_id: str) -> dict:
-    for _ in range(200):
-        job = (await client.get(f"/api/v1/jobs/{job_id}", headers=headers)).json()
-        if job["status"] in ("succeeded", "failed", "cancelled"):
-            return job
-        await asyncio.sleep(0.05)
-    raise AssertionError(job)
-
-
 async def test_a_job_over_the_budget_is_refused_before_any_call(client, studio, fake):
     headers = bearer(await token_for(studio, "alice"))
     body = {"prompt": "a fox", "quality": "high", "size": "1024x1024"}
@@ -65,7 +54,7 @@ async def test_a_job_over_the_budget_is_refused_before_any_call(client, studio, 
         if answer.status_code == 429:
             break
         assert answer.status_code == 202, answer.text
-        job = await _finished(client, headers, answer.json()["id"])
+        job = await finished_job(client, headers, answer.json()["id"], timeout_s=10)
         assert job["status"] == "succeeded" and job["cost_usd"] is not None
         assert 0 < job["estimated_usd"] < 0.05
         spent += job["cost_usd"]
@@ -76,7 +65,7 @@ async def test_usage_by_day_user_provider_and_model(client, studio):
     alice = bearer(await token_for(studio, "alice"))
     answer = await client.post("/api/v1/generations", json={"prompt": "a fox", "quality": "low"},
                                headers=alice)  # fmt: skip
-    job = await _finished(client, alice, answer.json()["id"])
+    job = await finished_job(client, alice, answer.json()["id"], timeout_s=10)
     usage = (await client.get("/api/v1/usage?days=7", headers=alice)).json()
     assert usage["everyone"] is False and len(usage["days"]) == 7
     assert usage["total_usd"] == pytest.approx(job["cost_usd"])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 
@@ -11,7 +10,7 @@ import openai
 import pytest
 from starlette.applications import Starlette
 
-from tests.api.conftest import BASE, bearer, token_for
+from tests.api.conftest import BASE, bearer, finished_job, token_for
 from tests.fakes.gemini_server import IMAGE_OUTPUT_TOKENS, FakeGemini
 from tests.support.studios import fresh_studio
 from visionary_app.api.health import health_routes
@@ -47,15 +46,6 @@ async def studio(tmp_path, monkeypatch, gemini):
     get_settings.cache_clear()
 
 
-async def _finished(client, headers, job_id: str) -> dict:
-    for _ in range(200):
-        job = (await client.get(f"/api/v1/jobs/{job_id}", headers=headers)).json()
-        if job["status"] in ("succeeded", "failed", "cancelled"):
-            return job
-        await asyncio.sleep(0.1)
-    raise AssertionError(job)
-
-
 async def test_the_menu_lists_every_model_with_what_it_takes(client, studio):
     headers = bearer(await token_for(studio, "alice", ["read"]))
     models = (await client.get("/api/v1/models", headers=headers)).json()["models"]
@@ -75,7 +65,7 @@ async def test_a_job_runs_on_the_model_it_names(client, studio, gemini):
     response = await client.post("/api/v1/generations", json=body, headers=headers)
     assert response.status_code == 202, response.text
     assert response.json()["model"] == GEMINI
-    job = await _finished(client, headers, response.json()["id"])
+    job = await finished_job(client, headers, response.json()["id"])
     assert job["status"] == "succeeded", job
     (image_id,) = job["image_ids"]
     image = (await client.get(f"/api/v1/images/{image_id}", headers=headers)).json()
@@ -87,7 +77,7 @@ async def test_a_job_runs_on_the_model_it_names(client, studio, gemini):
     assert json.loads(row.usage)["output_image_tokens"] == IMAGE_OUTPUT_TOKENS
     # Without a model, the default (offline) makes it; the job says so.
     plain = await client.post("/api/v1/generations", json={"prompt": "a fox"}, headers=headers)
-    done = await _finished(client, headers, plain.json()["id"])
+    done = await finished_job(client, headers, plain.json()["id"])
     assert done["model"] == OFFLINE
     (other,) = done["image_ids"]
     made = (await client.get(f"/api/v1/images/{other}", headers=headers)).json()
@@ -112,7 +102,7 @@ async def test_a_refusal_is_explained_and_nothing_is_stored(client, studio):
     headers = bearer(await token_for(studio, "alice"))
     body = {"prompt": "a cat [image-safety]", "model": GEMINI}
     job = (await client.post("/api/v1/generations", json=body, headers=headers)).json()
-    done = await _finished(client, headers, job["id"])
+    done = await finished_job(client, headers, job["id"])
     assert done["status"] == "failed" and "IMAGE_SAFETY" in done["error"]
     assert done["image_ids"] == [] and await studio.catalog.count() == 0
 

@@ -10,17 +10,8 @@ import uuid
 
 from PIL import Image as PILImage
 
-from tests.api.conftest import bearer, token_for
+from tests.api.conftest import bearer, finished_job, token_for
 from visionary_app.models import Visibility
-
-
-async def _finished(client, headers, job_id: str, timeout_s: float = 20) -> dict:
-    for _ in range(int(timeout_s * 10)):
-        job = (await client.get(f"/api/v1/jobs/{job_id}", headers=headers)).json()
-        if job["status"] in ("succeeded", "failed", "cancelled"):
-            return job
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"job {job_id} did not finish: {job}")
 
 
 def _problem(response, status: int, words: str) -> None:
@@ -49,7 +40,7 @@ async def test_generate_follow_read_and_list(client, studio):
             if line.startswith("event: "):
                 events.append(line.removeprefix("event: "))
     assert events[-1] == "succeeded" and "stored" in events
-    job = await _finished(client, headers, job["id"])
+    job = await finished_job(client, headers, job["id"])
     (image_id,) = job["image_ids"]
     image = (await client.get(f"/api/v1/images/{image_id}", headers=headers)).json()
     assert image["prompt"] == "a red fox" and image["mine"] and image["kind"] == "generated"
@@ -123,7 +114,7 @@ async def test_limits_answer_429_with_retry_after(client, studio):
     second = await client.post("/api/v1/generations", json={"prompt": "two"}, headers=headers)
     _problem(second, 429, "limit of 1 images per hour")
     assert int(second.headers["retry-after"]) > 0
-    await _finished(client, headers, first.json()["id"])
+    await finished_job(client, headers, first.json()["id"])
 
 
 async def test_bad_input_is_422_with_the_uis_words(client, studio):
@@ -147,20 +138,20 @@ async def test_edit_with_a_mask_then_cancel_a_running_job(client, studio):
             "mask": base64.b64encode(buffer.getvalue()).decode()}  # fmt: skip
     response = await client.post("/api/v1/edits", json=body, headers=headers)
     assert response.status_code == 202, response.text
-    job = await _finished(client, headers, response.json()["id"])
+    job = await finished_job(client, headers, response.json()["id"])
     (image_id,) = job["image_ids"]
     image = (await client.get(f"/api/v1/images/{image_id}", headers=headers)).json()
     assert image["kind"] == "edited" and image["source_id"] == str(source.id)
     wrong = {**body, "mask": base64.b64encode(b"not a png").decode()}
     _problem(await client.post("/api/v1/edits", json=wrong, headers=headers), 422, "mask")
 
-    studio.provider.latency_ms = 3000
+    studio.models.default.provider.latency_ms = 3000
     running = (await client.post("/api/v1/generations", json={"prompt": "slow"},
                                  headers=headers)).json()  # fmt: skip
     await asyncio.sleep(0.3)
     cancelled = await client.post(f"/api/v1/jobs/{running['id']}/cancel", headers=headers)
     assert cancelled.status_code == 200
-    ended = await _finished(client, headers, running["id"])
+    ended = await finished_job(client, headers, running["id"])
     assert ended["status"] == "cancelled" and ended["image_ids"] == []
     _problem(await client.post(f"/api/v1/jobs/{running['id']}/cancel", headers=headers), 409,
              "already ended")  # fmt: skip
@@ -204,7 +195,7 @@ async def test_with_sign_in_off_only_configured_tokens_open_the_api(tmp_path, mo
                 made = await client.post("/api/v1/generations", json={"prompt": "ci image"},
                                          headers=bearer(configured))  # fmt: skip
                 assert made.status_code == 202
-                job = await _finished(client, bearer(configured), made.json()["id"])
+                job = await finished_job(client, bearer(configured), made.json()["id"])
                 image = await studio.catalog.get(__import__("uuid").UUID(job["image_ids"][0]))
                 assert image.owner == "user:ci"
             else:
@@ -237,7 +228,7 @@ async def test_a_job_of_several_images_lists_them_all_and_streams_each(client, s
     made = await client.post("/api/v1/generations", json={"prompt": "twins", "n": 2},
                              headers=headers)  # fmt: skip
     assert made.status_code == 202, made.text
-    job = await _finished(client, headers, made.json()["id"])
+    job = await finished_job(client, headers, made.json()["id"])
     assert job["status"] == "succeeded" and len(job["image_ids"]) == 2
     for image_id in job["image_ids"]:
         image = await client.get(f"/api/v1/images/{image_id}", headers=headers)

@@ -21,8 +21,8 @@ def test_choices_outside_the_model_fall_back(tab, studio):
     options.size, options.quality, options.count = "7x7", "ultra", "999"
     current = options.current()
     assert current.size == "256x256"
-    assert current.quality == (studio.capabilities.default_quality or None)
-    assert current.n == studio.capabilities.max_n
+    assert current.quality == (studio.models.default.capabilities.default_quality or None)
+    assert current.n == studio.models.default.capabilities.max_n
     options.count = "two"
     assert options.current().n == 1
     options.size = "512x512"

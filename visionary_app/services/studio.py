@@ -29,7 +29,6 @@ from visionary_app.services.generation.providers.base import (
 )
 from visionary_app.services.generation.providers.capabilities import (
     COMFYUI,
-    ModelCapabilities,
     capabilities_for,
 )
 from visionary_app.services.generation.providers.comfyui import (
@@ -90,7 +89,6 @@ class Studio:
     feed: LiveFeed = field(default_factory=LocalFeed)
     # Where more models are found once the app runs (a ComfyUI server's checkpoints).
     model_sources: list[ComfyUISource] = field(default_factory=list)
-    pricing: Pricing = field(default_factory=Pricing)
     spend: SpendLedger | None = None
     teams: TeamDirectory | None = None
 
@@ -122,16 +120,6 @@ class Studio:
             if added:
                 logger.info("offering %d more model(s) found on a provider", added)
             await asyncio.sleep(every_s)
-
-    @property
-    def provider(self) -> ImageProvider:
-        """The default model's provider."""
-        return self.models.default.provider
-
-    @property
-    def capabilities(self) -> ModelCapabilities:
-        """What the default model accepts."""
-        return self.models.default.capabilities
 
     @property
     def is_offline(self) -> bool:
@@ -439,9 +427,8 @@ def build_studio(settings: Settings) -> Studio:
         JobHub(runner),
         feed,
         [comfyui] if comfyui is not None else [],
-        pricing,
-        SpendLedger(engine, budgets, models.default.key),
-        TeamDirectory(engine),
+        spend=SpendLedger(engine, budgets, models.default.key),
+        teams=TeamDirectory(engine),
     )  # fmt: skip
 
 

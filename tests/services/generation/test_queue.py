@@ -40,11 +40,6 @@ async def _eventually(condition, timeout_s: float = 5.0) -> None:
     assert condition()
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def db_url(request) -> str:
-    return request.getfixturevalue("database_url" if request.param == "sqlite" else "postgres_url")
-
-
 @pytest.fixture
 def make_queue(db_url):
     """Queues on their own engines, as separate workers would have."""

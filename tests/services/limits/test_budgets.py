@@ -22,11 +22,6 @@ NOON = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 CENT = 10_000  # micro-dollars
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def db_url(request) -> str:
-    return request.getfixturevalue("database_url" if request.param == "sqlite" else "postgres_url")
-
-
 @pytest.fixture
 def make_queue(db_url):
     """Queues on their own engines, as separate workers would have, at noon UTC."""

@@ -45,15 +45,10 @@ class ModelChoice:
         return self.provider.model
 
     @property
-    def provider_label(self) -> str:
-        """What the page calls the provider."""
-        name = self.provider.name
-        return getattr(self.provider, "label", None) or PROVIDER_LABELS.get(name, name)
-
-    @property
     def label(self) -> str:
         """The entry as the picker shows it: "Provider · model"."""
-        return f"{PROVIDER_LABELS.get(self.provider.name, self.provider_label)} · {self.model}"
+        name = self.provider.name
+        return f"{PROVIDER_LABELS.get(name, getattr(self.provider, 'label', name))} · {self.model}"
 
     @property
     def capabilities(self) -> ModelCapabilities:

@@ -225,11 +225,6 @@ class GenerationPipeline:
         """A stable, opaque id of an owner for the provider: a keyed hash, never the name."""
         return hmac.new(self._identity_key, owner.encode(), hashlib.sha256).hexdigest()[:32]
 
-    @property
-    def capabilities(self) -> ModelCapabilities:
-        """What the default model accepts."""
-        return self.models.default.capabilities
-
     def choice(self, options: ImageOptions) -> ModelChoice:
         """The model `options` name (the default when none), or InvalidOptions saying why not."""
         try:

@@ -38,7 +38,7 @@ from visionary_app.services.generation.queue import (
 )
 from visionary_app.services.kit.metrics import JOBS, LIMIT_REFUSALS, QUEUE_SECONDS, SPEND
 from visionary_app.services.limits.image_limits import LimitReached, QueueUnavailable
-from visionary_app.services.limits.prices import Pricing, price_for
+from visionary_app.services.limits.prices import Pricing, estimate_micros, settle_micros
 
 __all__ = [
     "QUEUE_UNAVAILABLE",
@@ -237,9 +237,9 @@ class JobRunner:
         streams = choice.capabilities.streaming and options.n == 1
         output = getattr(choice.provider, "output", None)  # OpenAI's streaming settings
         partials = getattr(output, "partial_images", 0) if streams else 0
-        return self.pricing.estimate(
-            choice.key, size=options.size, quality=options.quality, n=options.n,
-            input_images=inputs, prompt_chars=len(prompt), partial_images=partials,
+        return estimate_micros(
+            self.pricing.price(choice.key), size=options.size, quality=options.quality,
+            n=options.n, input_images=inputs, prompt_chars=len(prompt), partial_images=partials,
         )  # fmt: skip
 
     def _cost(self, job: GenerationJob, usage: ProviderUsage | None, called: bool) -> int:
@@ -248,11 +248,12 @@ class JobRunner:
         By the usage reported; else its estimate if the call was made, else nothing.
         """
         key = job.model or self.pipeline.models.default.key
-        settled = self.pricing.settle(key, usage) if usage is not None else 0
+        price = self.pricing.price(key)
+        settled = settle_micros(price, usage) if usage is not None else 0
         tokens = usage is not None and (
             usage.input_text_tokens or usage.output_image_tokens or usage.input_image_tokens
         )
-        token_priced = price_for(self.pricing.prices, key).image_out_per_mtok > 0
+        token_priced = price.image_out_per_mtok > 0
         if called and (usage is None or (token_priced and not tokens)):
             settled = job.estimated_micros  # the provider said nothing we can price
         provider, _, model = key.partition("/")

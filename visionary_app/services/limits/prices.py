@@ -226,23 +226,6 @@ class Pricing:
     def __init__(self, prices: dict[str, Price] | None = None) -> None:
         self.prices = prices if prices is not None else load_prices(None)
 
-    def estimate(
-        self,
-        key: str,
-        *,
-        size: str,
-        quality: str | None,
-        n: int,
-        input_images: int = 0,
-        prompt_chars: int = 0,
-        partial_images: int = 0,
-    ) -> int:
-        """`estimate_micros` for the model `key`."""
-        return estimate_micros(
-            price_for(self.prices, key), size=size, quality=quality, n=n,
-            input_images=input_images, prompt_chars=prompt_chars, partial_images=partial_images,
-        )  # fmt: skip
-
-    def settle(self, key: str, usage: Usage) -> int:
-        """`settle_micros` for the model `key`."""
-        return settle_micros(price_for(self.prices, key), usage)
+    def price(self, key: str) -> Price:
+        """The price of the model `key` (see `price_for`)."""
+        return price_for(self.prices, key)
