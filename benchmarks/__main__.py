@@ -136,13 +136,19 @@ def main(argv: list[str] | None = None) -> int:
         "a fresh schema on (default: the local one)",
     )
     chaos = benchmarks.add_parser(
-        "chaos", help="the load on two backends behind Caddy; one killed with SIGKILL mid-run"
+        "chaos",
+        help="the load on two backends behind Caddy; one killed (or, --rolling, each "
+        "restarted) mid-run",
     )
     chaos.add_argument("--clients", type=int, default=50)
     chaos.add_argument("--latency-ms", type=int, default=1000, help="offline provider latency")
     chaos.add_argument("--stale-seconds", type=float, default=30.0, help="job heartbeat timeout")
     chaos.add_argument("--redis-url", default="redis://127.0.0.1:6379")
     chaos.add_argument("--database-url", help="the PostgreSQL server (default: the local one)")
+    chaos.add_argument(
+        "--rolling", action="store_true", help="restart each backend in turn with SIGTERM"
+    )
+    chaos.add_argument("--drain-seconds", type=int, default=60, help="VISIONARY_DRAIN_SECONDS")
     args = parser.parse_args(argv)
 
     if args.benchmark == "api":
@@ -202,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
                     stale_s=args.stale_seconds, redis_url=args.redis_url,
                     database_url=database_url, env=env, log=_log,
                     work=Path(tempfile.mkdtemp(prefix="bench-chaos-")),
+                    rolling=args.rolling, drain_s=args.drain_seconds,
                 )
             )  # fmt: skip
     elif args.benchmark == "load":

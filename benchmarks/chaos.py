@@ -1,15 +1,18 @@
-"""`chaos`: the load on two backends behind Caddy, and one backend killed with SIGKILL mid-run.
+"""`chaos`: the load on two backends behind Caddy, and a backend stopped mid-run.
 
 The production layout of `deploy/Caddyfile` (tests/support/cluster.py): Caddy with TLS in front
 of two backend processes on Redis and PostgreSQL. N headless tabs (the app's real websocket
-protocol, reconnecting as browsers do) each generate images; once jobs are running on both
-backends, one backend is killed with SIGKILL. Then:
+protocol, reconnecting as browsers do) each generate images. Then, once jobs are running:
 
-- every job must end, succeeded or failed with a reason its tab was told, within the stale
-  timeout; none lost, none duplicated (one job, one image row per requested image);
-- the index and the blob store must agree: `sync --dry-run` finds nothing to fix;
-- the killed backend's tabs reconnect through Caddy to the survivor and carry on (an ordinary
-  event makes the round trip).
+- by default one backend is killed with SIGKILL: the jobs it ran go back to the queue when
+  their heartbeat goes stale and run once more on the survivor;
+- with `--rolling`, each backend in turn is stopped with SIGTERM (it drains: takes no new job,
+  lets its running ones finish) and started again, as a deploy does.
+
+Every job must end succeeded, its image shown in its tab; none lost, none duplicated (one job,
+one image row per requested image). The index and the blob store must agree (`sync --dry-run`
+finds nothing to fix), and the tabs that lost their backend reconnect through Caddy to another
+and carry on (an ordinary event makes the round trip).
 """
 
 from __future__ import annotations
@@ -47,9 +50,41 @@ def _jobs(engine: sa.Engine) -> list[tuple[str, str, str, str]]:
         return [
             tuple(row)
             for row in connection.execute(
-                sa.text("SELECT prompt, status, coalesce(error, ''), worker FROM generation_job")
+                sa.text(
+                    "SELECT prompt, status, coalesce(error, ''), coalesce(worker, '') "
+                    "FROM generation_job"
+                )
             )
         ]
+
+
+def _retried(engine: sa.Engine) -> int:
+    with engine.connect() as connection:
+        query = sa.text("SELECT count(*) FROM generation_job WHERE retries > 0")
+        return int(connection.execute(query).scalar_one())
+
+
+def _pid_of(worker: str) -> str:
+    """The process id in a worker's name (`host:pid:nonce`)."""
+    parts = worker.split(":")
+    return parts[1] if len(parts) > 1 else ""
+
+
+async def _running_on(index: sa.Engine, pids: set[str], least_done: int, jobs: int) -> list[str]:
+    """The prompts of jobs running on these processes, once there are some.
+
+    Waits until all `jobs` exist and `least_done` have succeeded, too.
+    """
+    on_it: list[str] = []
+    for _ in range(600):
+        jobs_now = _jobs(index)
+        on_it = [prompt for prompt, status, _, worker in jobs_now
+                 if status == "running" and _pid_of(worker) in pids]  # fmt: skip
+        done = sum(1 for _, status, _, _ in jobs_now if status == "succeeded")
+        if len(jobs_now) >= jobs and done >= least_done and on_it:
+            break
+        await asyncio.sleep(0.1)
+    return on_it
 
 
 def _images_per_prompt(engine: sa.Engine) -> dict[str, int]:
@@ -93,7 +128,12 @@ async def _settle(users: list[PageUser], deadline_s: float) -> None:
 
 
 async def _run(
-    cluster: Cluster, database_url: str, clients: int, stale_s: float, log: Callable
+    cluster: Cluster,
+    database_url: str,
+    clients: int,
+    stale_s: float,
+    log: Callable,
+    rolling: bool,
 ) -> dict:
     index = make_index_engine(database_url)
     # Each tab's browser has its visitor cookie, and sends it again when it reconnects.
@@ -113,22 +153,24 @@ async def _run(
     started = time.monotonic()
     for number, user in enumerate(users):
         await user.generate(f"chaos {number} {uuid.uuid4().hex[:8]}")
-    # Kill a backend in the middle: every job exists, a quarter have finished, and the victim
-    # is running some of the rest.
-    victim = {str(pid) for pid in cluster.pids(1)}
-    on_victim: list[str] = []
-    for _ in range(600):
-        jobs_now = _jobs(index)
-        on_victim = [p for p, status, _, w in jobs_now
-                     if status in ("queued", "running") and w.split(":")[1] in victim]  # fmt: skip
-        done = sum(1 for _, status, _, _ in jobs_now if status == "succeeded")
-        if len(jobs_now) >= len(users) and done >= len(users) // 4 and on_victim:
-            break
-        await asyncio.sleep(0.1)
-    cluster.kill(1)
-    killed_at = time.monotonic() - started
-    log(f"killed backend 1 (pids {', '.join(sorted(victim))}) at {killed_at:.1f} s; "
-        f"{len(on_victim)} of its jobs were waiting or running")  # fmt: skip
+    if rolling:  # each backend in turn, as a deploy does, while the jobs run
+        on_victim, stopped = [], []
+        for number in range(len(cluster.backends)):
+            pids = {str(pid) for pid in cluster.pids(number)}
+            least = len(users) // 4 if number == 0 else 0
+            running = await _running_on(index, pids, least, len(users))
+            on_victim += running
+            stopped.append(await asyncio.to_thread(cluster.restart, number))
+            log(f"restarted backend {number} (SIGTERM) with {len(running)} job(s) running on it; "
+                f"it stopped in {stopped[-1]:.1f} s")  # fmt: skip
+        killed_at = time.monotonic() - started
+    else:  # kill a backend in the middle: a quarter have finished, it runs some of the rest
+        victim = {str(pid) for pid in cluster.pids(1)}
+        on_victim = await _running_on(index, victim, len(users) // 4, len(users))
+        cluster.kill(1)
+        killed_at = time.monotonic() - started
+        log(f"killed backend 1 (pids {', '.join(sorted(victim))}) at {killed_at:.1f} s; "
+            f"{len(on_victim)} of its jobs were running")  # fmt: skip
 
     await _settle(users, stale_s + 60)
     wall = time.monotonic() - started
@@ -159,13 +201,17 @@ async def _run(
     log(f"sync --dry-run: {sync_line}")
     await asyncio.gather(*(u.client.close() for u in users), return_exceptions=True)
     index.dispose()
+    retried = _retried(index)
     return {
-        "benchmark": "chaos",
+        "benchmark": "chaos --rolling" if rolling else "chaos",
         "backends": len(cluster.backends),
+        "stopped_with": "SIGTERM, each in turn" if rolling else "SIGKILL",
         "killed_at_s": round(killed_at, 1),
         "jobs_on_killed_backend": len(on_victim),
+        "jobs_retried": retried,
         "jobs": len(prompts),
         "jobs_ok": len(ok),
+        "jobs_ok == jobs": len(ok) == len(prompts),
         "jobs_failed_with_reason": len(told),
         "jobs_lost": len(prompts) - len(ok) - len(told),
         "jobs_unfinished_in_index": unfinished,
@@ -188,18 +234,21 @@ async def run_chaos(
     env: dict[str, str],
     log: Callable[[str], None],
     work: Path,
+    rolling: bool = False,
+    drain_s: int = 60,
 ) -> dict:
-    """Start the layout, run the load, kill a backend, and check every job and blob."""
+    """Start the layout, run the load, stop backends, and check every job and blob."""
     env = {
         **env,
         "REFLEX_REDIS_URL": redis_url,
         "VISIONARY_DATABASE_URL": database_url,
         "VISIONARY_OFFLINE_LATENCY_MS": str(latency_ms),
         "VISIONARY_JOB_STALE_SECONDS": str(int(stale_s)),
+        "VISIONARY_DRAIN_SECONDS": str(drain_s),
     }
     log(f"starting Caddy and two backends in {work} ...")
     with run_cluster(work, env, backends=2) as cluster:
         log(f"up at {cluster.url} (backends {', '.join(cluster.backend_urls)})")
-        result = await _run(cluster, database_url, clients, stale_s, log)
+        result = await _run(cluster, database_url, clients, stale_s, log, rolling)
     result["cpu_count"] = os.cpu_count()
     return result

@@ -1,10 +1,10 @@
 """What jobs cost while they wait: CPU of 1,000 waiting jobs, against polling one by one.
 
-The queue is full (a running job holds the only slot) and `--jobs` jobs wait for their turn
-with one dispatcher per worker (this process). Over `--seconds`, the process's CPU time is
-measured: heartbeats (one UPDATE for all, every 2 s) and any safety-net passes. The baseline is
-what the queue did before: every waiting job ran its own start attempt every 0.2 s; it is
-measured with `--baseline-jobs` jobs doing exactly that and scaled to `--jobs`.
+The queue is full (a running job holds the only slot) and `--jobs` jobs wait for their turn,
+each followed on this worker (told its place) by one dispatcher per worker. Over `--seconds`,
+the process's CPU time is measured: any safety-net passes. The baseline is what the queue did
+before: every waiting job asked where it stood every 0.2 s; it is measured with
+`--baseline-jobs` jobs doing exactly that and scaled to `--jobs`.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ _OLD_POLL_S = 0.2
 async def _full_queue(url: str, jobs: int) -> tuple[JobQueue, list]:
     queue = JobQueue(make_index_engine(url), JobLimits(max_concurrent=1, max_running_per_owner=1))
     blocker = await queue.submit("user:holder", "holds the only slot", ONE)
-    assert (await queue.try_start(blocker)).started
+    assert [job.id for job in await queue.claim(1)] == [blocker.id]
     waiting = [await queue.submit(f"user:u{i}", "waits", ONE) for i in range(jobs)]
     return queue, waiting
 
@@ -43,10 +43,9 @@ async def measure_dispatcher(url: str, jobs: int, seconds: float, log) -> dict:
     """The queue now: one dispatcher for all of this worker's waiting jobs."""
     queue, waiting = await _full_queue(url, jobs)
     places: dict = {}
-    tasks = [
-        asyncio.create_task(
-            queue.wait_turn(job, lambda ahead, j=job.id: places.__setitem__(j, ahead))
-        )
+    queue.serve(lambda job: lambda _status: None)  # a worker that would take them
+    stops = [
+        queue.follow_place(job.id, lambda ahead, j=job.id: places.__setitem__(j, ahead))
         for job in waiting
     ]
     await asyncio.sleep(3)  # every job has registered and been told its place
@@ -54,9 +53,9 @@ async def measure_dispatcher(url: str, jobs: int, seconds: float, log) -> dict:
     cpu = await _cpu_percent(seconds)
     passes = queue.passes - passes
     log(f"dispatcher: {jobs} waiting jobs cost {cpu:.2f} % of one core ({passes} passes)")
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    for stop in stops:
+        stop()
+    await queue.close()
     return {"cpu_percent": round(cpu, 2), "passes": passes, "told_places": len(places)}
 
 
@@ -65,10 +64,8 @@ async def measure_polling(url: str, jobs: int, seconds: float, log) -> float:
     queue, waiting = await _full_queue(url, jobs)
 
     async def poll(job) -> None:
-        while True:
-            turn = await queue.try_start(job)
-            if turn.started or turn.status != JobStatus.QUEUED:
-                return
+        while (await queue.get(job.id)).status == JobStatus.QUEUED:
+            await queue.ahead(job)
             await asyncio.sleep(_OLD_POLL_S)
 
     tasks = [asyncio.create_task(poll(job)) for job in waiting]

@@ -188,6 +188,15 @@ class Usage(SQLModel, table=True):
     created_at: datetime = Field(sa_column=sa.Column(UTCDateTime(), nullable=False))
 
 
+class JobMask(SQLModel, table=True):
+    """An edit's mask (PNG), kept until its job ends, so that any worker can run the job."""
+
+    __tablename__ = "job_mask"
+
+    job_id: uuid.UUID = Field(primary_key=True)
+    data: bytes = Field(sa_column=sa.Column(sa.LargeBinary, nullable=False))
+
+
 class TeamMember(SQLModel, table=True):
     """A user's team, as single sign-on's groups claim said at their last sign-in."""
 
@@ -271,7 +280,7 @@ class GenerationJob(SQLModel, table=True):
     style: str | None = Field(default=None, sa_column=sa.Column(sa.String(32), nullable=True))
     n: int = 1
     # What the job makes (an ImageKind other than upload) and from which images (`join_ids`,
-    # the main source first). An edit's mask lives only with the worker that runs it.
+    # the main source first). An edit's mask waits in `JobMask` for whichever worker runs it.
     kind: str = Field(
         default=ImageKind.GENERATED.value,
         sa_column=sa.Column(sa.String(16), nullable=False, server_default="generated"),
@@ -316,6 +325,15 @@ class GenerationJob(SQLModel, table=True):
     )
     cost_micros: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger, nullable=True))
     worker: str | None = Field(default=None, sa_column=sa.Column(sa.String(128), nullable=True))
+    # Times the job went back to the queue after its worker vanished mid-call (at most one,
+    # see `JobQueue.recover_lost`), and what those lost calls cost: counted with the job's
+    # spend, since a call that started is paid for whatever became of it.
+    retries: int = Field(
+        default=0, sa_column=sa.Column(sa.Integer, nullable=False, server_default="0")
+    )
+    lost_micros: int = Field(
+        default=0, sa_column=sa.Column(sa.BigInteger, nullable=False, server_default="0")
+    )
     seen: bool = Field(
         default=False, sa_column=sa.Column(sa.Boolean, nullable=False, server_default=sa.false())
     )

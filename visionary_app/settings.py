@@ -319,6 +319,16 @@ class Settings(BaseSettings):
     job_stale_seconds: int = Field(
         default=60, ge=10, le=3600, description="A job silent this long has lost its worker."
     )
+    drain_seconds: int = Field(
+        default=60,
+        ge=0,
+        le=3600,
+        description="On SIGTERM, how long running jobs may finish before going back to the queue.",
+    )
+    retry_lost_jobs: bool = Field(
+        default=True,
+        description="Run a job once more when its worker vanished mid-call (counted as a call).",
+    )
 
     @field_validator("access_users")
     @classmethod

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import signal
 from datetime import timedelta
 
 import reflex as rx
@@ -38,11 +41,58 @@ def apply_migrations() -> None:
     logger.info("image index is at the latest migration, its search index up to date")
 
 
-async def watch_jobs() -> None:
-    """Fail jobs whose worker is gone (a restart, a crash): at start-up, then periodically."""
-    stale_after = timedelta(seconds=get_settings().job_stale_seconds)
-    studio = get_studio()
-    await studio.jobs.watch(stale_after, on_running=studio.runner.clean_up_after)
+@contextlib.asynccontextmanager
+async def run_jobs():
+    """Run waiting jobs here and recover lost ones; when the server stops (SIGTERM), drain.
+
+    Draining takes no new job, lets running ones finish for up to VISIONARY_DRAIN_SECONDS
+    and hands the rest back to the queue, where another worker takes them.
+    """
+    settings, runner = get_settings(), get_studio().runner
+    stale_after = timedelta(seconds=settings.job_stale_seconds)
+    runner.serve()
+    watcher = asyncio.create_task(runner.watch(stale_after))
+
+    async def drain() -> None:
+        watcher.cancel()
+        handed_back = await runner.drain(settings.drain_seconds, stale_after)
+        logger.info("drained the job runner (%d job(s) handed back)", handed_back)
+
+    _drain_before_the_server_stops(drain)
+    try:
+        yield
+    finally:
+        await drain()
+
+
+def _drain_before_the_server_stops(drain) -> None:
+    """On SIGTERM, drain first, then let the server stop as it would have.
+
+    Granian (the production server) stops serving on SIGTERM before the app's shutdown runs,
+    and in its multi-threaded runtime it can panic while closing open websockets (granian
+    #799, #884), so a worker with tabs open could die before draining. Where the server
+    handles SIGTERM on this event loop, its handler is kept and called once the jobs here
+    have finished or been handed back; elsewhere (the dev server) the shutdown drains.
+    """
+    loop = asyncio.get_running_loop()
+    # asyncio keeps the loop's signal handlers here; it has no public way to read one.
+    server_handler = getattr(loop, "_signal_handlers", {}).get(signal.SIGTERM)
+    if server_handler is None or not hasattr(server_handler, "_run"):
+        return
+    draining: set[asyncio.Task] = set()
+
+    async def drain_then_stop() -> None:
+        try:
+            await drain()
+        finally:
+            server_handler._run()  # the server's own SIGTERM handler, as it registered it
+
+    def on_sigterm() -> None:
+        if not draining:
+            task = loop.create_task(drain_then_stop())
+            draining.add(task)
+
+    loop.add_signal_handler(signal.SIGTERM, on_sigterm)
 
 
 async def tidy_search_index() -> None:
@@ -92,7 +142,7 @@ app = rx.App(
 )
 app.register_lifespan_task(set_up_logging)
 app.register_lifespan_task(apply_migrations)
-app.register_lifespan_task(watch_jobs)
+app.register_lifespan_task(run_jobs)
 app.register_lifespan_task(tidy_search_index)
 app.register_lifespan_task(push_changes)
 app.register_lifespan_task(discover_models)

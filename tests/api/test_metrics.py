@@ -37,7 +37,7 @@ async def test_metrics_are_off_refused_or_counted(tmp_path, monkeypatch):
     before = await _scrape(secret)
     jobs = _value(before.text, 'visionary_jobs_total{outcome="stored"}')
     job = await studio.runner.submit("user:a", "counted", ImageOptions(size="256x256"))
-    [event async for event in studio.runner.run(job)]
+    [event async for event in studio.runner.follow(job)]
     await studio.catalog.newest(5, viewer=Viewer("user:a"))
     after = await _scrape(secret)
     assert after.status_code == 200 and after.headers["content-type"].startswith("text/plain")

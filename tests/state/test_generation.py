@@ -51,7 +51,7 @@ async def test_a_running_job_restored_by_sync_shows_its_time_once(tab, studio):
     generation = substate(tab, GenerationState)
     owner = generation._owner()
     job = await studio.jobs.submit(owner, "restored", ImageOptions(size="256x256"))
-    assert (await studio.jobs.try_start(job)).started
+    assert [claimed.id for claimed in await studio.jobs.claim(10)] == [job.id]
     await run_event(generation, GenerationState.sync_jobs)
     (card,) = generation.jobs
     assert card.status == JobStatus.RUNNING.value
@@ -82,7 +82,7 @@ async def test_a_job_that_ended_unseen_is_told_until_the_browser_has_shown_it(ta
     generation = substate(tab, GenerationState)
     owner = generation._owner()
     job = await studio.jobs.submit(owner, "ended unseen", ImageOptions(size="256x256"))
-    assert (await studio.jobs.try_start(job)).started
+    assert [claimed.id for claimed in await studio.jobs.claim(10)] == [job.id]
     await studio.jobs.finish(job.id, JobStatus.FAILED, error="The server restarted", seen=False)
     told = await run_event(generation, GenerationState.sync_jobs)
     assert said(told, "The server restarted") and said(told, "mark_told")

@@ -15,7 +15,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,6 +52,30 @@ class Cluster:
     log_paths: list[Path]
     data_dir: Path
     env: dict[str, str]
+    start: Callable[[int], subprocess.Popen]  # (re)starts backend `index` on its port
+
+    def restart(self, index: int, timeout_s: float = 120) -> float:
+        """Stop one backend as a deploy does, start it again, wait until it is ready.
+
+        SIGTERM goes to the backend's main process only, as a container runtime sends it to
+        its first process; the server stops its worker, which drains. Returns the seconds
+        it took to stop.
+        """
+        process = self.backends[index]
+        began = time.monotonic()
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
+            raise
+        stopped = time.monotonic() - began
+        self.backends[index] = self.start(index)
+        _wait(f"{self.backend_urls[index]}/readyz", [self.backends[index]],
+              [self.log_paths[index]])  # fmt: skip
+        return stopped
 
     def kill(self, index: int) -> None:
         """SIGKILL one backend and everything it started, with no chance to clean up."""
@@ -137,36 +161,24 @@ def run_cluster(
     env = _environment(work, env_overrides, url)
     static = _export_frontend(env, work)
     reflex = Path(sys.executable).with_name("reflex")
-    processes: list[subprocess.Popen] = []
-    logs: list[Path] = []
     ports = [free_port() for _ in range(backends)]
+    logs = [work / f"backend-{number}.log" for number in range(backends)]
+
+    def start(number: int) -> subprocess.Popen:
+        # Each backend its own state files (see run_app); with Redis they hold nothing.
+        backend_env = {**env, "REFLEX_STATES_WORKDIR": str(work / f"states-{number}")}
+        with logs[number].open("ab") as out:
+            return subprocess.Popen(
+                [str(reflex), "run", "--env", "prod", "--backend-only",
+                 "--backend-host", "127.0.0.1", "--backend-port", str(ports[number])],
+                cwd=ROOT, env=backend_env, stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )  # fmt: skip
+
+    processes: list[subprocess.Popen] = []
     try:
-        for number, port in enumerate(ports):
-            log = work / f"backend-{number}.log"
-            # Each backend its own state files (see run_app); with Redis they hold nothing.
-            backend_env = {**env, "REFLEX_STATES_WORKDIR": str(work / f"states-{number}")}
-            with log.open("ab") as out:
-                processes.append(
-                    subprocess.Popen(
-                        [
-                            str(reflex),
-                            "run",
-                            "--env",
-                            "prod",
-                            "--backend-only",
-                            "--backend-host",
-                            "127.0.0.1",
-                            "--backend-port",
-                            str(port),
-                        ],
-                        cwd=ROOT,
-                        env=backend_env,
-                        stdout=out,
-                        stderr=subprocess.STDOUT,
-                        start_new_session=True,
-                    )
-                )
-            logs.append(log)
+        for number in range(backends):
+            processes.append(start(number))
         for port, process, log in zip(ports, processes, logs, strict=True):
             _wait(f"http://127.0.0.1:{port}/readyz", [process], [log])
         caddy_env = {
@@ -188,8 +200,9 @@ def run_cluster(
         try:
             _wait(f"{url}/readyz", [proxy, *processes], [caddy_log, *logs])
             yield Cluster(
-                url, processes, [f"http://127.0.0.1:{p}" for p in ports], logs, work / "data", env
-            )
+                url, processes, [f"http://127.0.0.1:{p}" for p in ports], logs, work / "data",
+                env, start,
+            )  # fmt: skip
         finally:
             stop_process_group(proxy)
     finally:

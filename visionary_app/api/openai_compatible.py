@@ -27,7 +27,7 @@ from visionary_app.api.v1 import (
     requested_options,
     retry_after,
 )
-from visionary_app.models import Image, ImageKind
+from visionary_app.models import GenerationJob, Image, ImageKind
 from visionary_app.services.generation import (
     QUEUE_UNAVAILABLE,
     Cancelled,
@@ -147,7 +147,7 @@ def build_openai_compatible(get_studio: Callable[[], Studio]) -> FastAPI:
         studio = get_studio()
         try:
             job = await studio.runner.submit(
-                who.owner, body.prompt, opts, kind=kind, sources=sources
+                who.owner, body.prompt, opts, kind=kind, sources=sources, mask=mask
             )
         except GenerationFailed as exc:
             raise OpenAIError(400, str(exc), "invalid_value") from exc
@@ -157,11 +157,12 @@ def build_openai_compatible(get_studio: Callable[[], Studio]) -> FastAPI:
             ) from exc
         except QueueUnavailable as exc:
             raise OpenAIError(503, QUEUE_UNAVAILABLE, "unavailable") from exc
-        studio.hub.start(job, mask=mask)
         name = "image_edit" if kind == ImageKind.EDITED else "image_generation"
         if body.stream:
-            return StreamingResponse(stream(job.id, name), media_type="text/event-stream")
-        final = await studio.hub.outcome(job.id)
+            return StreamingResponse(stream(job, name), media_type="text/event-stream")
+        final = None
+        async for event in studio.runner.follow(job):
+            final = event
         return await answer(request, final, body)
 
     async def data_of(request: Request, image: Image, as_url: bool) -> dict:
@@ -195,10 +196,10 @@ def build_openai_compatible(get_studio: Callable[[], Studio]) -> FastAPI:
             raise OpenAIError(409, "The job was cancelled; nothing was stored.", "cancelled")
         raise OpenAIError(503, "The job ended without an outcome; see the gallery.", "unknown")
 
-    def stream(job_id, name: str):
+    def stream(job: GenerationJob, name: str):
         async def events():
             studio = get_studio()
-            async for event in studio.hub.follow(job_id):
+            async for event in studio.runner.follow(job):
                 if isinstance(event, PartialImage):
                     yield _sse(
                         f"{name}.partial_image",

@@ -18,7 +18,7 @@ from visionary_app.services.access.sign_in_limits import SignInLimiter
 from visionary_app.services.access.teams import TeamDirectory
 from visionary_app.services.gallery.catalog import Catalog, make_index_engine
 from visionary_app.services.gallery.live_feed import LiveFeed, LocalFeed, make_feed
-from visionary_app.services.generation.job_hub import JobHub
+from visionary_app.services.generation.job_events import RESYNC, JobEvents, JobNews
 from visionary_app.services.generation.model_menu import ModelMenu
 from visionary_app.services.generation.pipeline import GenerationPipeline
 from visionary_app.services.generation.providers import ImageProvider, OfflineProvider
@@ -85,7 +85,6 @@ class Studio:
     single_sign_on: OidcClient | None
     uploads: Uploads
     api_tokens: ApiTokens
-    hub: JobHub
     feed: LiveFeed = field(default_factory=LocalFeed)
     # Where more models are found once the app runs (a ComfyUI server's checkpoints).
     model_sources: list[ComfyUISource] = field(default_factory=list)
@@ -95,6 +94,7 @@ class Studio:
     async def aclose(self) -> None:
         """Release network clients (the Azure store's HTTP session, the feed's Redis)."""
         await self.feed.close()
+        await self.runner.events.close()
         await self.store.close()
         self.catalog.dispose()
 
@@ -400,7 +400,14 @@ def build_studio(settings: Settings) -> Studio:
         anonymous_per_hour=settings.anonymous_suggestions_per_hour,
     )  # fmt: skip
     pricing = Pricing(load_prices(settings.prices_file, settings.comfyui_usd_per_second))
-    runner = JobRunner(jobs, pipeline, pricing=pricing)
+    news = make_feed(
+        settings.redis_url, settings.resolved_database_url,
+        topic="jobs", decode=JobNews.from_json, resync=RESYNC,
+    )  # fmt: skip
+    runner = JobRunner(
+        jobs, pipeline, pricing=pricing, events=JobEvents(news),
+        retry_lost=settings.retry_lost_jobs,
+    )  # fmt: skip
     return Studio(
         settings, models, suggester, store, catalog, pipeline, jobs,
         runner, access, suggestion_meter,
@@ -424,7 +431,6 @@ def build_studio(settings: Settings) -> Studio:
             ),
             admins=settings.admin_names,
         ),
-        JobHub(runner),
         feed,
         [comfyui] if comfyui is not None else [],
         spend=SpendLedger(engine, budgets, models.default.key),

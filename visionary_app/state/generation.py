@@ -48,6 +48,8 @@ logger = logging.getLogger(__name__)
 _TOAST_PROMPT_CHARS = 60
 _WAITING = "Waiting for a free slot…"
 _READY = {"edited": "Edit ready", "variation": "Variation ready"}
+# (tab, job) pairs an event of this worker follows, so a tab follows each job once here.
+_FOLLOWED: set[tuple[str, str]] = set()
 
 
 @dataclass
@@ -256,10 +258,13 @@ class GenerationState(VisitorState):
         mask: bytes | None = None,
         on_queued=None,
     ):
-        """Submit a job and show it to its end: cards while it runs, then tiles and toasts."""
+        """Submit a job and show it to its end: cards while it runs, then tiles and toasts.
+
+        The job runs on whichever worker claims it; this only follows it.
+        """
         runner = get_studio().runner
         try:
-            job = await runner.submit(owner, prompt, options, kind=kind, sources=sources)
+            job = await runner.submit(owner, prompt, options, kind=kind, sources=sources, mask=mask)
         except GenerationFailed as exc:
             yield rx.toast.error(str(exc), id="prompt-invalid")
             return
@@ -276,9 +281,40 @@ class GenerationState(VisitorState):
         async with self:
             # A timer's sync_jobs may already have shown this job's cards.
             self.jobs = [*cards_for(job), *(c for c in self.jobs if c.job_id != job_id)]
-        async for event in runner.run(job, mask=mask):
-            for toast in await self._show(job, event):
-                yield toast
+            token = self.router.session.client_token
+        async for toast in self._show_to_end(token, job):
+            yield toast
+
+    async def _show_to_end(self, token: str, job: GenerationJob):
+        """Follow the job, unless this tab already does on this worker; its toasts."""
+        key = (token, job.id.hex)
+        if key in _FOLLOWED:
+            return
+        _FOLLOWED.add(key)
+        try:
+            async for event in get_studio().runner.follow(job):
+                for toast in await self._show(job, event):
+                    yield toast
+        finally:
+            _FOLLOWED.discard(key)
+
+    @rx.event(background=True)
+    async def follow_job(self, job_id: str):
+        """Follow one of this visitor's jobs that no event here follows yet to its end.
+
+        After a reload, or when the tab reconnected to another worker (its own stopped), the
+        job still runs somewhere: this brings its progress and its outcome back to the tab.
+        """
+        async with self:
+            owner, token = self._owner(), self.router.session.client_token
+        try:
+            job = await get_studio().jobs.get(uuid.UUID(hex=job_id))
+        except (QueueUnavailable, ValueError, TypeError, AttributeError):
+            return
+        if job is None or job.owner != owner:
+            return
+        async for toast in self._show_to_end(token, job):
+            yield toast
 
     async def _show(self, job: GenerationJob, event: JobEvent) -> list:
         """Bring the cards up to date with one event of the job; the toasts to show, if any."""
@@ -314,7 +350,11 @@ class GenerationState(VisitorState):
             case Failed(reason=reason):
                 async with self:
                     self._drop_cards(job_id)
-                return [rx.toast.error(reason, duration=10_000)]
+                # The same id as sync_jobs gives an unseen failure: one toast however told.
+                return [
+                    rx.toast.error(reason, duration=10_000, id=f"ended-{job_id}"),
+                    GenerationState.mark_told([job_id]),
+                ]
             case Cancelled(started=started):
                 async with self:
                     self._drop_cards(job_id)
@@ -373,6 +413,10 @@ class GenerationState(VisitorState):
         # and a render of the gallery, every few seconds in every open tab.
         if cards != self.jobs:
             self.jobs = cards
+        token = self.router.session.client_token
+        for job in active:  # jobs that no event of this tab follows here (see follow_job)
+            if (token, job.id.hex) not in _FOLLOWED:
+                yield GenerationState.follow_job(job.id.hex)
         for job in unseen:
             if job.status == JobStatus.FAILED:
                 # One toast per job, however many tabs or asks deliver it before it is seen.

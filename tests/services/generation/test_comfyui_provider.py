@@ -187,6 +187,6 @@ async def test_a_job_tells_its_steps_as_it_runs(comfy, store, catalog, engine):
                        progress_s=0.05)  # fmt: skip
     options = ImageOptions(size="512x512", model="comfyui/text-to-image")
     job = await runner.submit("alice", "a quiet bay", options)
-    events = [event async for event in runner.run(job)]
+    events = [event async for event in runner.follow(job)]
     told = [event.steps for event in events if isinstance(event, Running) and event.steps]
     assert told and told[-1] == (3, 3)

@@ -2,8 +2,10 @@
 
 import asyncio
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
+import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -30,6 +32,7 @@ operations = st.lists(
         st.tuples(st.just("succeed"), st.integers(0, 30), st.integers(0, 3)),
         st.tuples(st.just("fail"), st.integers(0, 30), st.just(0)),
         st.tuples(st.just("cancel"), st.integers(0, 30), st.just(0)),
+        st.tuples(st.just("lose"), st.integers(0, 30), st.just(0)),
     ),
     min_size=5,
     max_size=40,
@@ -59,11 +62,17 @@ async def _play(queue: JobQueue, steps) -> None:
                 assert "Try again in about" in str(refusal)
         elif jobs:
             job = jobs[target % len(jobs)]
-            if action == "start":
-                await queue.try_start(job)
-            elif action == "poll":  # every waiting job asks, as their waiters do
-                for waiting in jobs:
-                    await queue.try_start(waiting)
+            if action == "start":  # a worker with room for one more
+                await queue.claim(1)
+            elif action == "poll":  # a worker with room for everything
+                await queue.claim(len(jobs))
+            elif action == "lose":  # its worker vanished: it goes back to the queue once
+                with queue._engine.begin() as connection:
+                    connection.execute(
+                        sa.text("UPDATE generation_job SET heartbeat_at = :then WHERE id = :id"),
+                        {"then": "2000-01-01 00:00:00.000000", "id": job.id.hex},
+                    )
+                await queue.recover_lost(timedelta(seconds=60))
             elif action == "succeed":
                 kept = [job.id] * min(amount, job.n)  # ids are only counted here
                 await queue.finish(job.id, JobStatus.SUCCEEDED, kept)

@@ -1,4 +1,4 @@
-"""The job queue: caps, order, cost limits, cancel and abandoned jobs, on SQLite and Postgres."""
+"""The job queue: caps, order, cost limits, cancel and lost jobs, on SQLite and Postgres."""
 
 import asyncio
 import os
@@ -13,7 +13,7 @@ from tests.conftest import indexed_image
 from visionary_app.models import GenerationJob, JobStatus, planned_image_id
 from visionary_app.services.gallery.catalog import make_index_engine
 from visionary_app.services.generation.providers.base import ImageOptions
-from visionary_app.services.generation.queue import JobCancelled, JobQueue
+from visionary_app.services.generation.queue import JobQueue
 from visionary_app.services.limits.image_limits import JobLimits, LimitReached
 
 ONE = ImageOptions(size="256x256")
@@ -40,6 +40,16 @@ async def _eventually(condition, timeout_s: float = 5.0) -> None:
     assert condition()
 
 
+async def _running(queue: JobQueue, jobs) -> list[bool]:
+    return [(await queue.get(job.id)).status == JobStatus.RUNNING for job in jobs]
+
+
+async def _start(queue: JobQueue, job) -> None:
+    """Claim what may start (as a dispatcher would) and check that `job` is among it."""
+    await queue.claim(100)
+    assert (await queue.get(job.id)).status == JobStatus.RUNNING
+
+
 @pytest.fixture
 def make_queue(db_url):
     """Queues on their own engines, as separate workers would have."""
@@ -59,22 +69,20 @@ def make_queue(db_url):
 async def test_global_cap_and_submission_order(make_queue):
     queue = make_queue(max_concurrent=2, max_running_per_owner=5)
     jobs = [await queue.submit(f"user{i}", f"prompt {i}", ONE) for i in range(4)]
-    turns = [await queue.try_start(job) for job in reversed(jobs)]  # the newest asks first
-    # Two slots: the two oldest get them, whoever asks first; the others keep their places.
-    assert [t.started for t in turns] == [False, False, True, True]
-    third, fourth = await queue.try_start(jobs[2]), await queue.try_start(jobs[3])
-    assert (third.started, third.ahead, third.status) == (False, 0, "queued")
-    assert (fourth.started, fourth.ahead) == (False, 1)
+    # Two slots: the two oldest get them; the others keep their places.
+    assert [job.id for job in await queue.claim(10)] == [jobs[0].id, jobs[1].id]
+    assert await _running(queue, jobs) == [True, True, False, False]
+    third, fourth = await queue.get(jobs[2].id), await queue.get(jobs[3].id)
+    assert (await queue.ahead(third), await queue.ahead(fourth)) == (0, 1)
     await queue.finish(jobs[0].id, JobStatus.SUCCEEDED)
-    assert not (await queue.try_start(jobs[3])).started  # the freed slot is the third's
-    assert (await queue.try_start(jobs[2])).started
+    assert [job.id for job in await queue.claim(10)] == [jobs[2].id]  # the third's slot
+    assert await _running(queue, jobs) == [False, True, True, False]
 
 
 async def test_a_burst_under_the_cap_starts_at_once(make_queue):
     queue = make_queue(max_concurrent=20, max_running_per_owner=20)
     jobs = [await queue.submit("alice", f"burst {i}", ONE) for i in range(20)]
-    turns = [await queue.try_start(job) for job in reversed(jobs)]
-    assert all(turn.started for turn in turns)
+    assert [job.id for job in await queue.claim(20)] == [job.id for job in jobs]
 
 
 async def test_owner_at_cap_does_not_hold_up_others(make_queue):
@@ -82,11 +90,10 @@ async def test_owner_at_cap_does_not_hold_up_others(make_queue):
     first = await queue.submit("alice", "one", ONE)
     second = await queue.submit("alice", "two", ONE)
     other = await queue.submit("bob", "three", ONE)
-    assert (await queue.try_start(first)).started
-    assert not (await queue.try_start(second)).started
-    assert (await queue.try_start(other)).started  # alice's waiting job is not eligible
+    await queue.claim(5)  # alice's second is not eligible; bob's, submitted after, is
+    assert await _running(queue, [first, second, other]) == [True, False, True]
     await queue.finish(first.id, JobStatus.SUCCEEDED)
-    assert (await queue.try_start(second)).started
+    await _start(queue, second)
 
 
 async def test_hourly_limit_per_owner_says_when_to_retry(make_queue):
@@ -105,7 +112,7 @@ async def test_hourly_limit_per_owner_says_when_to_retry(make_queue):
     await queue.finish(first.id, JobStatus.FAILED, error="never started")
     second = await queue.submit("alice", "e", TWO)
     # ...one whose call started keeps counting, whatever its outcome.
-    assert (await queue.try_start(second)).started
+    await _start(queue, second)
     await queue.finish(second.id, JobStatus.FAILED, error="provider refused")
     with pytest.raises(LimitReached):
         await queue.submit("alice", "g", ONE)
@@ -134,43 +141,41 @@ async def test_concurrent_submissions_from_many_workers_never_overshoot_a_limit(
 async def test_concurrent_starts_from_many_workers_never_exceed_the_cap(make_queue):
     workers = [make_queue(max_concurrent=3, max_running_per_owner=10) for _ in range(5)]
     jobs = [await workers[0].submit(f"user{i}", "p", ONE) for i in range(12)]
-    for _ in range(5):
-        await asyncio.gather(*(workers[i % 5].try_start(job) for i, job in enumerate(jobs)))
+    for _ in range(3):
+        await asyncio.gather(*(worker.claim(12) for worker in workers))
     statuses = await workers[0].heartbeat(job.id for job in jobs)
     assert list(statuses.values()).count("running") == 3
 
 
-async def test_wait_turn_reports_position_and_starts_when_a_slot_frees(make_queue):
+async def test_a_followed_job_is_told_its_place_and_any_worker_starts_it(make_queue):
     queue = make_queue(max_concurrent=1)
     running = await queue.submit("alice", "first", ONE)
-    assert (await queue.try_start(running)).started
+    await _start(queue, running)
     waiting = await queue.submit("bob", "second", ONE)
     later = await queue.submit("carol", "third", ONE)
     positions: list[int] = []
 
-    waiter = asyncio.create_task(queue.wait_turn(later, positions.append))
+    unfollow = queue.follow_place(later.id, positions.append)
     await _eventually(lambda: positions == [1])
-    assert not waiter.done()
     await queue.finish(running.id, JobStatus.SUCCEEDED)
-    assert (await queue.try_start(waiting)).started
+    await _start(queue, waiting)
+    queue._notify()  # what the end and the start do on PostgreSQL (NOTIFY)
     await _eventually(lambda: positions == [1, 0])
-    assert not waiter.done()  # first in line, but the slot is taken
+    assert (await queue.get(later.id)).status == "queued"  # first in line, the slot taken
     await queue.finish(waiting.id, JobStatus.SUCCEEDED)
-    await asyncio.wait_for(waiter, 5)
-    assert (await queue.get(later.id)).status == "running"
+    other = make_queue(max_concurrent=1, worker="host-b:2:bb")  # another worker takes it
+    await _start(other, later)
+    assert (await queue.get(later.id)).worker == "host-b:2:bb"
+    unfollow()
 
 
 async def test_cancel_ends_a_waiting_job_and_marks_a_running_one(make_queue):
     queue = make_queue(max_concurrent=1)
     running = await queue.submit("alice", "first", ONE)
-    assert (await queue.try_start(running)).started
+    await _start(queue, running)
     waiting = await queue.submit("alice", "second", ONE)
-
-    waiter = asyncio.create_task(queue.wait_turn(waiting, lambda _ahead: None))
-    await asyncio.sleep(0.05)
     assert await queue.cancel(waiting.id, "alice")
-    with pytest.raises(JobCancelled):
-        await asyncio.wait_for(waiter, 5)
+    assert await queue.claim(10) == []  # a cancelled job never starts
     assert not await queue.cancel(running.id, "mallory")  # not theirs
     assert await queue.cancel(running.id, "alice")
     ended = await queue.get(running.id)
@@ -184,7 +189,7 @@ async def test_cancel_ends_a_waiting_job_and_marks_a_running_one(make_queue):
 async def test_a_worker_whose_clock_runs_fast_fails_nobody_elses_live_jobs(make_queue):
     honest = make_queue(worker="host-a:101:aaaa")  # two machines
     live = await honest.submit("alice", "running elsewhere", ONE)
-    assert (await honest.try_start(live)).started
+    await _start(honest, live)
     await honest.heartbeat([live.id])
 
     class FastClock(Clock):
@@ -192,7 +197,7 @@ async def test_a_worker_whose_clock_runs_fast_fails_nobody_elses_live_jobs(make_
             return datetime.now(UTC) + timedelta(seconds=90)
 
     fast = make_queue(clock=FastClock(), worker="host-b:202:bbbb")
-    assert await fast.fail_abandoned(stale_after=timedelta(seconds=60)) == 0
+    assert await fast.recover_lost(stale_after=timedelta(seconds=60)) == []
     assert (await honest.get(live.id)).status == JobStatus.RUNNING
 
 
@@ -205,13 +210,14 @@ def _age_heartbeat(queue: JobQueue, job_id, seconds: float) -> None:
         session.commit()
 
 
-async def test_jobs_of_a_gone_worker_are_failed_and_their_owner_told_once(make_queue):
-    queue = make_queue()
+async def test_without_retries_a_gone_workers_job_fails_and_its_owner_is_told_once(make_queue):
+    queue = make_queue(max_running_per_owner=1)
     stale = await queue.submit("alice", "stale heartbeat", TWO)
-    assert (await queue.try_start(stale)).started
-    fresh = await queue.submit("alice", "fresh heartbeat", ONE)
+    await _start(queue, stale)
+    fresh = await queue.submit("alice", "waits: belongs to no worker", ONE)
     _age_heartbeat(queue, stale.id, 90)
-    assert await queue.fail_abandoned(stale_after=timedelta(seconds=60)) == 1
+    recovered = await queue.recover_lost(stale_after=timedelta(seconds=60), retry=False)
+    assert recovered == [stale.id]
     ended = await queue.get(stale.id)
     assert ended.status == "failed" and "server restarted" in ended.error
     # It was running, so its provider call had started: both images still count.
@@ -230,7 +236,7 @@ async def test_a_gone_workers_job_whose_images_it_indexed_succeeded(make_queue):
     whole = await queue.submit("alice", "indexed both", TWO)
     half = await queue.submit("alice", "indexed one", TWO)
     for job, indexed in ((whole, 2), (half, 1)):
-        assert (await queue.try_start(job)).started
+        await _start(queue, job)
         _age_heartbeat(queue, job.id, 90)
         with Session(queue._engine) as session:
             for index in range(indexed):
@@ -238,7 +244,7 @@ async def test_a_gone_workers_job_whose_images_it_indexed_succeeded(make_queue):
                 row.blob_name = f"images/{row.id}.png"
                 session.add(row)
             session.commit()
-    assert await queue.fail_abandoned(stale_after=timedelta(seconds=60)) == 2
+    assert len(await queue.recover_lost(stale_after=timedelta(seconds=60))) == 2
     ended_whole, ended_half = await queue.get(whole.id), await queue.get(half.id)
     assert ended_whole.status == "succeeded" and ended_whole.error is None
     assert (
@@ -253,18 +259,20 @@ async def test_a_gone_workers_job_whose_images_it_indexed_succeeded(make_queue):
 async def test_a_dead_process_on_this_host_is_noticed_without_waiting(make_queue):
     queue = make_queue()
     job = await queue.submit("alice", "p", ONE)
+    await _start(queue, job)  # this process's, alive
     gone = await asyncio.create_subprocess_exec("true")
     await gone.wait()
-    previous = make_queue()
-    previous.worker = f"{socket.gethostname()}:{gone.pid}:deadbeef"
+    previous = make_queue(worker=f"{socket.gethostname()}:{gone.pid}:deadbeef")
     orphan = await previous.submit("bob", "q", ONE)
-    alive = make_queue()
-    alive.worker = f"{socket.gethostname()}:{os.getppid()}:cafe"
+    await _start(previous, orphan)
+    alive = make_queue(worker=f"{socket.gethostname()}:{os.getppid()}:cafe")
     living = await alive.submit("carol", "r", ONE)
-    assert await queue.fail_abandoned(stale_after=timedelta(hours=1)) == 1
-    assert (await queue.get(orphan.id)).status == "failed"
-    assert (await queue.get(job.id)).status == "queued"
-    assert (await queue.get(living.id)).status == "queued"
+    await _start(alive, living)
+    assert await queue.recover_lost(stale_after=timedelta(hours=1)) == [orphan.id]
+    back = await queue.get(orphan.id)
+    assert (back.status, back.retries, back.worker) == ("queued", 1, None)  # runs once more
+    assert (await queue.get(job.id)).status == "running"
+    assert (await queue.get(living.id)).status == "running"
 
 
 async def test_anonymous_visitors_share_one_budget_however_many_cookies(make_queue):
@@ -290,7 +298,7 @@ async def test_one_user_cannot_fill_the_queue(make_queue):
 async def test_one_users_burst_does_not_starve_the_others(make_queue):
     queue = make_queue(max_concurrent=1, max_running_per_owner=1)
     blocker = await queue.submit("carol", "running", ONE)
-    assert (await queue.try_start(blocker)).started
+    await _start(queue, blocker)
     burst = [await queue.submit("alice", f"alice {i}", ONE) for i in range(4)]
     bob = await queue.submit("bob", "bob's one", ONE)
     order = []
@@ -300,32 +308,36 @@ async def test_one_users_burst_does_not_starve_the_others(make_queue):
             order.append(job.prompt)
             await queue.finish(job.id, JobStatus.SUCCEEDED)
         await queue.finish(blocker.id, JobStatus.SUCCEEDED)
-        for job in [*burst, bob]:
-            await queue.try_start(job)
+        await queue.claim(1)
     # Alice's first, then Bob's (submitted after all of Alice's), then the rest of hers.
     assert order[:3] == ["alice 0", "bob's one", "alice 1"]
 
 
-async def test_waiting_jobs_start_from_one_dispatcher_without_polling_the_database(make_queue):
+async def test_waiting_jobs_are_told_their_places_without_polling_the_database(make_queue):
     queue = make_queue(max_concurrent=1)
     queue.poll_interval_s = 30.0  # the safety net must not be what starts them
     first = await queue.submit("alice", "first", ONE)
-    assert (await queue.try_start(first)).started
+    await _start(queue, first)  # the only slot, held without a heartbeat here
     waiting = [await queue.submit(f"user{i}", "waits", ONE) for i in range(20)]
+    started: list = []
+    queue.serve(lambda job: started.append(job.id) or (lambda _status: None))
     places: dict[int, list[int]] = {i: [] for i in range(20)}
-    tasks = [
-        asyncio.create_task(queue.wait_turn(job, places[i].append)) for i, job in enumerate(waiting)
-    ]
-    await asyncio.sleep(0.3)
+    for i, job in enumerate(waiting):
+        queue.follow_place(job.id, places[i].append)
+    await _eventually(lambda: all(places.values()))
+    for _ in range(50):  # wake-ups from the submissions (NOTIFY on PostgreSQL) die down
+        passes = queue.passes
+        await asyncio.sleep(0.2)
+        if queue.passes == passes:
+            break
     passes = queue.passes
     await asyncio.sleep(1.0)
-    assert queue.passes - passes <= 1  # idle: a heartbeat at most, no polling
+    assert queue.passes == passes  # idle: nothing runs here, nothing to poll for
     assert [places[i][-1] for i in range(3)] == [0, 1, 2]
     await queue.finish(first.id, JobStatus.SUCCEEDED)  # a slot frees: wakes the dispatcher
-    await asyncio.wait_for(tasks[0], 2)
-    assert not tasks[1].done()
-    for task in tasks[1:]:
-        task.cancel()
+    await _eventually(lambda: started == [waiting[0].id], timeout_s=2)
+    await _eventually(lambda: places[1][-1] == 0, timeout_s=2)
+    await queue.close()
 
 
 async def test_a_slot_freed_on_another_worker_wakes_this_one_at_once(postgres_url):
@@ -337,21 +349,20 @@ async def test_a_slot_freed_on_another_worker_wakes_this_one_at_once(postgres_ur
         )
         for engine, name in zip(engines, ("host-a:1:aa", "host-b:2:bb"), strict=True)
     )
+    started: list = []
     try:
         running = await there.submit("alice", "there", ONE)
-        assert (await there.try_start(running)).started
-        waiting = await here.submit("bob", "here", ONE)
-        waiter = asyncio.create_task(here.wait_turn(waiting, lambda _ahead: None))
+        await _start(there, running)
+        waiting = await there.submit("bob", "submitted there, started here", ONE)
+        here.serve(lambda job: started.append(job.id) or (lambda _status: None))
         await asyncio.sleep(1.0)  # the listener is up; nothing can start yet
-        assert not waiter.done()
-        started = asyncio.get_running_loop().time()
+        assert started == []
+        begun = asyncio.get_running_loop().time()
         await there.finish(running.id, JobStatus.SUCCEEDED)
-        await asyncio.wait_for(waiter, 5)
-        assert asyncio.get_running_loop().time() - started < 1  # not the 30 s safety net
+        await _eventually(lambda: started == [waiting.id], timeout_s=5)
+        assert asyncio.get_running_loop().time() - begun < 1  # not the 30 s safety net
     finally:
         for queue in (here, there):
-            for task in (queue._dispatcher, queue._listener):
-                if task is not None:
-                    task.cancel()
+            await queue.close()
         for engine in engines:
             engine.dispose()

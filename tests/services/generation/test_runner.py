@@ -11,10 +11,11 @@ from tests.conftest import ANYONE, small_pipeline
 from visionary_app.models import JobStatus
 from visionary_app.services.gallery.catalog import Catalog
 from visionary_app.services.gallery.live_feed import LocalFeed
+from visionary_app.services.generation.job_events import JobEvents
 from visionary_app.services.generation.pipeline import InvalidOptions, InvalidPrompt
 from visionary_app.services.generation.providers import OfflineProvider, ProviderError
 from visionary_app.services.generation.providers.base import ImageOptions
-from visionary_app.services.generation.queue import JobQueue
+from visionary_app.services.generation.queue import RETRY_LOST_MESSAGE, JobQueue
 from visionary_app.services.generation.runner import (
     UNEXPECTED_FAILURE,
     Cancelled,
@@ -58,14 +59,16 @@ def make_runner(engine, store, catalog):
 
 
 async def _events(runner: JobRunner, job) -> list:
-    return [event async for event in runner.run(job)]
+    return [event async for event in runner.follow(job)]
 
 
 async def test_a_job_runs_to_a_stored_image(make_runner, catalog, store):
     runner = make_runner(OfflineProvider(latency_ms=300))
     job = await runner.submit("alice", "  a red fox  ", ONE)
     events = await _events(runner, job)
-    assert isinstance(events[0], Running) and events[0].elapsed_s == 0
+    if isinstance(events[0], Queued):  # followed before a dispatcher claimed it
+        assert events.pop(0) == Queued(job.id, ahead=0)
+    assert isinstance(events[0], Running) and events[0].elapsed_s < 0.5
     assert any(isinstance(e, Running) and e.elapsed_s > 0 for e in events[1:-1])  # progress
     final = events[-1]
     assert isinstance(final, Stored) and final.failures == []
@@ -111,7 +114,7 @@ class AbandoningCatalog(Catalog):
 
     async def add(self, image):
         added = await super().add(image)
-        await self.queue.fail_abandoned(timedelta(seconds=-1))
+        await self.queue.recover_lost(timedelta(seconds=-1))
         return added
 
 
@@ -129,15 +132,22 @@ async def test_a_job_the_watcher_ended_with_its_images_reports_them(engine, stor
     assert await catalog.count() == 1 and await store.exists(final.images[0].blob_name)
 
 
-async def test_a_waiting_job_reports_its_place_then_runs(make_runner):
+async def _hold_the_slot(engine, owner: str = "bob"):
+    """A job of `owner` running on another worker (which does nothing with it)."""
+    elsewhere = JobQueue(engine, JobLimits(max_concurrent=1), worker="host-b:2:bb")
+    blocker = await elsewhere.submit(owner, "first", ONE)
+    assert [job.id for job in await elsewhere.claim(1)] == [blocker.id]
+    return elsewhere, blocker
+
+
+async def test_a_waiting_job_reports_its_place_then_runs(make_runner, engine):
+    elsewhere, blocker = await _hold_the_slot(engine)
     runner = make_runner(max_concurrent=1)
-    blocker = await runner.queue.submit("bob", "first", ONE)
-    assert (await runner.queue.try_start(blocker)).started
     job = await runner.submit("alice", "second", ONE)
     events: list = []
 
     async def follow() -> None:
-        async for event in runner.run(job):
+        async for event in runner.follow(job):
             events.append(event)
 
     following = asyncio.create_task(follow())
@@ -146,12 +156,12 @@ async def test_a_waiting_job_reports_its_place_then_runs(make_runner):
             break
         await asyncio.sleep(0.01)
     assert events == [Queued(job.id, ahead=0)]
-    before = (await runner.queue.get(job.id)).heartbeat_at
     await asyncio.sleep(0.3)
-    assert (await runner.queue.get(job.id)).heartbeat_at > before  # alive while waiting
-    await runner.queue.finish(blocker.id, JobStatus.SUCCEEDED)
+    assert (await runner.queue.get(job.id)).status == JobStatus.QUEUED
+    await elsewhere.finish(blocker.id, JobStatus.SUCCEEDED)  # the slot frees elsewhere
     await asyncio.wait_for(following, 10)
     assert isinstance(events[1], Running) and isinstance(events[-1], Stored)
+    assert (await runner.queue.get(job.id)).worker == runner.queue.worker  # claimed here
 
 
 async def test_cancel_while_running_keeps_nothing(make_runner, catalog, store):
@@ -160,7 +170,7 @@ async def test_cancel_while_running_keeps_nothing(make_runner, catalog, store):
     events: list = []
 
     async def follow() -> None:
-        async for event in runner.run(job):
+        async for event in runner.follow(job):
             events.append(event)
             if isinstance(event, Running) and event.elapsed_s == 0:
                 assert not await runner.cancel(job.id, "mallory")  # not theirs
@@ -181,7 +191,7 @@ async def test_a_cancel_on_another_worker_reaches_the_job_by_heartbeat(
 
     async def follow() -> list:
         events = []
-        async for event in runner.run(job):
+        async for event in runner.follow(job):
             events.append(event)
             if isinstance(event, Running) and event.elapsed_s == 0:
                 assert await elsewhere.cancel(job.id, "alice")
@@ -192,15 +202,14 @@ async def test_a_cancel_on_another_worker_reaches_the_job_by_heartbeat(
     assert await catalog.count() == 0 and _files(store) == []
 
 
-async def test_cancel_while_queued(make_runner):
+async def test_cancel_while_queued(make_runner, engine):
+    await _hold_the_slot(engine)
     runner = make_runner(max_concurrent=1)
-    blocker = await runner.queue.submit("bob", "first", ONE)
-    assert (await runner.queue.try_start(blocker)).started
     job = await runner.submit("alice", "second", ONE)
 
     async def follow() -> list:
         events = []
-        async for event in runner.run(job):
+        async for event in runner.follow(job):
             events.append(event)
             if isinstance(event, Queued):
                 assert await runner.cancel(job.id, "alice")
@@ -229,18 +238,127 @@ async def test_an_unexpected_error_fails_the_job_and_never_escapes(make_runner, 
     assert (await runner.queue.get(job.id)).status == JobStatus.FAILED
 
 
-async def test_a_job_stopped_with_the_server_keeps_nothing_and_its_owner_is_told(
-    make_runner, catalog, store
-):
-    runner = make_runner(OfflineProvider(latency_ms=5000))
-    job = await runner.submit("alice", "interrupted", ONE)
-    events = runner.run(job)
-    assert isinstance(await anext(events), Running)
-    await events.aclose()  # what a server shutting down does to the task following the job
-    row = await runner.queue.get(job.id)
-    assert row.status == JobStatus.FAILED and "server restarted" in row.error
-    assert [told.id for told in await runner.queue.unseen("alice")] == [job.id]
+async def test_a_follower_that_leaves_changes_nothing_for_the_job(make_runner, catalog):
+    runner = make_runner(OfflineProvider(latency_ms=500))
+    job = await runner.submit("alice", "followed for a moment", ONE)
+    events = runner.follow(job)
+    while not isinstance(await anext(events), Running):
+        pass
+    await events.aclose()  # the tab closed, or its server stopped: the job is the queue's
+    for _ in range(100):
+        if (await runner.queue.get(job.id)).status == JobStatus.SUCCEEDED:
+            break
+        await asyncio.sleep(0.05)
+    assert (await runner.queue.get(job.id)).status == JobStatus.SUCCEEDED
+    assert await catalog.count() == 1
+    assert isinstance((await _events(runner, job))[-1], Stored)  # followed again: its outcome
+
+
+def _worker(engine, store, catalog, name: str, provider=None, **settings) -> JobRunner:
+    queue = JobQueue(engine, JobLimits(), worker=name, poll_interval_s=0.02, heartbeat_s=0.1)
+    return JobRunner(queue, small_pipeline(store, catalog, provider), progress_s=0.05, **settings)
+
+
+async def _until(condition, timeout_s: float = 10.0) -> None:
+    for _ in range(int(timeout_s / 0.02)):
+        if await condition():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("timed out")
+
+
+async def test_a_draining_worker_hands_back_its_job_and_another_finishes_it(engine, store, catalog):
+    events = JobEvents()  # the feed every worker hears
+    first = _worker(engine, store, catalog, "host-a:1:aa", OfflineProvider(latency_ms=3000),
+                    events=events)  # fmt: skip
+    job = await first.submit("alice", "a fox, handed over", ONE)
+    following = asyncio.create_task(_events(first, job))
+    await _until(lambda: _status_is(first, job, JobStatus.RUNNING))
+    assert await asyncio.wait_for(first.drain(0.2, timedelta(seconds=60)), 10) == 1  # SIGTERM
+    row = await first.queue.get(job.id)
+    assert (row.status, row.retries, row.images) == (JobStatus.QUEUED, 1, 2)  # a call lost
     assert await catalog.count() == 0 and _files(store) == []
+    second = _worker(engine, store, catalog, "host-b:2:bb", OfflineProvider(latency_ms=50),
+                     events=events)  # fmt: skip
+    second.serve()
+    final = (await asyncio.wait_for(following, 10))[-1]
+    assert isinstance(final, Stored), final
+    row = await second.queue.get(job.id)
+    assert (row.status, row.worker) == (JobStatus.SUCCEEDED, "host-b:2:bb")
+    blobs = [path for path in _files(store) if not path.name.endswith(".props.json")]
+    assert await catalog.count() == 1 and len(blobs) == 2  # once: the image, its thumbnail
+
+
+async def _status_is(runner: JobRunner, job, status: JobStatus) -> bool:
+    return (await runner.queue.get(job.id)).status == status
+
+
+async def _lose_worker(engine, job_id) -> None:
+    """The worker running the job vanished (SIGKILL): its heartbeat is long past."""
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text("UPDATE generation_job SET heartbeat_at = :then WHERE id = :id"),
+            {"then": "2000-01-01 00:00:00.000000", "id": job_id.hex},
+        )
+
+
+async def test_a_job_whose_worker_vanished_runs_once_more_elsewhere(engine, store, catalog):
+    dead = JobQueue(engine, JobLimits(), worker="host-a:1:aa")
+    survivor = _worker(engine, store, catalog, "host-b:2:bb")
+    job = await survivor.submit("alice", "a fox, twice called", ONE)
+    survivor.queue.stop_claiming()  # so the doomed worker takes it
+    await survivor.queue.close()
+    [claimed] = await dead.claim(1)
+    assert claimed.id == job.id
+    await _lose_worker(engine, job.id)
+    assert await survivor.recover_lost(timedelta(seconds=30)) == 1
+    row = await survivor.queue.get(job.id)
+    assert (row.status, row.retries, row.images, row.worker) == (JobStatus.QUEUED, 1, 2, None)
+    survivor._serving = False
+    final = (await asyncio.wait_for(_events(survivor, job), 10))[-1]  # serves and follows
+    assert isinstance(final, Stored), final
+    assert await catalog.count() == 1
+    assert (await survivor.queue.get(job.id)).images == 2  # both calls count
+
+
+async def test_a_job_lost_twice_fails_with_the_reason(engine, store, catalog):
+    survivor = _worker(engine, store, catalog, "host-b:2:bb")
+    queue = survivor.queue
+    job = await queue.submit("alice", "a fox, twice lost", ONE)
+    for _ in range(2):
+        [claimed] = await JobQueue(engine, JobLimits(), worker="host-a:1:aa").claim(1)
+        assert claimed.id == job.id
+        await _lose_worker(engine, job.id)
+        assert await survivor.recover_lost(timedelta(seconds=30)) == 1
+    row = await queue.get(job.id)
+    assert (row.status, row.error) == (JobStatus.FAILED, RETRY_LOST_MESSAGE)
+    assert row.images == 2 and [told.id for told in await queue.unseen("alice")] == [job.id]
+
+
+async def test_without_retries_a_lost_job_fails_as_before(engine, store, catalog):
+    survivor = _worker(engine, store, catalog, "host-b:2:bb", retry_lost=False)
+    job = await survivor.queue.submit("alice", "a fox, not retried", ONE)
+    await JobQueue(engine, JobLimits(), worker="host-a:1:aa").claim(1)
+    await _lose_worker(engine, job.id)
+    assert await survivor.recover_lost(timedelta(seconds=30)) == 1
+    row = await survivor.queue.get(job.id)
+    assert row.status == JobStatus.FAILED and "server restarted" in row.error
+    assert (row.retries, row.images) == (0, 1)
+
+
+async def test_a_retry_is_counted_against_the_limits_and_refused_past_them(engine, store, catalog):
+    limits = JobLimits(images_per_owner_per_hour=1)
+    survivor = JobRunner(
+        JobQueue(engine, limits, worker="host-b:2:bb"), small_pipeline(store, catalog)
+    )
+    job = await survivor.queue.submit("alice", "a fox at the limit", ONE)
+    await JobQueue(engine, limits, worker="host-a:1:aa").claim(1)
+    await _lose_worker(engine, job.id)
+    assert await survivor.recover_lost(timedelta(seconds=30)) == 1
+    row = await survivor.queue.get(job.id)
+    assert row.status == JobStatus.FAILED and "It was not retried" in row.error
+    assert "limit of 1 images per hour" in row.error
+    assert (row.retries, row.images) == (0, 1)  # the lost call counts; no second one
 
 
 async def test_submit_refuses_bad_input_before_queueing(make_runner, engine):

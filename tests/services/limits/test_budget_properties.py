@@ -55,7 +55,7 @@ async def _one(queue: JobQueue, index: int, owner: str, estimate: int, end: str,
     if end == "cancel-waiting":
         await queue.cancel(job.id, owner)
         return
-    await queue.try_start(job)
+    await queue.claim(1)  # a worker takes the next job in line (this one, or another)
     if end == "billed":
         await queue.finish(job.id, JobStatus.SUCCEEDED, cost_micros=int(estimate * part))
     elif end == "failed":

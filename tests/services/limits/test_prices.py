@@ -104,7 +104,7 @@ async def test_a_job_reserves_its_estimate_and_settles_at_the_reported_usage(
     options = ImageOptions(size="1024x1024", quality="high", n=1)
     job = await runner.submit("alice", "a red fox", options)
     assert job.estimated_micros == runner.estimate(options, "a red fox") > 200_000
-    [event async for event in runner.run(job)]
+    [event async for event in runner.follow(job)]
     row = await queue.get(job.id)
     assert row.status == JobStatus.SUCCEEDED
     reported = json.loads(row.usage)
@@ -113,10 +113,11 @@ async def test_a_job_reserves_its_estimate_and_settles_at_the_reported_usage(
     assert row.cost_micros == 124_800 + 10  # image output at $30/M, and 2 prompt tokens at $5/M
     # A provider failure after the call costs the estimate when nothing is reported.
     failing = await runner.submit("alice", "a cat [500]", options)
-    [event async for event in runner.run(failing)]
+    [event async for event in runner.follow(failing)]
     failed = await queue.get(failing.id)
     assert failed.status == JobStatus.FAILED and failed.cost_micros == failed.estimated_micros
     # Cancelled before it started: nothing.
-    waiting = await runner.submit("alice", "never runs", options)
+    queue.stop_claiming()  # no worker takes it
+    waiting = await queue.submit("alice", "never runs", options, estimated_micros=1000)
     assert await runner.cancel(waiting.id, "alice")
     assert (await queue.get(waiting.id)).cost_micros == 0

@@ -1,6 +1,5 @@
 """Jobs: generations and edits are submitted as jobs, then read, cancelled or followed live."""
 
-import asyncio
 import base64
 import binascii
 import io
@@ -193,15 +192,15 @@ async def _submit(
     mask=None,
 ) -> GenerationJob:
     try:
-        job = await studio.runner.submit(holder.owner, prompt, options, kind=kind, sources=sources)
+        return await studio.runner.submit(
+            holder.owner, prompt, options, kind=kind, sources=sources, mask=mask
+        )
     except GenerationFailed as exc:
         raise Problem(422, str(exc)) from exc
     except LimitReached as exc:
         raise limit_problem(exc) from exc
     except QueueUnavailable as exc:
         raise unavailable(QUEUE_UNAVAILABLE) from exc
-    studio.hub.start(job, mask=mask)
-    return job
 
 
 _ACCEPTED = {"status_code": 202, "response_model": JobOut}
@@ -305,55 +304,31 @@ def _sse(name: str, payload: dict) -> bytes:
 
 
 async def _job_events(studio: Studio, job: GenerationJob):
-    if studio.hub.here(job.id):
-        async for event in studio.hub.follow(job.id):
-            match event:
-                case Queued(ahead=ahead):
-                    yield _sse("queued", {"job_id": str(job.id), "ahead": ahead})
-                case Running(elapsed_s=seconds, steps=steps):
-                    running = {"job_id": str(job.id), "elapsed_s": round(seconds, 1)}
-                    if steps is not None:
-                        running |= {"step": steps[0], "steps": steps[1]}
-                    yield _sse("running", running)
-                case PartialImage(index=index, data=data, content_type=content_type):
-                    yield _sse(
-                        "partial_image",
-                        {
-                            "job_id": str(job.id),
-                            "index": index,
-                            "content_type": content_type,
-                            "b64": base64.b64encode(data).decode(),
-                        },
-                    )
-                case Stored(images=images, failures=failures):
-                    for image in images:
-                        yield _sse("stored", {"job_id": str(job.id), "image_id": str(image.id)})
-                    yield _sse("succeeded", {"job_id": str(job.id), "failures": failures})
-                case Failed(reason=reason):
-                    yield _sse("failed", {"job_id": str(job.id), "reason": reason})
-                case Cancelled():
-                    yield _sse("cancelled", {"job_id": str(job.id)})
-        return
-    # Running on another worker (or ended): follow the row.
-    seen = None
-    while True:
-        try:
-            row = await studio.jobs.get(job.id)
-        except QueueUnavailable:
-            await asyncio.sleep(1.0)  # the database is away: keep the stream, try again
-            continue
-        if row is None:
-            return
-        status = JobStatus(row.status).value
-        if status != seen:
-            seen = status
-            payload = {"job_id": str(job.id)}
-            if row.status == JobStatus.FAILED:
-                payload["reason"] = row.error or ""
-            for image_id in split_ids(row.image_ids):
-                if row.status == JobStatus.SUCCEEDED:
-                    yield _sse("stored", {"job_id": str(job.id), "image_id": str(image_id)})
-            yield _sse(status, payload)
-            if row.status in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED):
-                return
-        await asyncio.sleep(1.0)
+    """The job's events wherever it runs, from where it is now to its end."""
+    async for event in studio.runner.follow(job):
+        match event:
+            case Queued(ahead=ahead):
+                yield _sse("queued", {"job_id": str(job.id), "ahead": ahead})
+            case Running(elapsed_s=seconds, steps=steps):
+                running = {"job_id": str(job.id), "elapsed_s": round(seconds, 1)}
+                if steps is not None:
+                    running |= {"step": steps[0], "steps": steps[1]}
+                yield _sse("running", running)
+            case PartialImage(index=index, data=data, content_type=content_type):
+                yield _sse(
+                    "partial_image",
+                    {
+                        "job_id": str(job.id),
+                        "index": index,
+                        "content_type": content_type,
+                        "b64": base64.b64encode(data).decode(),
+                    },
+                )
+            case Stored(images=images, failures=failures):
+                for image in images:
+                    yield _sse("stored", {"job_id": str(job.id), "image_id": str(image.id)})
+                yield _sse("succeeded", {"job_id": str(job.id), "failures": failures})
+            case Failed(reason=reason):
+                yield _sse("failed", {"job_id": str(job.id), "reason": reason})
+            case Cancelled():
+                yield _sse("cancelled", {"job_id": str(job.id)})

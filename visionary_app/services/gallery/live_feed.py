@@ -5,6 +5,9 @@ It carries ids, owners and visibility only, never a prompt: each worker asks the
 rows its own tabs may see. On one worker the feed is in-process; with Redis configured (which
 several workers need anyway) it is a Redis pub/sub channel named after the index, so apps that
 share a Redis server but not an index do not hear each other.
+
+The same feed carries other news between workers on channels of their own (a job's progress,
+see `generation/job_events.py`): `make_feed` takes the topic and how to read its messages.
 """
 
 from __future__ import annotations
@@ -17,12 +20,13 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from enum import StrEnum
+from typing import Any
 
 __all__ = ["Change", "ChangeKind", "LiveFeed", "LocalFeed", "RedisFeed", "make_feed"]
 
 logger = logging.getLogger(__name__)
 
-Listener = Callable[["Change"], Awaitable[None]]
+Listener = Callable[[Any], Awaitable[None]]
 
 
 class ChangeKind(StrEnum):
@@ -82,7 +86,7 @@ class LiveFeed:
             try:
                 await listener(change)
             except Exception:
-                logger.exception("a live-update listener failed on %s", change.kind)
+                logger.exception("a live-update listener failed on %r", change)
 
 
 class LocalFeed(LiveFeed):
@@ -107,8 +111,17 @@ class RedisFeed(LiveFeed):
     published meanwhile is gone.
     """
 
-    def __init__(self, redis_url: str, channel: str, *, retry_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        redis_url: str,
+        channel: str,
+        *,
+        retry_s: float = 1.0,
+        decode: Callable[[str | bytes], Any] = Change.from_json,
+        resync: Any = Change(ChangeKind.RESYNC),
+    ) -> None:
         super().__init__()
+        self._decode, self._resync = decode, resync
         from redis.asyncio import Redis
 
         self._redis = Redis.from_url(redis_url)
@@ -138,12 +151,12 @@ class RedisFeed(LiveFeed):
                     await pubsub.subscribe(self.channel)
                     self.subscribed.set()
                     if missed:
-                        await self._deliver(Change(ChangeKind.RESYNC))
+                        await self._deliver(self._resync)
                     async for message in pubsub.listen():
                         if message.get("type") != "message":
                             continue
                         try:
-                            change = Change.from_json(message["data"])
+                            change = self._decode(message["data"])
                         except (ValueError, KeyError, TypeError):
                             logger.warning("ignored a malformed live update")
                             continue
@@ -166,9 +179,20 @@ class RedisFeed(LiveFeed):
             await self._redis.aclose()
 
 
-def make_feed(redis_url: str | None, database_url: str) -> LiveFeed:
-    """Redis pub/sub when Redis is configured (several workers), else in-process."""
+def make_feed(
+    redis_url: str | None,
+    database_url: str,
+    *,
+    topic: str = "changes",
+    decode: Callable[[str | bytes], Any] = Change.from_json,
+    resync: Any = Change(ChangeKind.RESYNC),
+) -> LiveFeed:
+    """Redis pub/sub when Redis is configured (several workers), else in-process.
+
+    `topic` names the channel; `decode` reads one of its messages (anything with `to_json`)
+    and `resync` is what listeners hear when messages may have been missed.
+    """
     if not redis_url:
         return LocalFeed()
     index = hashlib.sha256(database_url.encode()).hexdigest()[:16]
-    return RedisFeed(redis_url, f"visionary:changes:{index}")
+    return RedisFeed(redis_url, f"visionary:{topic}:{index}", decode=decode, resync=resync)

@@ -1,6 +1,6 @@
-"""Making images: the job queue, the runner, the pipeline, the HTTP job hub, the providers."""
+"""Making images: the job queue, the runner, its job events, the pipeline, the providers."""
 
-from visionary_app.services.generation.job_hub import JobHub
+from visionary_app.services.generation.job_events import JobEvents, JobNews
 from visionary_app.services.generation.masks import (
     MaskRefused,
     Stroke,
@@ -27,6 +27,7 @@ from visionary_app.services.generation.providers.capabilities import (
 )
 from visionary_app.services.generation.queue import JobQueue
 from visionary_app.services.generation.runner import (
+    FINAL_EVENTS,
     QUEUE_UNAVAILABLE,
     Cancelled,
     Failed,
@@ -41,6 +42,7 @@ from visionary_app.services.generation.suggestions import PromptSuggester
 from visionary_app.services.generation.uploads import UploadRefused, Uploads
 
 __all__ = [
+    "FINAL_EVENTS",
     "PROVIDER_LABELS",
     "QUEUE_UNAVAILABLE",
     "Cancelled",
@@ -50,7 +52,8 @@ __all__ = [
     "ImageOptions",
     "ImageProvider",
     "JobEvent",
-    "JobHub",
+    "JobEvents",
+    "JobNews",
     "JobQueue",
     "JobRunner",
     "MaskRefused",

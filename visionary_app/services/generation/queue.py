@@ -1,13 +1,16 @@
-"""The durable job queue: generation jobs as rows, started under caps, limited by cost.
+"""The durable job queue: generation jobs as rows, claimed by any worker, limited by cost.
 
-Every submission becomes a `GenerationJob` row before anything is spent. A job starts only
-when the app-wide cap on concurrent provider calls and its owner's cap on running jobs allow,
-and then in submission order. Cost limits (`limits`: images per owner per hour, images per day
-for the whole app) are checked when the job is submitted, in the same transaction that inserts
+Every submission becomes a `GenerationJob` row before anything is spent. The job belongs to
+the queue, not to the page or request that submitted it: every worker's dispatcher claims
+waiting jobs as the caps allow (the app-wide cap on concurrent provider calls and each
+owner's cap on running jobs), in round-robin order, and runs them; whoever submitted a job
+only follows it. Cost limits (images per owner per hour, images per day for the whole app,
+money budgets) are checked when the job is submitted, in the same transaction that inserts
 it, so concurrent submissions from any number of workers cannot overshoot them.
 
-Jobs heartbeat while they wait and run. A job whose worker is gone (a restart, a crash) is
-failed with a reason the owner is shown on their next visit; nothing is ever left "running".
+A running job heartbeats. A job whose worker vanished mid-call goes back to the queue once
+(`recover_lost`), and a worker that is stopping hands back what it could not finish; nothing
+is ever left "running".
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from visionary_app.models import (
     GenerationJob,
     Image,
     ImageKind,
+    JobMask,
     JobStatus,
     join_ids,
     planned_image_id,
@@ -52,9 +56,9 @@ from visionary_app.services.limits.image_limits import (
 __all__ = [
     "ABANDONED_MESSAGES",
     "ACTIVE",
-    "JobCancelled",
+    "RETRY_LOST_MESSAGE",
     "JobQueue",
-    "Turn",
+    "LostCall",
     "worker_name",
 ]
 
@@ -69,20 +73,36 @@ ABANDONED_MESSAGES = {
     "it did not finish. Any image it had already added is in the gallery; please generate the "
     "rest again.",
 }
+RETRY_LOST_MESSAGE = (
+    "The server running this job stopped twice while it ran (it was retried once), so it did "
+    "not finish. Please generate it again."
+)
 # What an ending job counts against the limits: nothing if it never started (nothing was
 # spent), else what it requested (the provider call was made, whatever came of it).
+# A job back in the queue after losing its worker mid-call keeps counting that call.
 _REFUND_IF_QUEUED = sa.case(
-    (col(GenerationJob.status) == JobStatus.QUEUED, 0), else_=col(GenerationJob.images)
+    (col(GenerationJob.status) == JobStatus.QUEUED, col(GenerationJob.images) - GenerationJob.n),
+    else_=col(GenerationJob.images),
 )
-# The same for money: a job ended before its provider call cost nothing, one ended after it
-# costs its estimate (unless the provider said what it used).
+# The same for money: a job ended before its provider call cost nothing (but any lost call),
+# one ended after it costs its estimate (unless the provider said what it used).
 _COST_IF_ENDED = sa.case(
-    (col(GenerationJob.status) == JobStatus.QUEUED, 0), else_=col(GenerationJob.estimated_micros)
+    (col(GenerationJob.status) == JobStatus.QUEUED, col(GenerationJob.lost_micros)),
+    else_=col(GenerationJob.estimated_micros),
 )
 # Any constant works: it names the one lock all workers take to submit or start jobs.
 _POSTGRES_QUEUE_LOCK = 0x56495349  # "VISI"
 # Workers tell each other that the queue changed on this PostgreSQL channel.
 _CHANNEL = "visionary_jobs"
+
+
+@dataclass(frozen=True)
+class LostCall:
+    """A provider call whose worker vanished: what it may have stored, to clean up."""
+
+    job_id: uuid.UUID
+    images: int
+    started_at: datetime
 
 
 def _utcnow() -> datetime:
@@ -92,19 +112,6 @@ def _utcnow() -> datetime:
 def worker_name() -> str:
     """`host:pid:nonce` of this process; the nonce tells a restarted process from its past."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-class JobCancelled(Exception):
-    """The job was cancelled (or ended elsewhere) while it waited for its turn."""
-
-
-@dataclass(frozen=True)
-class Turn:
-    """The answer to "may this job start now?"."""
-
-    started: bool
-    status: JobStatus
-    ahead: int = 0  # queued jobs that start before this one
 
 
 def _beat(
@@ -125,11 +132,10 @@ def _beat(
 
 
 @dataclass
-class _Waiter:
-    """A job of this worker waiting for its turn."""
+class _Place:
+    """A waiting job followed on this worker: where it stood when last told."""
 
-    started: asyncio.Future
-    on_wait: Callable[[int], None]
+    on_place: Callable[[int], None]
     ahead: int = -1
 
 
@@ -170,8 +176,10 @@ class JobQueue:
         self.poll_interval_s = poll_interval_s
         self.heartbeat_s = heartbeat_s
         self._clock = clock
-        self._waiting: dict[uuid.UUID, _Waiter] = {}
+        self._places: dict[uuid.UUID, _Place] = {}
         self._tracked: dict[uuid.UUID, Callable[[JobStatus], None]] = {}
+        self._execute: Callable[[GenerationJob], Callable[[JobStatus], None]] | None = None
+        self.claiming = False  # whether this worker takes waiting jobs (see `serve`)
         self._wake = asyncio.Event()
         self._dispatcher: asyncio.Task | None = None
         self._listener: asyncio.Task | None = None
@@ -236,10 +244,12 @@ class JobQueue:
         kind: ImageKind = ImageKind.GENERATED,
         sources: Sequence[uuid.UUID] = (),
         estimated_micros: int = 0,
+        mask: bytes | None = None,
     ) -> GenerationJob:
         """Queue a job, or raise LimitReached if its images would exceed a cost limit.
 
-        `estimated_micros` is what it should cost (micro-dollars), kept with the row.
+        `estimated_micros` is what it should cost (micro-dollars), kept with the row; an
+        edit's `mask` is kept beside it until the job ends, for whichever worker runs it.
         """
         now = self._clock()
         job = GenerationJob(
@@ -260,6 +270,8 @@ class JobQueue:
                 )
             ).one()
             session.add(job)
+            if mask is not None:
+                session.add(JobMask(job_id=job.id, data=mask))
             session.flush()
             refusal = image_limit_refusal(
                 session, self.limits, owner, now, active=job.turn
@@ -277,13 +289,15 @@ class JobQueue:
         return submitted
 
     def _starts(
-        self, session: Session, candidates: set[uuid.UUID]
-    ) -> tuple[set[uuid.UUID], dict[uuid.UUID, int]]:
-        """Which of `candidates` may start now, and how many jobs are ahead of each.
+        self, session: Session, followed: set[uuid.UUID], room: int
+    ) -> tuple[list[uuid.UUID], dict[uuid.UUID, int], int]:
+        """Which waiting jobs may start now (at most `room`), where the followed ones stand.
 
         One read of the queue, in start order (turn, then submission): a job gets a slot only
         if the slots left over by the jobs before it allow, and its owner is under the
-        per-user cap. Jobs of other workers take their slots too, so nobody overtakes them.
+        per-user cap. Returns the jobs to start, how many jobs are ahead of each followed one,
+        and how many are waiting. On PostgreSQL a row another transaction holds (a cancel
+        being written) is skipped, not waited for.
         """
         running = dict(
             session.exec(
@@ -292,82 +306,88 @@ class JobQueue:
                 .group_by(col(GenerationJob.owner))
             ).all()
         )
-        queued = session.exec(
+        waiting = (
             select(GenerationJob.id, GenerationJob.owner)
             .where(col(GenerationJob.status) == JobStatus.QUEUED)
             .order_by(col(GenerationJob.turn), col(GenerationJob.created_at), col(GenerationJob.id))
-        ).all()
+        )
+        if self._engine.dialect.name == "postgresql":
+            waiting = waiting.with_for_update(skip_locked=True)
+        queued = session.exec(waiting).all()
         free = self.limits.max_concurrent - sum(running.values())
-        starts: set[uuid.UUID] = set()
+        starts: list[uuid.UUID] = []
         ahead: dict[uuid.UUID, int] = {}
         for index, (job_id, owner) in enumerate(queued):
-            if job_id in candidates:
+            if job_id in followed:
                 ahead[job_id] = index
             if free > 0 and running.get(owner, 0) < self.limits.max_running_per_owner:
                 free -= 1
                 running[owner] = running.get(owner, 0) + 1
-                if job_id in candidates:
-                    starts.add(job_id)
-        return starts, ahead
+                if len(starts) < room:
+                    starts.append(job_id)
+        return starts, ahead, len(queued)
 
-    def _start(self, session: Session, job_ids: set[uuid.UUID], now: datetime) -> set[str]:
-        """Start these waiting jobs; the owners of those that started."""
+    def _claim(
+        self, session: Session, job_ids: list[uuid.UUID], now: datetime
+    ) -> list[GenerationJob]:
+        """Start these waiting jobs on this worker; the rows of those that started."""
+        if not job_ids:
+            return []
         started = session.exec(
             sa.update(GenerationJob)
             .where(
                 col(GenerationJob.id).in_(job_ids), col(GenerationJob.status) == JobStatus.QUEUED
             )
             .values(status=JobStatus.RUNNING, started_at=now, heartbeat_at=now, worker=self.worker)
-            .returning(col(GenerationJob.owner))
+            .returning(col(GenerationJob.id))
         )
-        return set(started.scalars())
+        ids = set(started.scalars())
+        rows = session.exec(select(GenerationJob).where(col(GenerationJob.id).in_(ids))).all()
+        return sorted(rows, key=lambda row: job_ids.index(row.id))
 
-    async def try_start(self, job: GenerationJob) -> Turn:
-        """Start the job now if its turn has come (see `_starts`); else say where it stands."""
+    async def claim(self, room: int) -> list[GenerationJob]:
+        """Start up to `room` waiting jobs whose turn has come, on this worker; their rows.
 
-        def work(session: Session) -> Turn:
-            self._lock_queue(session)
-            status = session.exec(
-                select(GenerationJob.status).where(col(GenerationJob.id) == job.id)
-            ).one()
-            if status != JobStatus.QUEUED:
-                session.commit()
-                return Turn(started=False, status=status)
-            starts, ahead = self._starts(session, {job.id})
-            if starts:
-                self._start(session, starts, database_now(session))
-            session.commit()
-            if starts:
-                return Turn(started=True, status=JobStatus.RUNNING)
-            return Turn(started=False, status=status, ahead=ahead.get(job.id, 0))
-
-        turn = await self._run(work)
-        if turn.started:
-            await self._tell_owners([job.owner])
-        return turn
-
-    async def wait_turn(self, job: GenerationJob, on_wait: Callable[[int], None]) -> None:
-        """Return once the job is running; raise JobCancelled if it ended while waiting.
-
-        `on_wait(ahead)` is called whenever the number of jobs ahead changes. This worker's
-        dispatcher decides for all its waiting jobs at once, when woken (a job submitted or
-        ended here, or elsewhere when the database tells) and otherwise every
-        `poll_interval_s`; it also keeps their heartbeat.
+        The jobs are this worker's to run from now on (`track` keeps them alive).
         """
-        turn = await self.try_start(job)  # a free slot now: no need to wait for a pass
-        if turn.started:
-            return
-        if turn.status != JobStatus.QUEUED:
-            raise JobCancelled(turn.status)
-        on_wait(turn.ahead)
-        waiter = _Waiter(asyncio.get_running_loop().create_future(), on_wait, turn.ahead)
-        self._waiting[job.id] = waiter
+
+        def work(session: Session) -> list[GenerationJob]:
+            self._lock_queue(session)
+            starts, _, _ = self._starts(session, set(), room)
+            claimed = self._claim(session, starts, database_now(session))
+            session.commit()
+            return claimed
+
+        claimed = await self._run(work)
+        await self._tell_owners(job.owner for job in claimed)
+        return claimed
+
+    def serve(self, execute: Callable[[GenerationJob], Callable[[JobStatus], None]]) -> None:
+        """Run waiting jobs on this worker from now on, as their turn comes.
+
+        `execute(job)` starts one claimed job and returns what to call if it ends elsewhere
+        (a cancel on another worker): the dispatcher keeps the job's heartbeat until `finish`.
+        """
+        self._execute = execute
+        self.claiming = True
         self._ensure_dispatcher()
         self._notify()
-        try:
-            await waiter.started
-        finally:
-            self._waiting.pop(job.id, None)
+
+    def stop_claiming(self) -> None:
+        """Take no more jobs (the worker is draining); running ones go on being watched."""
+        self.claiming = False
+
+    def follow_place(
+        self, job_id: uuid.UUID, on_place: Callable[[int], None]
+    ) -> Callable[[], None]:
+        """Call `on_place(ahead)` whenever the number of jobs ahead of a waiting job changes.
+
+        Returns the function that stops following it.
+        """
+        self._places[job_id] = _Place(on_place)
+        self._ensure_dispatcher()
+        self._notify()
+        return lambda: self._places.pop(job_id, None)
 
     def track(self, job_id: uuid.UUID, on_ended: Callable[[JobStatus], None]) -> Callable[[], None]:
         """Keep a job's heartbeat while it lives here; `on_ended(status)` if it ends elsewhere.
@@ -386,64 +406,80 @@ class JobQueue:
         ):
             self._listener = asyncio.create_task(self._listen())
 
+    async def close(self) -> None:
+        """Stop the dispatcher and the listener (the worker is going away)."""
+        self.claiming = False
+        for task in (self._dispatcher, self._listener):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
+        self._dispatcher = self._listener = None
+
     async def _dispatch(self) -> None:
-        """One loop per worker: heartbeats, and starts for every job waiting here."""
+        """One loop per worker: heartbeats, claims, and the places of followed jobs.
+
+        It sleeps until woken (a job submitted or ended here, or anywhere when PostgreSQL
+        tells), beating while jobs run here and looking again every `poll_interval_s` while
+        jobs wait; with nothing running or waiting it asks the database nothing.
+        """
         loop = asyncio.get_running_loop()
         next_beat = 0.0
-        while self._waiting or self._tracked:
-            timeout = max(0.0, min(next_beat - loop.time(), self.poll_interval_s))
+        waiting = 0
+        while True:
+            timeouts = [max(0.0, next_beat - loop.time())] if self._tracked else []
+            if waiting and (self._places or self.claiming):
+                timeouts.append(self.poll_interval_s)
+            timeout = min(timeouts) if timeouts else None
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
+                async with asyncio.timeout(timeout):
+                    await self._wake.wait()
             self._wake.clear()
-            beat = loop.time() >= next_beat
+            beat = bool(self._tracked) and loop.time() >= next_beat
             if beat:
                 next_beat = loop.time() + self.heartbeat_s
             try:
-                await self._pass(beat=beat)
-            except Exception as exc:  # the dispatcher must outlive any one pass
-                if isinstance(exc, QueueUnavailable):
-                    logger.warning("the job queue could not be read: %s", exc)
-                else:
-                    logger.exception("a dispatcher pass failed")
-                    exc = QueueUnavailable(f"the job queue failed: {exc.__class__.__name__}")
-                for waiter in list(self._waiting.values()):
-                    if not waiter.started.done():
-                        waiter.started.set_exception(exc)
+                waiting = await self._pass(beat=beat)
+            except QueueUnavailable as exc:  # the dispatcher must outlive any one pass
+                logger.warning("the job queue could not be read: %s", exc)
+                waiting = 1  # look again soon
+            except Exception:
+                logger.exception("a dispatcher pass failed")
+                waiting = 1
 
-    async def _pass(self, *, beat: bool) -> None:
-        """Heartbeat this worker's jobs, start the waiting ones whose turn came, tell the rest."""
-        waiting = set(self._waiting)
-        local = waiting | set(self._tracked)
-        if not local:
-            return
+    async def _pass(self, *, beat: bool) -> int:
+        """Heartbeat the jobs running here, claim what may start, tell followed jobs' places.
 
-        def work(session: Session) -> tuple[dict, set, dict, set[str]]:
+        Returns how many jobs are waiting.
+        """
+        tracked = set(self._tracked)
+        followed = set(self._places)
+        room = self.limits.max_concurrent if self.claiming and self._execute else 0
+        if not (tracked or followed or room):
+            return 0
+
+        def work(session: Session) -> tuple[dict, list[GenerationJob], dict, int]:
             self._lock_queue(session)
             now = database_now(session)
-            statuses = _beat(session, local, now if beat else None)
-            queued = {job_id for job_id in waiting if statuses.get(job_id) == JobStatus.QUEUED}
-            starts, ahead = self._starts(session, queued) if queued else (set(), {})
-            owners = self._start(session, starts, now) if starts else set()
+            statuses = _beat(session, tracked, now if beat else None) if tracked else {}
+            starts, ahead, waiting = self._starts(session, followed, room)
+            claimed = self._claim(session, starts, now)
             session.commit()
-            return statuses, starts, ahead, owners
+            return statuses, claimed, ahead, waiting
 
-        statuses, starts, ahead, owners = await self._run(work)
+        statuses, claimed, ahead, waiting = await self._run(work)
         self.passes += 1
-        await self._tell_owners(owners)
-        for job_id in local:
-            status = statuses.get(job_id)
-            # Only waiters this pass decided for: one that came during it waits for the next.
-            waiter = self._waiting.get(job_id) if job_id in waiting else None
-            if waiter is not None and not waiter.started.done():
-                if job_id in starts:
-                    waiter.started.set_result(None)
-                elif status != JobStatus.QUEUED:
-                    waiter.started.set_exception(JobCancelled(status))
-                elif ahead.get(job_id) != waiter.ahead:
-                    waiter.ahead = ahead.get(job_id, 0)
-                    waiter.on_wait(waiter.ahead)
-            elif status not in ACTIVE and job_id in self._tracked:
+        for job in claimed:
+            self._tracked[job.id] = self._execute(job)
+        await self._tell_owners(job.owner for job in claimed)
+        for job_id, status in statuses.items():
+            if status not in ACTIVE and job_id in self._tracked:
                 self._tracked.pop(job_id)(status)
+        for job_id, place in list(self._places.items()):
+            if job_id in ahead and ahead[job_id] != place.ahead:
+                place.ahead = ahead[job_id]
+                place.on_place(place.ahead)
+        return waiting
 
     async def heartbeat(self, job_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, JobStatus]:
         """Mark the jobs alive; returns each one's status (a job cancelled elsewhere shows it)."""
@@ -481,7 +517,9 @@ class JobQueue:
             "status": status, "image_ids": " ".join(kept), "images": _REFUND_IF_QUEUED,
             "error": error, "finished_at": self._clock(), "seen": seen,
             "provider_ms": provider_ms, "usage": usage,
-            "cost_micros": _COST_IF_ENDED if cost_micros is None else cost_micros,
+            "cost_micros": _COST_IF_ENDED
+            if cost_micros is None
+            else cost_micros + col(GenerationJob.lost_micros),
         }  # fmt: skip
         # The worker recording the end stops watching for an end elsewhere first, or its
         # heartbeat could read this end and stop the work that is still telling it.
@@ -502,6 +540,8 @@ class JobQueue:
                 .returning(col(GenerationJob.owner))
             )
             owners = list(result.scalars())
+            if owners:
+                session.exec(sa.delete(JobMask).where(col(JobMask.job_id) == job_id))
             self._tell_workers(session)
             session.commit()
             return owners
@@ -525,22 +565,26 @@ class JobQueue:
         }  # fmt: skip
         return await self._end(job_id, values, owner=owner)
 
-    async def fail_abandoned(
+    async def recover_lost(
         self,
         stale_after: timedelta,
-        on_running: Callable[[list[tuple[uuid.UUID, int, datetime]]], Awaitable[None]]
-        | None = None,
-    ) -> int:
-        """End active jobs whose worker is gone; returns how many.
+        *,
+        retry: bool = True,
+        clean_up: Callable[[list[LostCall]], Awaitable[None]] | None = None,
+        given_up: Iterable[uuid.UUID] = (),
+    ) -> list[uuid.UUID]:
+        """Recover running jobs whose worker is gone; returns their ids.
 
-        A job ends succeeded with the images its worker indexed before it died (they are in
-        the gallery), else failed. `on_running` hears (id, images, started) of those that had
-        called the provider, whose worker may have stored an image and died before indexing it.
-
-        A job is abandoned when its heartbeat is older than `stale_after`, or at once when its
-        worker ran on this host under a process that no longer exists (or is this one, restarted).
+        A job is lost when its heartbeat is older than `stale_after`, or at once when its
+        worker ran on this host under a process that no longer exists (or is this one,
+        restarted), or when it is one of this worker's that it has `given_up` (a drain that
+        ran out of time). A lost job that had indexed images ends succeeded with them, with a
+        reason for any missing. One that had none goes back to the queue, once (`retry`),
+        counted against the limits like any call, after `clean_up` has removed whatever its
+        worker stored without indexing; a job already retried, or whose retry a limit refuses,
+        fails with the reason. Waiting jobs belong to no worker: they are never lost.
         """
-        host = socket.gethostname()
+        host, given_up = socket.gethostname(), set(given_up)
 
         def is_dead_here(worker: str | None) -> bool:
             if not worker or worker == self.worker:
@@ -560,65 +604,100 @@ class JobQueue:
                 return False
             return False
 
-        running: list[tuple[uuid.UUID, int, datetime]] = []
+        lost: list[LostCall] = []
+        retried: list[uuid.UUID] = []
 
-        def work(session: Session) -> list[str]:
+        def end_lost(session: Session) -> list[str]:
+            self._lock_queue(session)
             now = database_now(session)  # the clock heartbeats were written by
-            active = session.exec(
-                select(GenerationJob).where(col(GenerationJob.status).in_(ACTIVE))
+            running = session.exec(
+                select(GenerationJob).where(col(GenerationJob.status) == JobStatus.RUNNING)
             ).all()
-            ended: list[str] = []  # the owner of each job failed
-            for job in active:
+            ended: list[str] = []  # the owner of each job ended
+            for job in running:
                 stale = job.heartbeat_at is None or now - job.heartbeat_at > stale_after
-                if not (stale or is_dead_here(job.worker)):
+                mine = job.id in given_up and job.worker == self.worker
+                if not (stale or mine or is_dead_here(job.worker)):
                     continue
-                stored = _indexed_images(session, job) if job.status == JobStatus.RUNNING else []
-                if job.status == JobStatus.RUNNING:
-                    running.append((job.id, job.n, job.started_at or now))
+                lost.append(LostCall(job.id, job.n, job.started_at or now))
+                stored = _indexed_images(session, job)
+                if not stored and retry and job.retries == 0:
+                    # Held by this worker while what the lost call stored is cleaned up.
+                    job.worker, job.heartbeat_at = self.worker, now
+                    retried.append(job.id)
+                    session.add(job)
+                    continue
                 # What its worker indexed before dying is in the gallery: then the job
                 # succeeded (as the runner would have recorded), with a reason for any image
-                # missing.
+                # missing. Its call was made, so it costs what was reserved.
                 missing = len(stored) < job.n
-                job.error = ABANDONED_MESSAGES[job.status] if missing else None
-                # A job that was running had called the provider: its images were paid for.
-                if job.status == JobStatus.QUEUED:
-                    job.images = 0
-                job.cost_micros = 0 if job.status == JobStatus.QUEUED else job.estimated_micros
+                job.error = ABANDONED_MESSAGES[JobStatus.RUNNING] if missing else None
+                if missing and job.retries:
+                    job.error = RETRY_LOST_MESSAGE
+                job.cost_micros = job.estimated_micros
                 job.image_ids = " ".join(str(image_id) for image_id in stored)
                 job.status = JobStatus.SUCCEEDED if stored else JobStatus.FAILED
                 job.finished_at, job.seen = now, False
                 session.add(job)
+                session.exec(sa.delete(JobMask).where(col(JobMask.job_id) == job.id))
                 ended.append(job.owner)
             if ended:
                 self._tell_workers(session)
             session.commit()
             return ended
 
-        owners = await self._run(work)
+        owners = await self._run(end_lost)
+        if lost and clean_up is not None:
+            await clean_up(lost)
+        if retried:
+            owners += await self._run(lambda session: self._requeue(session, retried))
         if owners:
             self._notify()
             await self._tell_owners(owners)
-        if running and on_running is not None:
-            await on_running(running)
-        return len(owners)
+        return [call.job_id for call in lost]
 
-    async def watch(
-        self,
-        stale_after: timedelta,
-        every_s: float = 15.0,
-        on_running: Callable[[list[tuple[uuid.UUID, int, datetime]]], Awaitable[None]]
-        | None = None,
-    ) -> None:
-        """Fail abandoned jobs now and then every `every_s` seconds, until cancelled."""
-        while True:
-            try:
-                ended = await self.fail_abandoned(stale_after, on_running)
-            except QueueUnavailable as exc:
-                logger.warning("could not check for abandoned jobs: %s", exc)
-            else:
-                if ended:
-                    logger.warning("failed %d job(s) whose worker had gone", ended)
-            await asyncio.sleep(every_s)
+    def _requeue(self, session: Session, job_ids: list[uuid.UUID]) -> list[str]:
+        """Put lost jobs this worker holds back in the queue, or fail those a limit refuses."""
+        self._lock_queue(session)
+        now = database_now(session)
+        owners = []
+        for job_id in job_ids:
+            job = session.get(GenerationJob, job_id)
+            if job is None or job.status != JobStatus.RUNNING or job.worker != self.worker:
+                continue
+            owners.append(job.owner)
+            # The lost call is paid for: its images and its estimate count from now on.
+            call = job.estimated_micros - job.lost_micros
+            job.images, job.lost_micros = job.images + job.n, job.lost_micros + call
+            job.estimated_micros += call
+            session.add(job)
+            session.flush()
+            refusal = image_limit_refusal(
+                session, self.limits, job.owner, now, active=0
+            ) or budget_refusal(session, self.budgets, job.owner, now, call)
+            if refusal is None:
+                job.status, job.worker, job.started_at = JobStatus.QUEUED, None, None
+                job.retries += 1
+            else:  # the retry is not made: only the lost call counts
+                job.images, job.estimated_micros = job.images - job.n, job.estimated_micros - call
+                job.cost_micros, job.lost_micros = job.estimated_micros, job.lost_micros - call
+                reason = str(refusal).removeprefix("Not generated: ")
+                job.error = f"{ABANDONED_MESSAGES[JobStatus.RUNNING]} It was not retried: {reason}"
+                job.status, job.finished_at, job.seen = JobStatus.FAILED, now, False
+                session.exec(sa.delete(JobMask).where(col(JobMask.job_id) == job.id))
+            job.heartbeat_at = now
+            session.add(job)
+        self._tell_workers(session)
+        session.commit()
+        return owners
+
+    async def mask(self, job_id: uuid.UUID) -> bytes | None:
+        """An edit job's mask, if it has one."""
+        return await self._run(
+            lambda session: session.exec(
+                select(JobMask.data).where(col(JobMask.job_id) == job_id)
+            ).first()
+        )
 
     async def budgets_left(self, owner: str) -> list[BudgetLeft]:
         """The money budgets that apply to `owner`, with what is spent and reserved in each."""

@@ -1,11 +1,12 @@
 """The whole life of a generation job, told as a stream of events.
 
-A job is submitted (a queue row, limits checked), waits for its turn under the caps, calls
-the provider, stores and indexes what it made, and ends: succeeded, failed with a reason, or
-cancelled with nothing kept. `JobRunner.run` does all of it and yields an event at each step,
-so a Reflex state, an HTTP stream or a test only has to show what happened. The queue's one
-dispatcher per worker keeps the row alive while the job waits and while it runs, and notices
-a cancel made on another worker.
+A job is submitted (a queue row, limits checked) and then belongs to the queue: whichever
+worker's dispatcher claims it calls the provider, stores and indexes what it made, and ends
+it: succeeded, failed with a reason, or cancelled with nothing kept (`JobRunner.serve`).
+Whoever submitted it only follows it (`JobRunner.follow`), on any worker: where it waits,
+that it runs, the provider's steps and partial images (news from the worker that runs it,
+`job_events.py`), and its outcome as the row records it. So a Reflex state, an HTTP stream
+or a test only has to show what happened, and a job outlives the page and the worker.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from visionary_app.logs import job_context
 from visionary_app.models import GenerationJob, Image, ImageKind, JobStatus, split_ids
 from visionary_app.services.gallery.catalog import CatalogError
+from visionary_app.services.generation.job_events import JobEvents, JobNews, NewsKind
 from visionary_app.services.generation.pipeline import (
     VARIATION_PROMPT,
     GenerationFailed,
@@ -30,17 +32,13 @@ from visionary_app.services.generation.pipeline import (
     Recipe,
 )
 from visionary_app.services.generation.providers.base import ImageOptions, ProviderUsage
-from visionary_app.services.generation.queue import (
-    ABANDONED_MESSAGES,
-    ACTIVE,
-    JobCancelled,
-    JobQueue,
-)
+from visionary_app.services.generation.queue import ACTIVE, JobQueue, LostCall
 from visionary_app.services.kit.metrics import JOBS, LIMIT_REFUSALS, QUEUE_SECONDS, SPEND
 from visionary_app.services.limits.image_limits import LimitReached, QueueUnavailable
 from visionary_app.services.limits.prices import Pricing, estimate_micros, settle_micros
 
 __all__ = [
+    "FINAL_EVENTS",
     "QUEUE_UNAVAILABLE",
     "Cancelled",
     "Failed",
@@ -126,9 +124,14 @@ class Cancelled:
 
 
 JobEvent = Queued | Running | PartialImage | Stored | Failed | Cancelled
+FINAL_EVENTS = (Stored, Failed, Cancelled)
 
 
 SOURCE_GONE = "The image it starts from is no longer in the gallery; nothing was made."
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
 def options_of(job: GenerationJob) -> ImageOptions:
@@ -149,25 +152,106 @@ class JobRunner:
         pipeline: GenerationPipeline,
         *,
         progress_s: float = 1.0,
+        check_s: float = 5.0,
         pricing: Pricing | None = None,
+        events: JobEvents | None = None,
+        retry_lost: bool = True,
     ) -> None:
+        """A runner of `queue`'s jobs through `pipeline`, telling followers through `events`.
+
+        `progress_s`: how often a follower is told the running time; `check_s`: how often
+        it reads the row anyway, in case news was lost. `retry_lost`: whether a job whose
+        worker vanished mid-call runs once more (`JobQueue.recover_lost`).
+        """
         self.queue = queue
         self.pipeline = pipeline
         self.pricing = pricing or Pricing()
+        self.events = events or JobEvents()
         self.progress_s = progress_s
+        self.check_s = check_s
+        self.retry_lost = retry_lost
         self._working: dict[uuid.UUID, asyncio.Task] = {}
         self._recording: set[asyncio.Task] = set()
+        self._serving = False
+        self._drained = False
 
-    async def clean_up_after(self, abandoned: list[tuple[uuid.UUID, int, datetime]]) -> None:
-        """Remove what dead workers' jobs stored without indexing (see `fail_abandoned`)."""
-        for job_id, images, started_at in abandoned:
+    async def clean_up_after(self, lost: list[LostCall]) -> None:
+        """Remove what lost calls stored without indexing (see `JobQueue.recover_lost`)."""
+        for call in lost:
             try:
-                removed = await self.pipeline.discard_leftovers(job_id, images, started_at)
+                removed = await self.pipeline.discard_leftovers(
+                    call.job_id, call.images, call.started_at
+                )
             except Exception:
-                logger.exception("could not look for what job %s left behind", job_id)
+                logger.exception("could not look for what job %s left behind", call.job_id)
                 continue
             if removed:
-                logger.warning("removed %d unindexed image(s) of abandoned job %s", removed, job_id)
+                logger.warning("removed %d unindexed image(s) of lost job %s", removed, call.job_id)
+
+    async def recover_lost(self, stale_after: timedelta, given_up: Iterable[uuid.UUID] = ()) -> int:
+        """Retry or end jobs whose worker vanished (or this one gave up); how many.
+
+        What their calls stored without indexing is cleaned up, and their followers, on
+        any worker, read their rows at once.
+        """
+        recovered = await self.queue.recover_lost(
+            stale_after, retry=self.retry_lost, clean_up=self.clean_up_after, given_up=given_up
+        )
+        for job_id in recovered:
+            self.events.tell(JobNews(NewsKind.ENDED, job_id.hex))
+        return len(recovered)
+
+    async def watch(self, stale_after: timedelta, every_s: float = 15.0) -> None:
+        """Recover lost jobs now and then every `every_s` seconds, until cancelled."""
+        while True:
+            try:
+                recovered = await self.recover_lost(stale_after)
+            except QueueUnavailable as exc:
+                logger.warning("could not check for lost jobs: %s", exc)
+            else:
+                if recovered:
+                    logger.warning("recovered %d job(s) whose worker had gone", recovered)
+            await asyncio.sleep(every_s)
+
+    def serve(self) -> None:
+        """Run waiting jobs on this worker as their turn comes (once per process)."""
+        if not self._serving:
+            self._serving = True
+            self.queue.serve(self._execute)
+
+    async def drain(self, within_s: float, stale_after: timedelta) -> int:
+        """Stop taking jobs, let running ones finish for up to `within_s`, hand back the rest.
+
+        A job still running then is stopped and goes back to the queue for another worker
+        (once, as a lost one would: its call was made); returns how many were handed back.
+        Draining twice does nothing the second time.
+        """
+        if self._drained:
+            return 0
+        self._drained = True
+        self.queue.stop_claiming()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within_s
+        if self._working:
+            running = len(self._working)
+            logger.warning("draining: waiting up to %.0f s for %d job(s)", within_s, running)
+        # Again and again: a pass that was claiming as the drain began may add one.
+        while (working := [task for task in self._working.values() if not task.done()]) and (
+            wait := deadline - loop.time()
+        ) > 0:
+            await asyncio.wait(working, timeout=wait)
+        left = {job_id: task for job_id, task in self._working.items() if not task.done()}
+        for task in left.values():
+            task.cancel()
+        for task in left.values():
+            with contextlib.suppress(BaseException):
+                await task
+        if left:
+            logger.warning("handing back %d job(s) that did not finish in time", len(left))
+            await self.recover_lost(stale_after, given_up=left)
+        await asyncio.gather(*self._recording, return_exceptions=True)
+        await self.queue.close()
+        return len(left)
 
     async def _finish(self, job_id: uuid.UUID, status: JobStatus, **values) -> bool:
         """Record a job's end; during a database outage, keep trying in the background.
@@ -205,11 +289,13 @@ class JobRunner:
         *,
         kind: ImageKind = ImageKind.GENERATED,
         sources: tuple[Image, ...] = (),
+        mask: bytes | None = None,
     ) -> GenerationJob:
         """Validate and queue a job that makes `kind` from `sources` (already checked visible).
 
-        Raises InvalidPrompt / InvalidOptions (nothing queued), LimitReached or
-        QueueUnavailable; each message is fit for the user.
+        An edit's `mask` (PNG) waits with the job for whichever worker runs it. Raises
+        InvalidPrompt / InvalidOptions (nothing queued), LimitReached or QueueUnavailable;
+        each message is fit for the user.
         """
         if kind == ImageKind.VARIATION and not raw_prompt.strip():
             raw_prompt = VARIATION_PROMPT  # an upload has no prompt of its own
@@ -224,12 +310,15 @@ class JobRunner:
         inputs = len(sources) if choice.capabilities.edits else 0
         estimate = self.estimate(options, prompt, inputs=inputs)
         try:
-            return await self.queue.submit(
-                owner, prompt, options, kind=kind, sources=ids, estimated_micros=estimate
-            )
+            job = await self.queue.submit(
+                owner, prompt, options, kind=kind, sources=ids, estimated_micros=estimate,
+                mask=mask,
+            )  # fmt: skip
         except LimitReached:
             LIMIT_REFUSALS.labels("job").inc()
             raise
+        self.serve()
+        return job
 
     def estimate(self, options: ImageOptions, prompt: str = "", *, inputs: int = 0) -> int:
         """What a job with these options should cost (micro-dollars)."""
@@ -255,7 +344,9 @@ class JobRunner:
         )
         token_priced = price.image_out_per_mtok > 0
         if called and (usage is None or (token_priced and not tokens)):
-            settled = job.estimated_micros  # the provider said nothing we can price
+            # The provider said nothing we can price: this call's estimate (any lost call
+            # before it is added when the end is recorded).
+            settled = job.estimated_micros - job.lost_micros
         provider, _, model = key.partition("/")
         SPEND.labels(provider, model).inc(settled / 1_000_000)
         return settled
@@ -270,92 +361,127 @@ class JobRunner:
         work = self._working.get(job_id)
         if cancelled and work is not None:
             work.cancel()
+        elif cancelled:  # its followers, wherever they are, read the row now
+            self.events.tell(JobNews(NewsKind.ENDED, job_id.hex))
         return cancelled
 
-    async def run(
-        self, job: GenerationJob, *, mask: bytes | None = None
-    ) -> AsyncIterator[JobEvent]:
-        """Run a submitted job to its end, yielding what happens; the last event is final.
+    def _execute(self, job: GenerationJob) -> Callable[[JobStatus], None]:
+        """Run a job this worker claimed; returns what stops it if it ends elsewhere.
 
-        `mask` is an edit's mask: it stays in memory with the worker that runs the job.
+        A cancel on another worker, or the watcher taking this worker for gone, ends the row;
+        the work then stops. Not when the watcher ended it succeeded with the images already
+        indexed: stopping now would discard those (a cancelled batch keeps nothing).
         """
-        updates: asyncio.Queue[JobEvent] = asyncio.Queue()
-        work = asyncio.create_task(self._work(job, updates.put_nowait, mask))
+        work = asyncio.get_running_loop().create_task(self._execute_to_end(job))
         self._working[job.id] = work
+        work.add_done_callback(lambda _: self._working.pop(job.id, None))
 
-        # The queue keeps the row alive, and says if the job ended elsewhere (a cancel on
-        # another worker, the watcher): then the work stops. Not when the watcher ended it
-        # succeeded with the images already indexed: stopping now would discard those
-        # (a cancelled batch keeps nothing); the work ends and reports what the row says.
         def ended_elsewhere(status: JobStatus) -> None:
             if status != JobStatus.SUCCEEDED:
                 work.cancel()
 
-        untrack = self.queue.track(job.id, ended_elsewhere)
-        running_since: float | None = None
-        ticked = 0.0  # when the last Running was told
-        steps: tuple[int, int] | None = None
-        try:
-            while True:
-                update = asyncio.ensure_future(updates.get())
-                await asyncio.wait(
-                    {update, work}, timeout=self.progress_s, return_when="FIRST_COMPLETED"
+        return ended_elsewhere
+
+    async def _execute_to_end(self, job: GenerationJob) -> None:
+        def emit(event: _Progress | PartialImage) -> None:
+            if isinstance(event, PartialImage):
+                self.events.tell(
+                    JobNews.partial(job.id, event.index, event.data, event.content_type)
                 )
-                if update.done():
-                    event = update.result()
-                    if isinstance(event, _Progress):
-                        steps = (event.done, event.total)
-                        if running_since is not None:
-                            ticked = time.monotonic()
-                            yield Running(job.id, ticked - running_since, steps)
-                        continue
-                    if isinstance(event, Running):
-                        running_since = ticked = time.monotonic()
-                    yield event
-                else:
-                    update.cancel()
-                    if work.done():
-                        break
-                # The running time goes on being told while partial images arrive.
-                now = time.monotonic()
-                if running_since is not None and now - ticked >= self.progress_s:
-                    ticked = now
-                    yield Running(job.id, now - running_since, steps)
-            while not updates.empty():  # anything said just before the end
-                event = updates.get_nowait()
-                if not isinstance(event, _Progress):
-                    yield event
-            yield await self._final(job, work, started=running_since is not None)
-        finally:
-            untrack()
-            self._working.pop(job.id, None)
-            if not work.done():  # the listener went away (the server is stopping)
-                work.cancel()
-                with contextlib.suppress(BaseException):
-                    await work
-                await self._interrupted(job.id, started=running_since is not None)
+            else:
+                self.events.tell(JobNews(NewsKind.STEPS, job.id.hex, event.done, event.total))
 
-    async def _final(self, job: GenerationJob, work: asyncio.Task, started: bool) -> JobEvent:
-        if not work.cancelled():
-            return work.result()
-        # Stopped by a cancel here or by a heartbeat that saw the job end elsewhere.
-        return await self._ended_elsewhere(job.id, started=started)
+        try:
+            mask = await self.queue.mask(job.id) if job.kind == ImageKind.EDITED else None
+            self.events.tell(JobNews(NewsKind.STARTED, job.id.hex))
+            await self._work(job, emit, mask)
+        except QueueUnavailable as exc:
+            logger.error("job %s could not read its mask: %s", job.id, exc)
+            await self._end_quietly(job.id, JobStatus.FAILED, error=QUEUE_UNAVAILABLE, seen=False)
+        finally:  # followers read the row: ended, cancelled, or back in the queue
+            self.events.tell(JobNews(NewsKind.ENDED, job.id.hex))
 
-    async def _ended_elsewhere(self, job_id: uuid.UUID, *, started: bool) -> JobEvent:
-        """The final event of a job that ended without its work recording the end.
+    async def follow(self, job: GenerationJob) -> AsyncIterator[JobEvent]:
+        """Follow a submitted job from where it is to its end, wherever it runs.
 
-        The row says why: failed or succeeded (the watcher took this worker for gone, and
-        kept what it had indexed), cancelled (its owner), or still active, which means nobody
-        ended it and its task was stopped (the server is stopping).
+        Yields Queued whenever its place changes, Running as time passes (with the
+        provider's steps), PartialImage while an image forms, and last one final event as
+        the row records it: Stored, Failed or Cancelled. Leaving early changes nothing for
+        the job. A job that went back to the queue (its worker vanished) is followed on.
         """
-        row = await self._row(job_id)
-        if row is not None and row.status == JobStatus.SUCCEEDED:
+        self.serve()
+        inbox = self.events.subscribe(job.id)
+
+        def told_place(ahead: int) -> None:
+            inbox.put_nowait(JobNews(NewsKind.PLACE, job.id.hex, ahead=ahead))
+
+        unplace = self.queue.follow_place(job.id, told_place)
+        try:
+            async for event in self._follow(job, inbox):
+                yield event
+        finally:
+            unplace()
+            self.events.unsubscribe(job.id, inbox)
+
+    async def _follow(self, job: GenerationJob, inbox: asyncio.Queue[JobNews]):
+        row = await self._row(job.id) or job  # read after subscribing: nothing falls between
+        place = -1  # where it waits, as last told
+        since: float | None = None  # when it started running, on this clock
+        steps: tuple[int, int] | None = None
+        checked = time.monotonic()
+        while row.status in ACTIVE:
+            now = time.monotonic()
+            if row.status == JobStatus.RUNNING and since is None:
+                elapsed = (_utcnow() - row.started_at).total_seconds() if row.started_at else 0
+                since = now - max(0.0, elapsed)
+                yield Running(job.id, now - since, steps)
+            elif row.status == JobStatus.QUEUED and place < 0:
+                since, place = None, await self._ahead(row)
+                yield Queued(job.id, place)
+            ticked = now
+            news = None
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.progress_s if since is not None else self.check_s):
+                    news = await inbox.get()
+            now = time.monotonic()
+            if news is None or news.kind in (NewsKind.ENDED, NewsKind.RESYNC):
+                if news is not None or now - checked >= self.check_s:
+                    checked, row = now, await self._row(job.id) or row
+                    if row.status == JobStatus.QUEUED and since is not None:
+                        place = -1  # back in the queue: its worker stopped mid-call
+                if since is not None and row.status == JobStatus.RUNNING:
+                    yield Running(job.id, now - since, steps)
+            elif news.kind == NewsKind.STARTED:
+                row = await self._row(job.id) or row
+                if row.status == JobStatus.RUNNING:
+                    since, steps = now, None
+                    yield Running(job.id, 0.0)
+            elif news.kind == NewsKind.PLACE and since is None and news.ahead != place:
+                place = news.ahead
+                yield Queued(job.id, place)
+            elif news.kind == NewsKind.STEPS and since is not None:
+                steps = (news.done, news.total)
+                yield Running(job.id, now - since, steps)
+            elif news.kind == NewsKind.PARTIAL:
+                yield PartialImage(job.id, news.index, news.image(), news.content_type)
+            # The running time goes on being told while partial images arrive.
+            if since is not None and now - ticked >= self.progress_s and news is not None:
+                yield Running(job.id, now - since, steps)
+        yield await self._outcome(row)
+
+    async def _ahead(self, row: GenerationJob) -> int:
+        try:
+            return await self.queue.ahead(row)
+        except QueueUnavailable:
+            return 0
+
+    async def _outcome(self, row: GenerationJob) -> JobEvent:
+        """The final event of an ended job, as its row records it."""
+        if row.status == JobStatus.SUCCEEDED:
             return await self._stored_by(row)
-        if row is not None and row.status == JobStatus.FAILED:
-            return Failed(job_id, row.error or UNEXPECTED_FAILURE)
-        if row is not None and row.status in ACTIVE:
-            return Failed(job_id, await self._interrupted(job_id, started=started))
-        return Cancelled(job_id, started=started)
+        if row.status == JobStatus.FAILED:
+            return Failed(row.id, row.error or UNEXPECTED_FAILURE)
+        return Cancelled(row.id, started=row.started_at is not None)
 
     async def _stored_by(self, row: GenerationJob) -> Stored:
         """A succeeded job's outcome as its row records it."""
@@ -384,7 +510,10 @@ class JobRunner:
         )
 
     async def _work(
-        self, job: GenerationJob, emit: Callable[[JobEvent], None], mask: bytes | None = None
+        self,
+        job: GenerationJob,
+        emit: Callable[[_Progress | PartialImage], None],
+        mask: bytes | None,
     ) -> JobEvent:
         """`_do_work` with every log record of the job tagged with its id and owner."""
         with job_context(job.id.hex, job.owner):
@@ -395,18 +524,16 @@ class JobRunner:
             return outcome
 
     async def _do_work(
-        self, job: GenerationJob, emit: Callable[[JobEvent], None], mask: bytes | None
+        self,
+        job: GenerationJob,
+        emit: Callable[[_Progress | PartialImage], None],
+        mask: bytes | None,
     ) -> JobEvent:
-        """Wait for the turn, generate, record the outcome; returns the final event."""
-        try:
-            await self.queue.wait_turn(job, lambda ahead: emit(Queued(job.id, ahead)))
-        except JobCancelled:
-            return await self._ended_elsewhere(job.id, started=False)
-        except QueueUnavailable as exc:
-            logger.error("job %s could not start: %s", job.id, exc)
-            await self._end_quietly(job.id, JobStatus.FAILED, error=QUEUE_UNAVAILABLE)
-            return Failed(job.id, QUEUE_UNAVAILABLE)
-        emit(Running(job.id, 0.0))
+        """Generate, store, record the outcome of a claimed job; returns the final event.
+
+        A failure is recorded unseen: the owner's tab is told by the follower that shows it
+        (or on their next visit if none did).
+        """
         started = time.monotonic()
         QUEUE_SECONDS.observe(max(0.0, time.time() - job.created_at.timestamp()))
 
@@ -444,11 +571,13 @@ class JobRunner:
             provider_seconds=batch.provider_seconds,
             usage=batch.usage.to_json(),
             cost_micros=self._cost(job, batch.usage, called=True),
+            seen=bool(kept),
         )
         if not ended:
             # Ended elsewhere after the images were made: a cancel keeps nothing; the watcher
             # keeps what it found indexed, and the row is what the owner is told.
-            outcome = await self._ended_elsewhere(job.id, started=True)
+            row = await self._row(job.id)
+            outcome = await self._outcome(row) if row is not None else Cancelled(job.id, True)
             recorded = (
                 {image.id for image in outcome.images} if isinstance(outcome, Stored) else set()
             )
@@ -471,7 +600,7 @@ class JobRunner:
         status: JobStatus,
         *,
         error: str,
-        seen: bool = True,
+        seen: bool = False,
         usage: str | None = None,
         cost_micros: int | None = None,
     ) -> None:
@@ -479,13 +608,3 @@ class JobRunner:
         await self._finish(
             job_id, status, error=error, seen=seen, usage=usage, cost_micros=cost_micros
         )
-
-    async def _interrupted(self, job_id: uuid.UUID, *, started: bool) -> str:
-        """Fail a job whose task was stopped under it; its owner is told on their next visit.
-
-        If the database cannot be reached now, the queue's watcher fails it later with the
-        same words.
-        """
-        reason = ABANDONED_MESSAGES[JobStatus.RUNNING if started else JobStatus.QUEUED]
-        await self._end_quietly(job_id, JobStatus.FAILED, error=reason, seen=False)
-        return reason
