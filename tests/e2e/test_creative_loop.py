@@ -251,8 +251,8 @@ def studio(browser: Browser, openai_app: RunningApp) -> Iterator[Page]:
 def test_through_the_sdk_a_stream_shows_partials_and_a_mask_goes_with_the_edit(
     studio: Page, openai_app: RunningApp, fake: FakeOpenAI
 ):
-    # [slow] holds the stream open after the partials, so a slow machine still sees one
-    prompt, edit_prompt = unique("a mountain lake [slow]"), unique("add a canoe")
+    # [linger] holds the stream open after the partials, so a slow machine still sees one
+    prompt, edit_prompt = unique("a mountain lake [linger]"), unique("add a canoe")
     generate(studio, prompt)
     card = studio.locator(JOB_CARD).filter(has_text=prompt)
     expect(card.locator(PARTIAL)).to_be_visible(timeout=10_000)

@@ -6,8 +6,9 @@ The real `openai` SDK talks to it over HTTP: `images/generations` (JSON) and `im
 the `image_edit.*` equivalents). Markers in the prompt choose a behaviour: `[refuse]`
 (moderation_blocked), `[policy]` (content_policy_violation), `[429]` (always rate limited),
 `[429-once]` (rate limited once, then fine), `[500]`, `[401]`, `[slow]` (answers, or ends its
-stream, after SLOW_S seconds), `[revise]` (adds a revised_prompt), `[not-an-image]`, `[c2pa]`
-(the image carries C2PA content credentials, signed as OpenAI signs its images).
+stream, after SLOW_S seconds), `[linger]` (a stream ends LINGER_S after its partials),
+`[revise]` (adds a revised_prompt), `[not-an-image]`, `[c2pa]` (the image carries C2PA
+content credentials, signed as OpenAI signs its images).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from visionary_app.services.generation.providers.offline import (
 )
 
 SLOW_S = 10.0
+LINGER_S = 3.0
 SUGGESTION = "a paper boat sailing through a neon-lit canal, watercolour on textured paper"
 GPT_IMAGE_SIZES = {"1024x1024", "1536x1024", "1024x1536", "auto"}
 
@@ -289,6 +291,8 @@ class FakeOpenAI(LoopbackServer):
                 await asyncio.sleep(0.3)
             if "[slow]" in prompt:
                 await asyncio.sleep(SLOW_S)
+            elif "[linger]" in prompt:  # the last partial stays on screen a while
+                await asyncio.sleep(LINGER_S)
             usage = usage_for(body, prompt, 1, partials)
             b64 = base64.b64encode(final).decode()
             yield event(f"{kind}.completed", {"b64_json": b64, "usage": usage})

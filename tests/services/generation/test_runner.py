@@ -21,6 +21,7 @@ from visionary_app.services.generation.runner import (
     Cancelled,
     Failed,
     JobRunner,
+    PartialImage,
     Queued,
     Running,
     Stored,
@@ -369,3 +370,16 @@ async def test_submit_refuses_bad_input_before_queueing(make_runner, engine):
         await runner.submit("alice", "a fox", ImageOptions(size="7x7"))
     with engine.connect() as connection:
         assert connection.execute(sa.text("SELECT count(*) FROM generation_job")).scalar() == 0
+
+
+async def test_the_running_time_is_told_while_partial_images_keep_arriving(engine, store, catalog):
+    provider = OfflineProvider(latency_ms=2400, partial_images=5)  # one every 0.4 s
+    queue = JobQueue(engine, JobLimits(), poll_interval_s=0.02, heartbeat_s=0.1)
+    runner = JobRunner(queue, small_pipeline(store, catalog, provider), progress_s=0.5)
+    job = await runner.submit("alice", "a busy fox", ONE)
+    events = await _events(runner, job)
+    partials = [i for i, event in enumerate(events) if isinstance(event, PartialImage)]
+    assert len(partials) == 5
+    ticks = [e for e in events[partials[0] : partials[-1]] if isinstance(e, Running)]
+    assert len(ticks) >= 2, events  # one each 0.5 s, not put off by each partial
+    assert [tick.elapsed_s for tick in ticks] == sorted(tick.elapsed_s for tick in ticks)

@@ -30,7 +30,7 @@ class NewsKind(StrEnum):
     STARTED = "started"  # a worker claimed it and called the provider
     STEPS = "steps"  # the provider's steps so far (done of total)
     PARTIAL = "partial"  # a partial image while it forms
-    ENDED = "ended"  # the row holds its outcome
+    ENDED = "ended"  # the row holds its outcome (a failure's reason comes with the news)
     RESYNC = "resync"  # news may have been missed: followers read the row
     PLACE = "place"  # where a waiting job stands (told by a follower's own worker, never sent)
 
@@ -47,6 +47,7 @@ class JobNews:
     content_type: str = ""
     data: str = ""  # a partial image, base64
     ahead: int = 0  # PLACE: jobs that start before it
+    reason: str = ""  # ENDED: why it failed, for the owner (empty: read the row)
 
     @classmethod
     def partial(cls, job_id: uuid.UUID, index: int, data: bytes, content_type: str) -> JobNews:
@@ -73,6 +74,7 @@ class JobNews:
             done=int(data.get("done", 0)), total=int(data.get("total", 0)),
             index=int(data.get("index", 0)), content_type=str(data.get("content_type", "")),
             data=str(data.get("data", "")), ahead=int(data.get("ahead", 0)),
+            reason=str(data.get("reason", "")),
         )  # fmt: skip
 
 

@@ -394,12 +394,19 @@ class JobRunner:
         try:
             mask = await self.queue.mask(job.id) if job.kind == ImageKind.EDITED else None
             self.events.tell(JobNews(NewsKind.STARTED, job.id.hex))
-            await self._work(job, emit, mask)
+            outcome = await self._work(job, emit, mask)
         except QueueUnavailable as exc:
             logger.error("job %s could not read its mask: %s", job.id, exc)
             await self._end_quietly(job.id, JobStatus.FAILED, error=QUEUE_UNAVAILABLE, seen=False)
-        finally:  # followers read the row: ended, cancelled, or back in the queue
+            outcome = Failed(job.id, QUEUE_UNAVAILABLE)
+        except BaseException:
+            # Followers read the row: cancelled, or back in the queue (a drain gave it up).
             self.events.tell(JobNews(NewsKind.ENDED, job.id.hex))
+            raise
+        # A failure is told with its reason, so followers hear it even when the index is
+        # down (that may be why it failed); any other end is read from the row.
+        reason = outcome.reason if isinstance(outcome, Failed) else ""
+        self.events.tell(JobNews(NewsKind.ENDED, job.id.hex, reason=reason))
 
     async def follow(self, job: GenerationJob) -> AsyncIterator[JobEvent]:
         """Follow a submitted job from where it is to its end, wherever it runs.
@@ -428,45 +435,48 @@ class JobRunner:
         place = -1  # where it waits, as last told
         since: float | None = None  # when it started running, on this clock
         steps: tuple[int, int] | None = None
-        checked = time.monotonic()
+        checked = ticked = time.monotonic()  # the row last read; Running last told
         while row.status in ACTIVE:
             now = time.monotonic()
             if row.status == JobStatus.RUNNING and since is None:
                 elapsed = (_utcnow() - row.started_at).total_seconds() if row.started_at else 0
-                since = now - max(0.0, elapsed)
+                since, ticked = now - max(0.0, elapsed), now
                 yield Running(job.id, now - since, steps)
             elif row.status == JobStatus.QUEUED and place < 0:
                 since, place = None, await self._ahead(row)
                 yield Queued(job.id, place)
-            ticked = now
+            wait = self.progress_s - (now - ticked) if since is not None else self.check_s
             news = None
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.progress_s if since is not None else self.check_s):
+                async with asyncio.timeout(max(0.0, wait)):
                     news = await inbox.get()
             now = time.monotonic()
+            if news is not None and news.kind == NewsKind.ENDED and news.reason:
+                yield Failed(job.id, news.reason)  # told by its worker: no need of the index
+                return
             if news is None or news.kind in (NewsKind.ENDED, NewsKind.RESYNC):
                 if news is not None or now - checked >= self.check_s:
                     checked, row = now, await self._row(job.id) or row
                     if row.status == JobStatus.QUEUED and since is not None:
                         place = -1  # back in the queue: its worker stopped mid-call
-                if since is not None and row.status == JobStatus.RUNNING:
-                    yield Running(job.id, now - since, steps)
             elif news.kind == NewsKind.STARTED:
                 row = await self._row(job.id) or row
                 if row.status == JobStatus.RUNNING:
-                    since, steps = now, None
+                    since, steps, ticked = now, None, now
                     yield Running(job.id, 0.0)
             elif news.kind == NewsKind.PLACE and since is None and news.ahead != place:
                 place = news.ahead
                 yield Queued(job.id, place)
             elif news.kind == NewsKind.STEPS and since is not None:
-                steps = (news.done, news.total)
+                steps, ticked = (news.done, news.total), now
                 yield Running(job.id, now - since, steps)
             elif news.kind == NewsKind.PARTIAL:
                 yield PartialImage(job.id, news.index, news.image(), news.content_type)
-            # The running time goes on being told while partial images arrive.
-            if since is not None and now - ticked >= self.progress_s and news is not None:
-                yield Running(job.id, now - since, steps)
+            # The running time goes on being told, however much other news arrives.
+            if since is not None and row.status == JobStatus.RUNNING:
+                if now - ticked >= self.progress_s:
+                    ticked = now
+                    yield Running(job.id, now - since, steps)
         yield await self._outcome(row)
 
     async def _ahead(self, row: GenerationJob) -> int:
