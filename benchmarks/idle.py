@@ -184,4 +184,6 @@ async def run_idle(
         "upload_to_tab_ms_max": round(max(shown_ms), 1),
         "missed": sum(1 for value in latencies if value >= 30.0),
         "target_p95_ms": 1000,
+        "target_idle_cpu_percent": 5,
+        "idle_cpu_target_met": idle_cpu is not None and idle_cpu < 5,
     }

@@ -24,6 +24,7 @@ from visionary_app.services.studio import get_studio
 from visionary_app.settings import get_settings
 from visionary_app.state.access import AccessGate
 from visionary_app.state.live import LiveTabs
+from visionary_app.state_files import purge_state_files_less_often
 
 logger = logging.getLogger(__name__)
 
@@ -140,6 +141,7 @@ app = rx.App(
     head_components=_HEAD,
     html_lang="en",
 )
+purge_state_files_less_often(app)
 app.register_lifespan_task(set_up_logging)
 app.register_lifespan_task(apply_migrations)
 app.register_lifespan_task(run_jobs)

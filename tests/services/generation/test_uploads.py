@@ -43,6 +43,40 @@ def test_metadata_is_stripped_and_the_picture_turned_upright(file_format):
     assert dict(picture.getexif()) == {} and b"SecretCam" not in cleaned.data
 
 
+_XMP = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF>SecretPlace</rdf:RDF></x:xmpmeta>'
+
+
+@pytest.mark.parametrize(
+    ("file_format", "save"),
+    [
+        ("JPEG", {"comment": b"SecretComment"}),
+        ("JPEG", {"xmp": _XMP}),
+        ("WEBP", {"xmp": _XMP}),
+        ("PNG", {"pnginfo": None}),  # a text chunk, added below
+    ],
+    ids=["jpeg-comment", "jpeg-xmp", "webp-xmp", "png-text"],
+)
+def test_comments_and_other_metadata_are_not_kept(file_format, save):
+    if file_format == "PNG":
+        from PIL.PngImagePlugin import PngInfo
+
+        save = {"pnginfo": PngInfo()}
+        save["pnginfo"].add_text("Comment", "SecretComment")
+    original = _encoded(file_format, **save)
+    assert b"Secret" in original  # the upload carries it
+    cleaned = clean_upload(original, UploadLimits())
+    assert b"Secret" not in cleaned.data
+    assert PILImage.open(io.BytesIO(cleaned.data)).info.get("comment") is None
+
+
+def test_the_colour_profile_is_kept():
+    from PIL import ImageCms
+
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    cleaned = clean_upload(_encoded("JPEG", icc_profile=profile), UploadLimits())
+    assert PILImage.open(io.BytesIO(cleaned.data)).info.get("icc_profile") == profile
+
+
 def test_transparency_survives_a_png():
     cleaned = clean_upload(_encoded("PNG", mode="RGBA"), UploadLimits())
     assert PILImage.open(io.BytesIO(cleaned.data)).mode == "RGBA"

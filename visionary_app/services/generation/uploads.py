@@ -103,6 +103,8 @@ def _encode(picture: PILImage.Image, file_format: str, icc_profile: bytes | None
         has_alpha = "A" in picture.getbands() or "transparency" in picture.info
         picture = picture.convert("RGBA" if has_alpha else "RGB")
         options = {"compress_level": 6}
+    # Pillow writes what the decoder read back out (a JPEG's comment, XMP) unless told not to.
+    picture.info = {}
     if icc_profile:
         options["icc_profile"] = icc_profile
     buffer = io.BytesIO()
