@@ -105,6 +105,11 @@ class LostCall:
     started_at: datetime
 
 
+def _drop_mask(session: Session, job_id: uuid.UUID) -> None:
+    """An ended job's mask is not needed by any worker any more."""
+    session.exec(sa.delete(JobMask).where(col(JobMask.job_id) == job_id))
+
+
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -541,7 +546,7 @@ class JobQueue:
             )
             owners = list(result.scalars())
             if owners:
-                session.exec(sa.delete(JobMask).where(col(JobMask.job_id) == job_id))
+                _drop_mask(session, job_id)
             self._tell_workers(session)
             session.commit()
             return owners
@@ -639,7 +644,7 @@ class JobQueue:
                 job.status = JobStatus.SUCCEEDED if stored else JobStatus.FAILED
                 job.finished_at, job.seen = now, False
                 session.add(job)
-                session.exec(sa.delete(JobMask).where(col(JobMask.job_id) == job.id))
+                _drop_mask(session, job.id)
                 ended.append(job.owner)
             if ended:
                 self._tell_workers(session)
@@ -684,7 +689,7 @@ class JobQueue:
                 reason = str(refusal).removeprefix("Not generated: ")
                 job.error = f"{ABANDONED_MESSAGES[JobStatus.RUNNING]} It was not retried: {reason}"
                 job.status, job.finished_at, job.seen = JobStatus.FAILED, now, False
-                session.exec(sa.delete(JobMask).where(col(JobMask.job_id) == job.id))
+                _drop_mask(session, job.id)
             job.heartbeat_at = now
             session.add(job)
         self._tell_workers(session)
