@@ -16,7 +16,8 @@ ROOMS = {
     "limits": {"kit", "access"},
     "gallery": {"kit", "access", "storage"},
     "generation": {"kit", "access", "storage", "limits", "gallery"},
-    "studio": {"kit", "access", "storage", "limits", "gallery", "generation"},
+    "webhooks": {"kit"},
+    "studio": {"kit", "access", "storage", "limits", "gallery", "generation", "webhooks"},
 }
 # Layers above the services, and the ones each must never import.
 NEVER = {

@@ -22,6 +22,8 @@ __all__ = [
     "UTCDateTime",
     "Usage",
     "Visibility",
+    "Webhook",
+    "WebhookDelivery",
 ]
 
 # The owner of images made before images had owners (and of those nobody can be traced to).
@@ -337,3 +339,52 @@ class GenerationJob(SQLModel, table=True):
     seen: bool = Field(
         default=False, sa_column=sa.Column(sa.Boolean, nullable=False, server_default=sa.false())
     )
+
+
+class Webhook(SQLModel, table=True):
+    """A URL told of every end of its owner's jobs (POSTs signed with a key of its own).
+
+    The signing secret is not stored: it is derived from the app's session key and the id
+    (`services/webhooks`), so a copy of the database signs nothing.
+    """
+
+    __tablename__ = "webhook"
+    __table_args__ = (sa.Index("ix_webhook_owner_created_at", "owner", "created_at"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    owner: str = Field(sa_column=sa.Column(sa.String(128), nullable=False))
+    url: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    created_at: datetime = Field(sa_column=sa.Column(UTCDateTime(), nullable=False))
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """One job end told to one webhook: the body sent, each attempt's outcome, the next try.
+
+    Rows are written in the transaction that ends the job, so no end goes untold; a worker
+    takes a due delivery by moving its `next_attempt_at` on (a lease), then sends it.
+    """
+
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (
+        sa.Index("ix_webhook_delivery_due", "status", "next_attempt_at"),
+        sa.Index("ix_webhook_delivery_webhook_created_at", "webhook_id", "created_at"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    webhook_id: uuid.UUID = Field(
+        sa_column=sa.Column(
+            sa.Uuid(), sa.ForeignKey("webhook.id", ondelete="CASCADE"), nullable=False
+        )
+    )
+    job_id: uuid.UUID = Field(sa_column=sa.Column(sa.Uuid(), nullable=False))
+    event: str = Field(sa_column=sa.Column(sa.String(32), nullable=False))
+    body: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    status: str = Field(
+        sa_column=sa.Column(sa.String(16), nullable=False)
+    )  # pending/delivered/failed
+    attempts: int = Field(default=0, sa_column=sa.Column(sa.Integer, nullable=False))
+    response_status: int | None = Field(default=None, sa_column=sa.Column(sa.Integer))
+    error: str | None = Field(default=None, sa_column=sa.Column(sa.Text))
+    created_at: datetime = Field(sa_column=sa.Column(UTCDateTime(), nullable=False))
+    next_attempt_at: datetime | None = Field(default=None, sa_column=sa.Column(UTCDateTime()))
+    last_attempt_at: datetime | None = Field(default=None, sa_column=sa.Column(UTCDateTime()))

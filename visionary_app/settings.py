@@ -329,6 +329,19 @@ class Settings(BaseSettings):
         default=True,
         description="Run a job once more when its worker vanished mid-call (counted as a call).",
     )
+    webhooks_allow_private: bool = Field(
+        default=False,
+        description="Let webhooks reach private, loopback and link-local addresses (an admin's "
+        "choice, for a receiver inside the network).",
+    )
+    webhook_retry_seconds: str = Field(
+        default="10,60,300,1800,7200",
+        pattern=r"^\s*\d+(\.\d+)?(\s*,\s*\d+(\.\d+)?)*\s*$",
+        description="The waits before each further attempt at a webhook delivery.",
+    )
+    webhook_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=60, description="How long a webhook receiver has to answer."
+    )
 
     @field_validator("access_users")
     @classmethod

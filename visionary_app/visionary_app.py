@@ -96,6 +96,13 @@ def _drain_before_the_server_stops(drain) -> None:
     loop.add_signal_handler(signal.SIGTERM, on_sigterm)
 
 
+async def deliver_webhooks() -> None:
+    """Send job ends to the webhooks their owners registered, retrying as they fail."""
+    webhooks = get_studio().webhooks
+    if webhooks is not None:
+        await webhooks.run()
+
+
 async def tidy_search_index() -> None:
     """Keep SQLite's search index in one piece: every write adds one, every search reads each."""
     await get_studio().catalog.keep_search_tidy()
@@ -148,6 +155,7 @@ app.register_lifespan_task(run_jobs)
 app.register_lifespan_task(tidy_search_index)
 app.register_lifespan_task(push_changes)
 app.register_lifespan_task(discover_models)
+app.register_lifespan_task(deliver_webhooks)
 app.add_middleware(AccessGate())
 
 

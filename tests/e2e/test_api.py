@@ -12,7 +12,9 @@ import pytest
 from PIL import Image as PILImage
 from playwright.sync_api import Browser, Page, expect
 
+from tests.api.test_webhooks import Receiver
 from tests.e2e.conftest import ITEM, RunningApp, assert_no_axe_violations, launch_app, unique
+from visionary_app.services.webhooks import verify
 
 PASSWORD = "api-tester-password-42"
 
@@ -24,6 +26,8 @@ def users_app(tmp_path_factory) -> Iterator[RunningApp]:
         access_users=f"alice:{PASSWORD},bob:{PASSWORD}",
         session_secret="session-secret-for-the-api-test-0123456789",
         offline_latency_ms="200",
+        webhooks_allow_private="true",  # the receiver below is on loopback
+        webhook_retry_seconds="0.5",
     ) as running:
         yield running
 
@@ -100,3 +104,41 @@ def test_the_api_documents_itself(users_app: RunningApp):
     docs = httpx.get(f"{users_app.url}/api/v1/docs")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
     assert httpx.get(f"{users_app.url}/api/v1/images").status_code == 401
+
+
+def test_a_webhook_added_in_the_page_is_told_of_a_job_and_its_log_shows_it(alice: Page):
+    receiver = Receiver()
+    receiver.answers = [500]  # the first attempt fails; the retry gets through
+    try:
+        alice.click("#webhooks-button")
+        expect(alice.locator("#webhooks")).to_be_visible()
+        alice.fill("#webhook-url", receiver.url)
+        alice.click("#webhook-create")
+        secret = alice.locator("#webhook-new-secret")
+        expect(secret).to_have_text(__import__("re").compile(r"^whsec_"))
+        expect(alice.locator(".webhook-row")).to_contain_text(receiver.url)
+        assert_no_axe_violations(alice, "webhooks dialog")
+        signing_secret = secret.inner_text()
+        alice.keyboard.press("Escape")
+
+        prompt = unique("a kite told to a webhook")
+        alice.fill("#prompt-input", prompt)
+        alice.click("#generate-button")
+        expect(alice.locator(ITEM).filter(has_text=prompt)).to_have_count(1, timeout=20_000)
+
+        alice.click("#webhooks-button")
+        delivered = alice.locator(".webhook-delivery").filter(has_text="delivered")
+        for _ in range(40):  # the retry goes out 0.5 s after the first attempt
+            alice.click("#webhook-refresh")
+            if delivered.count():
+                break
+            alice.wait_for_timeout(250)
+        expect(delivered).to_have_count(1)
+        expect(delivered).to_contain_text("job.succeeded")
+        expect(delivered.locator("td").nth(3)).to_have_text("2")
+        assert len(receiver.received) == 2
+        headers, body = receiver.received[-1]
+        verify(signing_secret, headers, body)
+        assert prompt in body.decode()
+    finally:
+        receiver.close()

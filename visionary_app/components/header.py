@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from visionary_app.components.api_tokens import api_tokens_dialog
+from visionary_app.components.webhooks import webhooks_dialog
 from visionary_app.state.access import AccessState
 from visionary_app.state.api_tokens import ApiTokensState
 from visionary_app.state.generation import GenerationState
@@ -62,6 +63,7 @@ def header() -> rx.Component:
                         AccessState.signed_in_as, size="2", color_scheme="gray", id="signed-in-as"
                     ),
                     rx.cond(ApiTokensState.can_have_tokens, api_tokens_dialog()),
+                    rx.cond(AccessState.signed_in_as != "", webhooks_dialog()),
                     rx.button(
                         "Sign out",
                         on_click=AccessState.sign_out,

@@ -60,6 +60,7 @@ from visionary_app.services.storage.azure_blob_store import AzureBlobStore
 from visionary_app.services.storage.blob_store import BlobStore
 from visionary_app.services.storage.local_blob_store import LocalBlobStore
 from visionary_app.services.storage.url_signing import UrlSigner
+from visionary_app.services.webhooks import Webhooks
 from visionary_app.settings import Settings, get_settings, parse_users
 
 __all__ = ["Studio", "build_studio", "get_studio"]
@@ -90,6 +91,7 @@ class Studio:
     model_sources: list[ComfyUISource] = field(default_factory=list)
     spend: SpendLedger | None = None
     teams: TeamDirectory | None = None
+    webhooks: Webhooks | None = None
 
     async def aclose(self) -> None:
         """Release network clients (the Azure store's HTTP session, the feed's Redis)."""
@@ -392,7 +394,12 @@ def build_studio(settings: Settings) -> Studio:
         anonymous_images_per_hour=settings.anonymous_images_per_hour,
     )
     budgets = build_budgets(settings)
-    jobs = JobQueue(engine, limits, feed=feed, budgets=budgets)
+    webhooks = Webhooks(
+        engine, _webhook_key(settings), allow_private=settings.webhooks_allow_private,
+        retry_after_s=tuple(float(s) for s in settings.webhook_retry_seconds.split(",")),
+        timeout_s=settings.webhook_timeout_seconds,
+    )  # fmt: skip
+    jobs = JobQueue(engine, limits, feed=feed, budgets=budgets, on_end=webhooks.record_job_end)
     access = build_access(settings)
     suggestion_meter = UsageMeter(
         engine, "suggestion",
@@ -435,6 +442,7 @@ def build_studio(settings: Settings) -> Studio:
         [comfyui] if comfyui is not None else [],
         spend=SpendLedger(engine, budgets, models.default.key),
         teams=TeamDirectory(engine),
+        webhooks=webhooks,
     )  # fmt: skip
 
 
@@ -455,6 +463,13 @@ def build_budgets(settings: Settings) -> Budgets:
         team_per_day=team_daily,
         team_per_month=team_monthly,
     )
+
+
+def _webhook_key(settings: Settings) -> bytes:
+    """What webhook secrets are derived from: the session secret if set, else a key file."""
+    if settings.session_secret is not None:
+        return b"webhooks\x00" + settings.session_secret.get_secret_value().encode()
+    return load_or_create_key(settings.data_dir / "webhook.key", "webhook key")
 
 
 def build_access(settings: Settings) -> AccessControl:

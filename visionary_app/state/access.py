@@ -21,6 +21,7 @@ from visionary_app.state.generation import GenerationState
 from visionary_app.state.lightbox import LightboxState
 from visionary_app.state.options import OptionsState
 from visionary_app.state.visitor import VisitorState
+from visionary_app.state.webhooks import WebhooksState
 
 logger = logging.getLogger(__name__)
 
@@ -112,6 +113,7 @@ class AccessState(VisitorState):
             OptionsState,
             EditorState,
             ApiTokensState,
+            WebhooksState,
         )
         for feature in features:
             (await self.get_state(feature)).reset()

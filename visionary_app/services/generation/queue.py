@@ -105,11 +105,6 @@ class LostCall:
     started_at: datetime
 
 
-def _drop_mask(session: Session, job_id: uuid.UUID) -> None:
-    """An ended job's mask is not needed by any worker any more."""
-    session.exec(sa.delete(JobMask).where(col(JobMask.job_id) == job_id))
-
-
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -165,11 +160,13 @@ class JobQueue:
         clock: Callable[[], datetime] = _utcnow,
         feed: LiveFeed | None = None,
         budgets: Budgets | None = None,
+        on_end: Callable[[Session, uuid.UUID], None] | None = None,
     ) -> None:
         """A queue on `engine` under `limits`, for this worker.
 
         `feed`, if given, hears of every owner whose jobs were queued, started or ended, so
-        their open pages update without asking.
+        their open pages update without asking. `on_end(session, job_id)` runs in the
+        transaction that ends each job (webhooks queue their deliveries there).
 
         `poll_interval_s` is the safety net: a waiting job is looked at that often even if
         nothing wakes it; `heartbeat_s` is how often this worker marks its jobs alive.
@@ -190,6 +187,14 @@ class JobQueue:
         self._listener: asyncio.Task | None = None
         self.passes = 0  # dispatcher passes so far (the idle benchmark reads it)
         self._feed = feed
+        self._on_end = on_end
+
+    def _ended(self, session: Session, job_id: uuid.UUID) -> None:
+        """What every end of a job does in its transaction: its mask goes, `on_end` runs."""
+        session.exec(sa.delete(JobMask).where(col(JobMask.job_id) == job_id))
+        if self._on_end is not None:
+            session.flush()
+            self._on_end(session, job_id)
 
     async def _tell_owners(self, owners: Iterable[str]) -> None:
         """Tell the owners' open pages, on every worker, that their jobs moved."""
@@ -546,7 +551,7 @@ class JobQueue:
             )
             owners = list(result.scalars())
             if owners:
-                _drop_mask(session, job_id)
+                self._ended(session, job_id)
             self._tell_workers(session)
             session.commit()
             return owners
@@ -644,7 +649,7 @@ class JobQueue:
                 job.status = JobStatus.SUCCEEDED if stored else JobStatus.FAILED
                 job.finished_at, job.seen = now, False
                 session.add(job)
-                _drop_mask(session, job.id)
+                self._ended(session, job.id)
                 ended.append(job.owner)
             if ended:
                 self._tell_workers(session)
@@ -689,7 +694,7 @@ class JobQueue:
                 reason = str(refusal).removeprefix("Not generated: ")
                 job.error = f"{ABANDONED_MESSAGES[JobStatus.RUNNING]} It was not retried: {reason}"
                 job.status, job.finished_at, job.seen = JobStatus.FAILED, now, False
-                _drop_mask(session, job.id)
+                self._ended(session, job.id)
             job.heartbeat_at = now
             session.add(job)
         self._tell_workers(session)
