@@ -21,4 +21,9 @@ config = rx.Config(
     # Brotli first: the stylesheet and scripts every page waits for are about 20% smaller
     # than with gzip; gzip stays for clients without brotli.
     frontend_compression_formats=["brotli", "gzip"],
+    # Pages of other sites may not call the app (it allowed "*", with credentials): only the
+    # public URL, or the dev server. Same-origin calls need no entry.
+    cors_allowed_origins=list(settings.allowed_origins),
+    # Behind Caddy (1), the client's address is read from the proxy's X-Forwarded-For.
+    trusted_proxy_hops=settings.trusted_proxy_hops,
 )

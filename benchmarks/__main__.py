@@ -32,6 +32,7 @@ def _offline_env(size: str, latency_ms: int, concurrent: int, per_user: int) -> 
         "VISIONARY_IMAGES_PER_USER_PER_HOUR": "0",
         "VISIONARY_IMAGES_PER_DAY": "0",
         "VISIONARY_ANONYMOUS_IMAGES_PER_HOUR": "0",
+        "VISIONARY_ANONYMOUS_IMAGES_PER_ADDRESS_PER_HOUR": "0",
         "VISIONARY_MAX_QUEUED_JOBS_PER_USER": "0",
         "GRANIAN_WORKERS": "1",
     }

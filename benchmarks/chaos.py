@@ -35,7 +35,6 @@ from tests.support.cluster import Cluster, run_cluster
 from tests.support.reflex_client import ReflexClient
 from visionary_app.services.gallery.catalog import make_index_engine
 from visionary_app.state.generation import GenerationState
-from visionary_app.state.visitor import VisitorState
 
 __all__ = ["run_chaos"]
 
@@ -141,7 +140,7 @@ async def _run(
         PageUser(
             ReflexClient(
                 cluster.url,
-                cookies={(VisitorState, "visitor_id"): uuid.uuid4().hex},
+                cookies={"visionary_visitor": uuid.uuid4().hex},
                 reconnect=True,
             )
         )

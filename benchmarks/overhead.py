@@ -39,6 +39,7 @@ async def run_overhead(*, images: int, size: str, log) -> dict:
             "VISIONARY_IMAGES_PER_USER_PER_HOUR": "0",
             "VISIONARY_IMAGES_PER_DAY": "0",
             "VISIONARY_ANONYMOUS_IMAGES_PER_HOUR": "0",
+            "VISIONARY_ANONYMOUS_IMAGES_PER_ADDRESS_PER_HOUR": "0",
             "VISIONARY_MAX_QUEUED_JOBS_PER_USER": "0",
             "AZURE_STORAGE_CONNECTION_STRING": azurite.connection_string,
             "VISIONARY_AZURE_CONTAINER": "overhead",

@@ -21,6 +21,7 @@ __all__ = [
     "JobStatusType",
     "UTCDateTime",
     "Usage",
+    "UserSession",
     "Visibility",
     "Webhook",
     "WebhookDelivery",
@@ -272,6 +273,8 @@ class GenerationJob(SQLModel, table=True):
         sa.Index("ix_generation_job_owner_created_at", "owner", "created_at"),
         # The whole app's images in a time window.
         sa.Index("ix_generation_job_created_at", "created_at"),
+        # Visitors' images from one address in a time window.
+        sa.Index("ix_generation_job_client_created_at", "client", "created_at"),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -339,6 +342,9 @@ class GenerationJob(SQLModel, table=True):
     seen: bool = Field(
         default=False, sa_column=sa.Column(sa.Boolean, nullable=False, server_default=sa.false())
     )
+    # The address a visitor without an account submitted from: visitors are limited per
+    # address as well as per cookie (a new cookie is a new visitor, a new address is not).
+    client: str | None = Field(default=None, sa_column=sa.Column(sa.String(64), nullable=True))
 
 
 class Webhook(SQLModel, table=True):
@@ -388,3 +394,21 @@ class WebhookDelivery(SQLModel, table=True):
     created_at: datetime = Field(sa_column=sa.Column(UTCDateTime(), nullable=False))
     next_attempt_at: datetime | None = Field(default=None, sa_column=sa.Column(UTCDateTime()))
     last_attempt_at: datetime | None = Field(default=None, sa_column=sa.Column(UTCDateTime()))
+
+
+class UserSession(SQLModel, table=True):
+    """A signed-in browser: its token names this row, and ending the row ends the session.
+
+    The token itself (signed, see services/access/sessions.py) is never stored; `id` is the
+    random session id inside it, which opens nothing without the signature.
+    """
+
+    __tablename__ = "user_session"
+    __table_args__ = (sa.Index("ix_user_session_principal", "principal"),)
+
+    id: str = Field(sa_column=sa.Column(sa.String(64), primary_key=True))
+    principal: str = Field(sa_column=sa.Column(sa.String(128), nullable=False))
+    created_at: datetime = Field(sa_column=sa.Column(UTCDateTime(), nullable=False))
+    expires_at: datetime = Field(sa_column=sa.Column(UTCDateTime(), nullable=False))
+    ended_at: datetime | None = Field(default=None, sa_column=sa.Column(UTCDateTime()))
+    client: str | None = Field(default=None, sa_column=sa.Column(sa.String(64)))

@@ -7,6 +7,7 @@ from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -249,6 +250,12 @@ class Settings(BaseSettings):
         ge=0,
         description="Images all visitors without an account may make together in any hour.",
     )
+    anonymous_images_per_address_per_hour: int = Field(
+        default=60,
+        ge=0,
+        description="Images visitors without an account may make from one address in any hour "
+        "(a new cookie is a new visitor, not a new address; 0: no limit).",
+    )
     max_queued_jobs_per_user: int = Field(
         default=10, ge=0, le=10_000, description="Jobs one user may have waiting or running."
     )
@@ -290,10 +297,35 @@ class Settings(BaseSettings):
     oidc_admin_value: str = Field(default="admin", description="...when it holds this value.")
     oidc_label: str = Field(default="single sign-on", description="Named on the sign-in button.")
     sign_in_attempts_per_minute: int = Field(
-        default=5, ge=1, le=10_000, description="Sign-in attempts for one name in a minute."
+        default=5,
+        ge=1,
+        le=10_000,
+        description="Sign-in attempts at one name from one address in a minute.",
     )
     sign_in_attempts_per_hour: int = Field(
-        default=20, ge=1, le=100_000, description="Sign-in attempts for one name in an hour."
+        default=20,
+        ge=1,
+        le=100_000,
+        description="Sign-in attempts at one name from one address in an hour.",
+    )
+    sign_in_attempts_per_name_per_hour: int = Field(
+        default=100,
+        ge=1,
+        le=1_000_000,
+        description="Attempts at one name from everywhere in an hour before they are slowed "
+        "(never refused: the owner still signs in).",
+    )
+    trusted_proxy_hops: int = Field(
+        default=0,
+        ge=0,
+        le=10,
+        description="Reverse proxies in front of the app whose X-Forwarded-For is trusted (1 "
+        "behind Caddy); 0: the connecting address is the client's.",
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="Where people open the app (https://studio.example.com): the one other "
+        "origin whose pages may call it; same-origin requests are always allowed.",
     )
     # Reflex's own variable: with it, several workers share state, and sign-in attempts.
     redis_url: str | None = Field(default=None, validation_alias=AliasChoices("REFLEX_REDIS_URL"))
@@ -472,6 +504,18 @@ class Settings(BaseSettings):
     def model_order(self) -> list[str]:
         """`VISIONARY_MODELS` as a list (empty: every configured model, as built)."""
         return [name.strip() for name in (self.models or "").split(",") if name.strip()]
+
+    @property
+    def allowed_origins(self) -> tuple[str, ...]:
+        """Origins besides the app's own whose pages may call it (Reflex's CORS list).
+
+        The public URL when set; otherwise the dev server's (`reflex run` serves the pages on
+        port 3000 and answers events on 8000). Same-origin calls need no entry.
+        """
+        if self.public_url:
+            parts = urlsplit(self.public_url.strip())
+            return (f"{parts.scheme.lower()}://{parts.netloc.lower()}",)
+        return ("http://localhost:3000", "http://127.0.0.1:3000")
 
     @property
     def admin_names(self) -> frozenset[str]:

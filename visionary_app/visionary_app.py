@@ -15,10 +15,12 @@ from visionary_app.api.health import health_routes
 from visionary_app.api.media import media_routes
 from visionary_app.api.metrics import metrics_routes
 from visionary_app.api.openai_compatible import build_openai_compatible
-from visionary_app.api.single_sign_on import single_sign_on_routes
+from visionary_app.api.page_guard import PageGuard
+from visionary_app.api.sessions import session_routes
 from visionary_app.api.v1 import build_api, mount
 from visionary_app.logs import configure_logging
 from visionary_app.pages import sign_in, studio, usage
+from visionary_app.services.access import origin_allowed
 from visionary_app.services.kit import upgrade_to_head
 from visionary_app.services.studio import get_studio
 from visionary_app.settings import get_settings
@@ -134,20 +136,43 @@ _HEAD = [
     rx.el.meta(name="theme-color", content="#3e63dd"),
 ]
 
+
+def _guarded(asgi_app):
+    """Everything the app answers, behind the origin check and the security headers."""
+    return PageGuard(
+        asgi_app,
+        allowed_origins=lambda: get_studio().allowed_origins,
+        image_origin=lambda: get_studio().store.url_origin,
+        trusted_proxy_hops=lambda: get_settings().trusted_proxy_hops,
+    )
+
+
+def _event_origin_allowed(origin: str | None, environ: dict) -> bool:
+    """Socket.IO's own origin check, the same rule as PageGuard's (same site, or allowed)."""
+    return origin_allowed(origin, environ.get("HTTP_HOST", ""), get_studio().allowed_origins)
+
+
 app = rx.App(
-    api_transformer=Starlette(
-        routes=[
-            *media_routes(lambda: get_studio().store),
-            *single_sign_on_routes(get_studio),
-            *health_routes(get_studio),
-            *metrics_routes(get_studio, _open_tabs),
-            mount("/api/v1", build_api(get_studio)),
-            mount("/v1", build_openai_compatible(get_studio)),
-        ]
-    ),
+    api_transformer=[
+        Starlette(
+            routes=[
+                *media_routes(lambda: get_studio().store),
+                *session_routes(get_studio),
+                *health_routes(get_studio),
+                *metrics_routes(get_studio, _open_tabs),
+                mount("/api/v1", build_api(get_studio)),
+                mount("/v1", build_openai_compatible(get_studio)),
+            ]
+        ),
+        _guarded,
+    ],
     head_components=_HEAD,
     html_lang="en",
 )
+# Reflex gives Socket.IO the CORS list, which cannot say "this site, whatever its port" (a
+# test or a second deployment); the same rule as every other request decides instead.
+if app.sio is not None:
+    app.sio.eio.cors_allowed_origins = _event_origin_allowed
 purge_state_files_less_often(app)
 app.register_lifespan_task(set_up_logging)
 app.register_lifespan_task(apply_migrations)

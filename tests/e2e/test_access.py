@@ -9,7 +9,9 @@ import threading
 import uuid
 from collections.abc import Iterator
 
+import httpx
 import pytest
+import socketio
 from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.conftest import (
@@ -17,6 +19,7 @@ from tests.e2e.conftest import (
     RunningApp,
     assert_no_axe_violations,
     launch_app,
+    on_sign_in,
     run_in_thread,
     seed_images,
 )
@@ -72,7 +75,7 @@ def _browser_page(browser: Browser, record: dict | None = None) -> Iterator[Page
 
 def _sign_in(page: Page, app: RunningApp, name: str, password: str) -> None:
     page.goto(app.url)
-    expect(page).to_have_url(f"{app.url}/sign-in")
+    expect(page).to_have_url(on_sign_in(app))
     page.fill("#sign-in-name", name)
     page.fill("#sign-in-password", password)
     page.click("#sign-in-button")
@@ -89,16 +92,16 @@ def test_the_studio_asks_for_sign_in_and_refuses_a_wrong_password(
     with _browser_page(browser) as page:
         _sign_in(page, locked_app, "alice", "not her password")
         expect(page.locator("#sign-in-error")).to_contain_text("do not match")
-        expect(page).to_have_url(f"{locked_app.url}/sign-in")
+        expect(page).to_have_url(on_sign_in(locked_app))
         page.fill("#sign-in-name", "alice")
         page.fill("#sign-in-password", PASSWORDS["alice"])
         page.click("#sign-in-button")
         expect(page.locator("#gallery[data-loaded='true']")).to_be_attached()
         expect(page.locator("#signed-in-as")).to_have_text("alice")
         page.click("#sign-out")
-        expect(page).to_have_url(f"{locked_app.url}/sign-in")
+        expect(page).to_have_url(on_sign_in(locked_app))
         page.goto(locked_app.url)
-        expect(page).to_have_url(f"{locked_app.url}/sign-in")
+        expect(page).to_have_url(on_sign_in(locked_app))
 
 
 def test_limits_follow_the_user_into_another_browser_and_secrets_stay_home(
@@ -112,10 +115,13 @@ def test_limits_follow_the_user_into_another_browser_and_secrets_stay_home(
         page.fill("#prompt-input", first_prompt)
         page.click("#generate-button")
         expect(page.locator(ITEM).filter(has_text=first_prompt)).to_have_count(1)
+        # Read again what the browser loaded (bodies of pages before the sign-in's page load
+        # are gone from the browser by now): the pages, scripts and styles anyone can fetch.
         bodies = {}
-        for response in record["responses"]:
-            with contextlib.suppress(Exception):
-                bodies[response.url] = response.text()
+        for url in {response.url for response in record["responses"]}:
+            if url.startswith(locked_app.url) and "/auth/" not in url:
+                with contextlib.suppress(httpx.HTTPError):
+                    bodies[url] = httpx.get(url, timeout=10).text
     with _browser_page(browser) as other:
         _sign_in(other, locked_app, "BOB", PASSWORDS["bob"])
         expect(other.locator("#gallery[data-loaded='true']")).to_be_attached()
@@ -160,7 +166,7 @@ def test_no_axe_violations_on_sign_in(browser: Browser, locked_app: RunningApp, 
     page.set_default_timeout(30_000)
     try:
         page.goto(locked_app.url)
-        expect(page).to_have_url(f"{locked_app.url}/sign-in")
+        expect(page).to_have_url(on_sign_in(locked_app))
         expect(page.locator("#sign-in-password")).to_be_visible()
         assert_no_axe_violations(page, f"sign-in ({scheme})")
         page.fill("#sign-in-name", "alice")
@@ -185,7 +191,7 @@ def _session_of(page: Page) -> str:
 
 def _as(app: RunningApp, session: str, actions) -> ReflexClient:
     """Run `actions(client)` on a raw websocket tab signed in with `session`; the client."""
-    client = ReflexClient(app.url, cookies={(VisitorState, "session_token"): session})
+    client = ReflexClient(app.url, cookies={"visionary_session": session})
 
     async def run() -> None:
         await client.connect()
@@ -274,3 +280,106 @@ def _session_of_user(browser: Browser, app: RunningApp, name: str) -> str:
         _sign_in(page, app, name, PASSWORDS[name])
         expect(page.locator("#gallery[data-loaded='true']")).to_be_attached()
         return _session_of(page)
+
+
+def test_no_page_script_can_read_a_session_and_a_copy_dies_with_sign_out(
+    browser: Browser, locked_app: RunningApp
+):
+    violations: list[str] = []
+    with _browser_page(browser) as page:
+        page.on(
+            "console",
+            lambda message: (
+                violations.append(message.text)
+                if "Content Security Policy" in message.text
+                else None
+            ),
+        )
+        response = page.goto(locked_app.url + "/sign-in")
+        headers = response.headers
+        assert "frame-ancestors 'none'" in headers["content-security-policy"]
+        assert headers["x-content-type-options"] == "nosniff"
+        assert headers["referrer-policy"] == "same-origin"
+        _sign_in(page, locked_app, "alice", PASSWORDS["alice"])
+        expect(page.locator("#gallery[data-loaded='true']")).to_be_attached()
+        expect(page.locator("#signed-in-as")).to_have_text("alice")
+        readable = page.evaluate("document.cookie")
+        assert "visionary_session" not in readable and "visionary_visitor" not in readable
+        cookies = {cookie["name"]: cookie for cookie in page.context.cookies()}
+        assert cookies["visionary_session"]["httpOnly"] and cookies["visionary_visitor"]["httpOnly"]
+        assert cookies["visionary_session"]["sameSite"] == "Lax"
+        copied = cookies["visionary_session"]["value"]
+
+        page.click("#sign-out")
+        expect(page).to_have_url(on_sign_in(locked_app))
+        expect(page.locator("#gallery")).to_have_count(0)
+    assert violations == [], violations
+
+    # The copy taken before signing out opens nothing: not the page...
+    context = browser.new_context()
+    try:
+        context.add_cookies([{"name": "visionary_session", "value": copied, "url": locked_app.url}])
+        thief = context.new_page()
+        thief.goto(locked_app.url)
+        expect(thief).to_have_url(on_sign_in(locked_app))
+    finally:
+        context.close()
+    # ...nor the websocket, event by event.
+    seed_images(locked_app, [f"alice's after sign-out {uuid.uuid4().hex[:6]}"], owner="user:alice")
+    stolen = _as(locked_app, copied, lambda c: c.send(GalleryState, "load"))
+    assert stolen.get(GalleryState, "images", []) == []
+    assert stolen.get(VisitorState, "signed_in_as", "") == ""
+
+
+CROSS_SITE_PAGE = """<!doctype html><title>elsewhere</title><script>
+const socket = new WebSocket("%s/_event/?EIO=4&transport=websocket");
+socket.onopen = () => { document.title = "opened"; };
+socket.onclose = (e) => { if (document.title !== "opened") document.title = "refused"; };
+</script>"""
+
+
+def test_a_page_of_another_site_cannot_open_the_event_socket(
+    browser: Browser, locked_app: RunningApp
+):
+    """A site on another port of the same host is the same *site*: Lax cookies go along."""
+    import http.server
+
+    socket_url = locked_app.url.replace("http://", "ws://")
+    body = (CROSS_SITE_PAGE % socket_url).encode()
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("content-type", "text/html")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with _browser_page(browser) as page:
+            _sign_in(page, locked_app, "alice", PASSWORDS["alice"])
+            expect(page.locator("#gallery[data-loaded='true']")).to_be_attached()
+            page.goto(f"http://localhost:{server.server_port}/")
+            expect(page).to_have_title("refused", timeout=10_000)
+            # The same script on the app's own origin opens it: the origin is what is refused.
+            page.goto(locked_app.url + "/sign-in")
+            page.evaluate(
+                "url => new Promise(done => { const s = new WebSocket(url); "
+                "s.onopen = () => { document.title = 'opened'; done(); }; s.onclose = done; })",
+                f"{socket_url}/_event/?EIO=4&transport=websocket",
+            )
+            expect(page).to_have_title("opened")
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    async def connect_from_elsewhere() -> None:
+        client = ReflexClient(locked_app.url, origin="https://evil.example")
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            await client.connect(timeout_s=5)
+
+    run_in_thread(connect_from_elsewhere, timeout_s=30)

@@ -21,7 +21,6 @@ from tests.support.reflex_client import ReflexClient
 from visionary_app.state.gallery import GalleryState
 from visionary_app.state.generation import GenerationState
 from visionary_app.state.lightbox import LightboxState
-from visionary_app.state.visitor import VisitorState
 
 METRICS_TOKEN = "metrics-token-for-the-live-update-test-0123456789"
 
@@ -45,7 +44,7 @@ def _statements(app: RunningApp) -> float:
 
 
 def _tab(app: RunningApp) -> ReflexClient:
-    return ReflexClient(app.url, cookies={(VisitorState, "visitor_id"): uuid.uuid4().hex})
+    return ReflexClient(app.url, cookies={"visionary_visitor": uuid.uuid4().hex})
 
 
 def _prompts(client: ReflexClient) -> list[str]:

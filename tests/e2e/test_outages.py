@@ -30,7 +30,6 @@ from tests.support.reflex_client import ReflexClient
 from visionary_app.services.gallery.catalog import make_index_engine
 from visionary_app.state.gallery import GalleryState
 from visionary_app.state.generation import GenerationState
-from visionary_app.state.visitor import VisitorState
 
 TABS = 6
 LATENCY_MS = 2500  # long enough to cut a service while every provider call is under way
@@ -101,8 +100,7 @@ def _told(tab: ReflexClient, prompt: str, words: str) -> bool:
 
 async def _tabs(app: RunningApp) -> list[ReflexClient]:
     tabs = [
-        ReflexClient(app.url, cookies={(VisitorState, "visitor_id"): uuid.uuid4().hex})
-        for _ in range(TABS)
+        ReflexClient(app.url, cookies={"visionary_visitor": uuid.uuid4().hex}) for _ in range(TABS)
     ]
     await asyncio.gather(*(tab.connect() for tab in tabs))
     return tabs

@@ -15,7 +15,7 @@ import oidc_provider_mock
 import pytest
 from playwright.sync_api import Browser, expect
 
-from tests.e2e.conftest import ITEM, RunningApp, launch_app, seed_images, unique
+from tests.e2e.conftest import ITEM, RunningApp, launch_app, on_sign_in, seed_images, unique
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +56,7 @@ def _signed_in(browser: Browser, app: RunningApp, sub: str):
     page.set_default_timeout(30_000)
     try:
         page.goto(app.url)
-        expect(page).to_have_url(f"{app.url}/sign-in")
+        expect(page).to_have_url(on_sign_in(app))
         expect(page.locator("#sign-in-password")).to_have_count(0)  # no passwords here
         page.click("#sign-in-sso")
         page.fill("input[name=sub]", sub)  # the provider's own sign-in form

@@ -2,7 +2,7 @@
 
 from reflex.state import State
 
-from tests.state.conftest import run_event, said, substate
+from tests.state.conftest import run_event, said, substate, visitor_tab
 from visionary_app.models import Visibility
 from visionary_app.state.editor import EditorState
 from visionary_app.state.gallery import GalleryState
@@ -13,12 +13,6 @@ from visionary_app.state.visitor import VisitorState
 ALICE, BOB = "a" * 32, "b" * 32
 
 
-def _visitor_tab(visitor_id: str) -> State:
-    tab = State(_reflex_internal_init=True)
-    substate(tab, VisitorState).visitor_id = visitor_id
-    return tab
-
-
 async def _private_image_of_alice(studio):
     image = await studio.pipeline.generate("alice's secret", owner=f"visitor:{ALICE}")
     await studio.catalog.set_visibility(image.id, Visibility.PRIVATE)
@@ -27,7 +21,7 @@ async def _private_image_of_alice(studio):
 
 async def test_crafted_events_cannot_edit_vary_or_borrow_a_private_image(studio):
     secret = await _private_image_of_alice(studio)
-    bob = _visitor_tab(BOB)
+    bob = visitor_tab(BOB)
 
     out = await run_event(substate(bob, GenerationState), GenerationState.vary, str(secret.id))
     assert said(out, "could not be read")
@@ -47,7 +41,7 @@ async def test_crafted_events_cannot_edit_vary_or_borrow_a_private_image(studio)
 
 
 async def test_an_edit_from_the_editor_is_a_new_image_linked_to_its_source(studio):
-    alice = _visitor_tab(ALICE)
+    alice = visitor_tab(ALICE)
     source = await studio.pipeline.generate("a harbour", owner=f"visitor:{ALICE}")
     lightbox = substate(alice, LightboxState)
     await run_event(lightbox, LightboxState.open_image, str(source.id))
@@ -73,7 +67,7 @@ async def test_an_edit_from_the_editor_is_a_new_image_linked_to_its_source(studi
 
 
 async def test_damaged_strokes_are_a_message_not_a_crash(studio):
-    editor = substate(_visitor_tab(ALICE), EditorState)
+    editor = substate(visitor_tab(ALICE), EditorState)
     out = await run_event(editor, EditorState.set_strokes, [{"paths": [{"x": "NaN"}]}], 100)
     assert said(out, "paint again") and not editor.painted
 

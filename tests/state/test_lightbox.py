@@ -2,13 +2,10 @@
 
 import uuid
 
-from reflex.state import State
-
-from tests.state.conftest import run_event, said, substate
+from tests.state.conftest import run_event, said, substate, visitor_tab
 from visionary_app.services.gallery.catalog import Catalog, CatalogError
 from visionary_app.state.gallery import GalleryState
 from visionary_app.state.lightbox import LightboxState
-from visionary_app.state.visitor import VisitorState
 
 
 class DownCatalog(Catalog):
@@ -38,14 +35,8 @@ async def test_an_index_outage_is_a_message(tab, studio):
     assert said(await run_event(lightbox, LightboxState.delete), "index is unavailable")
 
 
-def _visitor_tab(visitor_id: str) -> State:
-    tab = State(_reflex_internal_init=True)
-    substate(tab, VisitorState).visitor_id = visitor_id
-    return tab
-
-
 async def test_only_the_owner_changes_an_image_and_nobody_else_sees_it_private(studio):
-    owner, other = _visitor_tab("a" * 32), _visitor_tab("b" * 32)
+    owner, other = visitor_tab("a" * 32), visitor_tab("b" * 32)
     image = await studio.pipeline.generate("mine", owner=f"visitor:{'a' * 32}")
     image_id = str(image.id)
 
@@ -65,7 +56,7 @@ async def test_only_the_owner_changes_an_image_and_nobody_else_sees_it_private(s
     (blob,) = [b async for b in studio.store.list_blobs() if b.name == image.blob_name]
     assert blob.metadata["visibility"] == "private"  # so sync restores it
 
-    theirs = substate(_visitor_tab("b" * 32), LightboxState)
+    theirs = substate(visitor_tab("b" * 32), LightboxState)
     out = await run_event(theirs, LightboxState.open_image, image_id)
     assert said(out, "could not be opened") and theirs.prompt == ""
     gallery = substate(other, GalleryState)

@@ -166,7 +166,13 @@ def run_cluster(
 
     def start(number: int) -> subprocess.Popen:
         # Each backend its own state files (see run_app); with Redis they hold nothing.
-        backend_env = {**env, "REFLEX_STATES_WORKDIR": str(work / f"states-{number}")}
+        backend_env = {
+            **env,
+            "REFLEX_STATES_WORKDIR": str(work / f"states-{number}"),
+            # Each backend answers the pages too (deploy/Caddyfile), from the exported build.
+            "REFLEX_MOUNT_FRONTEND_COMPILED_APP": "true",
+            "VISIONARY_TRUSTED_PROXY_HOPS": "1",
+        }
         with logs[number].open("ab") as out:
             return subprocess.Popen(
                 [str(reflex), "run", "--env", "prod", "--backend-only",

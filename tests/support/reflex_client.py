@@ -39,22 +39,22 @@ class ReflexClient:
     def __init__(
         self,
         base_url: str,
-        cookies: dict[tuple[type, str], str] | None = None,
+        cookies: dict[str, str] | None = None,
         *,
         reconnect: bool = False,
+        origin: str | None = None,
     ) -> None:
-        """`cookies` are the browser's cookie-backed state vars, by (state, var): a tab sends
-        them when it boots, as a signed-in browser sends its session.
+        """`cookies` (name: value) go with the websocket's upgrade request, as a browser's
+        HttpOnly session and visitor cookies do; `origin`, if given, is the page's origin a
+        browser would send.
 
         With `reconnect`, a lost socket is opened again (as a browser's is), booting again;
         `connects` counts the connections made. https://127.0.0.1 is trusted as is (Caddy's
         local authority signs it in the load-balanced layout).
         """
         self.base_url = base_url.rstrip("/")
-        self.cookies = {
-            f"{state.get_full_name()}.{var_key(var)}": value
-            for (state, var), value in (cookies or {}).items()
-        }
+        self.cookies = dict(cookies or {})
+        self.origin = origin
         self.token = str(uuid.uuid4())
         self.state: dict[str, dict[str, Any]] = {}
         self.toasts: list[tuple[str, str]] = []
@@ -73,10 +73,15 @@ class ReflexClient:
 
     async def connect(self, timeout_s: float = 30) -> None:
         """Open the socket, hydrate, and run the page's on_load events."""
-        payload = {"vars": self.cookies} if self.cookies else {}
-        boot = {"name": f"{_ROOT}.hydrate_and_load", "payload": payload, "router_data": _ROUTER}
+        boot = {"name": f"{_ROOT}.hydrate_and_load", "payload": {}, "router_data": _ROUTER}
+        headers = {}
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
+        if self.origin:
+            headers["Origin"] = self.origin
         await self._sio.connect(
             f"{self.base_url}?token={self.token}",
+            headers=headers,
             socketio_path="/_event",
             namespaces=["/_event"],
             transports=["websocket"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from visionary_app.components.api_tokens import api_tokens_dialog
+from visionary_app.components.native_form import posted_form
 from visionary_app.components.webhooks import webhooks_dialog
 from visionary_app.state.access import AccessState
 from visionary_app.state.api_tokens import ApiTokensState
@@ -64,12 +65,28 @@ def header() -> rx.Component:
                     ),
                     rx.cond(ApiTokensState.can_have_tokens, api_tokens_dialog()),
                     rx.cond(AccessState.signed_in_as != "", webhooks_dialog()),
-                    rx.button(
-                        "Sign out",
-                        on_click=AccessState.sign_out,
-                        variant="soft",
-                        size="1",
-                        id="sign-out",
+                    # A plain form: the route ends the session on the server and clears the
+                    # HttpOnly cookie, which no page script could do.
+                    posted_form(
+                        rx.hstack(
+                            rx.button(
+                                "Sign out", type="submit", variant="soft", size="1", id="sign-out"
+                            ),
+                            rx.cond(
+                                AccessState.signed_in_as != "",
+                                rx.button(
+                                    "Sign out everywhere",
+                                    type="submit",
+                                    name="everywhere",
+                                    value="1",
+                                    variant="ghost",
+                                    size="1",
+                                    id="sign-out-everywhere",
+                                ),
+                            ),
+                            align="center",
+                        ),
+                        to="/auth/sign-out",
                     ),
                     align="center",
                 ),

@@ -5,17 +5,22 @@ from __future__ import annotations
 import reflex as rx
 
 from visionary_app.components.media import backend_resolved
+from visionary_app.components.native_form import posted_form
 from visionary_app.state.access import SIGN_IN_ROUTE, AccessState
 
 TITLE = "Sign in · VisionaryAI"
 
 
 def sign_in_page() -> rx.Component:
-    """A small form: name (for a list of users) and password."""
+    """A small form: name (for a list of users) and password.
+
+    It is a plain HTML form posted to /auth/sign-in, which sets the HttpOnly session cookie
+    and sends the browser on: the password never passes through the page's state.
+    """
     return rx.container(
         rx.el.main(
             rx.card(
-                rx.form(
+                posted_form(
                     rx.vstack(
                         rx.hstack(
                             rx.icon("sparkles", size=24, color=rx.color("accent", 9)),
@@ -80,8 +85,8 @@ def sign_in_page() -> rx.Component:
                         spacing="3",
                         width="100%",
                     ),
-                    on_submit=AccessState.sign_in,
-                    reset_on_submit=True,
+                    to="/auth/sign-in",
+                    id="sign-in-form",
                     width="100%",
                 ),
                 width="100%",
@@ -100,5 +105,5 @@ def register(app: rx.App) -> None:
         title=TITLE,
         description="Sign in to the VisionaryAI image studio.",
         image="/social-preview.png",
-        on_load=AccessState.show_sign_on_error,
+        on_load=AccessState.show_error,
     )

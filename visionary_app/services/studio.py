@@ -13,6 +13,7 @@ import openai
 from visionary_app.models import Visibility
 from visionary_app.services.access.api_tokens import ApiTokens, parse_configured_tokens
 from visionary_app.services.access.oidc import OidcClient, OidcConfig
+from visionary_app.services.access.session_store import SessionStore
 from visionary_app.services.access.sessions import AccessControl
 from visionary_app.services.access.sign_in_limits import SignInLimiter
 from visionary_app.services.access.teams import TeamDirectory
@@ -92,6 +93,12 @@ class Studio:
     spend: SpendLedger | None = None
     teams: TeamDirectory | None = None
     webhooks: Webhooks | None = None
+    sessions: SessionStore | None = None
+
+    @property
+    def allowed_origins(self) -> frozenset[str]:
+        """Origins besides the app's own whose pages may call it (see Settings)."""
+        return frozenset(self.settings.allowed_origins)
 
     async def aclose(self) -> None:
         """Release network clients (the Azure store's HTTP session, the feed's Redis)."""
@@ -392,6 +399,7 @@ def build_studio(settings: Settings) -> Studio:
         images_per_day=settings.images_per_day,
         max_queued_per_owner=settings.max_queued_jobs_per_user,
         anonymous_images_per_hour=settings.anonymous_images_per_hour,
+        anonymous_images_per_address_per_hour=settings.anonymous_images_per_address_per_hour,
     )
     budgets = build_budgets(settings)
     webhooks = Webhooks(
@@ -422,6 +430,7 @@ def build_studio(settings: Settings) -> Studio:
             settings.redis_url,
             per_minute=settings.sign_in_attempts_per_minute,
             per_hour=settings.sign_in_attempts_per_hour,
+            per_name_per_hour=settings.sign_in_attempts_per_name_per_hour,
         ),
         build_single_sign_on(settings, access),
         Uploads(
@@ -443,6 +452,7 @@ def build_studio(settings: Settings) -> Studio:
         spend=SpendLedger(engine, budgets, models.default.key),
         teams=TeamDirectory(engine),
         webhooks=webhooks,
+        sessions=SessionStore(engine, access),
     )  # fmt: skip
 
 

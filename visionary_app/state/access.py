@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
-from typing import Any
 
 import reflex as rx
 from reflex.event import Event
 from reflex.middleware import Middleware
 from reflex.state import BaseState, StateUpdate
 
-from visionary_app.services.access import SignInUnavailable
+from visionary_app.services.access import SESSION_COOKIE
 from visionary_app.services.studio import get_studio
 from visionary_app.state.api_tokens import ApiTokensState
 from visionary_app.state.editor import EditorState
@@ -26,11 +24,13 @@ from visionary_app.state.webhooks import WebhooksState
 logger = logging.getLogger(__name__)
 
 SIGN_IN_ROUTE = "/sign-in"
-# A wrong password costs this long, which makes guessing slow without locking anyone out.
-_FAILED_SIGN_IN_DELAY_S = 1.0
 
-
-_SIGN_ON_ERRORS = {
+# What the sign-in routes' codes mean (a code, not words, comes back in the URL).
+_SIGN_IN_ERRORS = {
+    "wrong": "That name and password do not match.",
+    "wrong-password": "That password is not right.",
+    "wait": "Too many attempts. Try again in {seconds} seconds.",
+    "unavailable": "Signing in is unavailable right now; try again in a minute.",
     "cancelled": "The sign-in was cancelled at the identity provider.",
     "unreachable": "The identity provider could not be reached; try again.",
     "mismatch": "That sign-in did not start in this browser (or took too long); try again.",
@@ -39,10 +39,15 @@ _SIGN_ON_ERRORS = {
     "nameless": "The identity provider did not say who you are; ask your administrator.",
     "failed": "The sign-in could not be completed; try again.",
 }
+# What a tab holds for the person signed in; it goes when the session does.
+_FEATURES = (
+    GalleryState, LightboxState, GenerationState, OptionsState, EditorState, ApiTokensState,
+    WebhooksState,
+)  # fmt: skip
 
 
 class AccessState(VisitorState):
-    """The sign-in form. The password is read from the submitted form, never kept in state."""
+    """The sign-in page. Its form posts to /auth/sign-in; the password never enters state."""
 
     error: str = ""
 
@@ -64,67 +69,33 @@ class AccessState(VisitorState):
         return studio.settings.oidc_label if studio.single_sign_on is not None else ""
 
     @rx.event
-    def show_sign_on_error(self):
-        """Say why a single sign-on came back here (the callback passes a code, not words)."""
-        code = self.router.url.query_parameters.get("error", "")
-        self.error = _SIGN_ON_ERRORS.get(code, _SIGN_ON_ERRORS["failed"]) if code else ""
+    def show_error(self):
+        """Say why the sign-in routes sent the browser back here (they pass a code)."""
+        query = self.router.url.query_parameters
+        code = query.get("error", "")
+        if code == "wrong" and not get_studio().access.asks_for_name:
+            code = "wrong-password"
+        seconds = query.get("seconds", "")
+        if code == "wait" and not (seconds.isdigit() and len(seconds) < 7):
+            code = "unavailable"
+        message = _SIGN_IN_ERRORS.get(code, _SIGN_IN_ERRORS["failed"]) if code else ""
+        self.error = message.format(seconds=seconds)
 
-    @rx.event
-    async def sign_in(self, form_data: dict[str, Any]):
-        """Check the credentials; on success keep a signed session and open the studio."""
-        studio = get_studio()
-        access = studio.access
-        name = str(form_data.get("name", ""))[:200]
-        try:
-            wait = await studio.sign_in_limiter.attempt(name if access.asks_for_name else "")
-        except SignInUnavailable:
-            self.error = "Signing in is unavailable right now; try again in a minute."
-            return None
-        if wait is not None:
-            self.error = f"Too many attempts. Try again in {wait} seconds."
-            logger.warning("sign-in attempts over the limit%s", f" for {name!r}" if name else "")
-            return None
-        principal = await asyncio.to_thread(access.check, name, str(form_data.get("password", "")))
-        if principal is None:
-            await asyncio.sleep(_FAILED_SIGN_IN_DELAY_S)
-            self.error = (
-                "That name and password do not match."
-                if access.asks_for_name
-                else "That password is not right."
-            )
-            logger.warning("failed sign-in attempt%s", f" for {name!r}" if name else "")
-            return None
-        self.error = ""
-        self.session_token = access.issue(principal)
-        return rx.redirect("/")
 
-    @rx.event
-    async def sign_out(self):
-        """Forget the session, and everything this tab held for it, then show the sign-in page.
+async def forget_what_the_tab_held(state: BaseState) -> None:
+    """Reset every feature of a tab whose session ended or changed hands.
 
-        The tab's state lives on the server: its gallery (signed image URLs), the open image
-        and the job cards go with the session, not only the cookie.
-        """
-        self.session_token = ""
-        features = (
-            GalleryState,
-            LightboxState,
-            GenerationState,
-            OptionsState,
-            EditorState,
-            ApiTokensState,
-            WebhooksState,
-        )
-        for feature in features:
-            (await self.get_state(feature)).reset()
-        return rx.redirect(SIGN_IN_ROUTE)
+    The tab's state lives on the server: its gallery (signed image URLs), the open image and
+    the job cards belong to the session that filled them, not to whoever uses the tab next.
+    """
+    for feature in _FEATURES:
+        (await state.get_state(feature)).reset()
 
 
 @functools.cache
 def _always_allowed() -> frozenset[str]:
     """Events that must work before signing in: Reflex's own, and the sign-in form's."""
-    name = AccessState.get_full_name()
-    return frozenset((f"{name}.sign_in", f"{name}.sign_out", f"{name}.show_sign_on_error"))
+    return frozenset((f"{AccessState.get_full_name()}.show_error",))
 
 
 class AccessGate(Middleware):
@@ -136,15 +107,25 @@ class AccessGate(Middleware):
 
     async def preprocess(self, app, state: BaseState, event: Event) -> StateUpdate | None:
         """Let the event through, or answer with a redirect to the sign-in page."""
-        if not get_studio().access.enabled:
+        studio = get_studio()
+        if not studio.access.enabled:
             return None
+        visitor = await state.get_state(VisitorState)
+        token = visitor._cookie(SESSION_COOKIE)
+        if token:  # read off the event loop; later checks in this event hit the cache
+            await studio.sessions.check(token)
+        session_id = visitor._session_id()
+        if visitor._filled_for != session_id:
+            # Signed out (here or anywhere), or someone else signed in: before anything is
+            # sent to the page, even Reflex's own hydration, it forgets the old session's.
+            await forget_what_the_tab_held(state)
+            visitor._filled_for = session_id
         handler_state = event.name.rpartition(".")[0]
         if not handler_state.startswith("reflex___state____state.visionary_app"):
             return None  # Reflex's own events: hydration, storage sync, page loads
         if event.name in _always_allowed():
             return None
-        visitor = await state.get_state(VisitorState)
-        if visitor._signed_in():
+        if session_id:
             return None
         path = (event.router_data or {}).get("pathname", "")
         if path == SIGN_IN_ROUTE:

@@ -263,8 +263,11 @@ class GenerationState(VisitorState):
         The job runs on whichever worker claims it; this only follows it.
         """
         runner = get_studio().runner
+        client = self._client()
         try:
-            job = await runner.submit(owner, prompt, options, kind=kind, sources=sources, mask=mask)
+            job = await runner.submit(
+                owner, prompt, options, kind=kind, sources=sources, mask=mask, client=client
+            )
         except GenerationFailed as exc:
             yield rx.toast.error(str(exc), id="prompt-invalid")
             return

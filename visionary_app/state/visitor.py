@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 import logging
+import re
 import uuid
+from http.cookies import CookieError, SimpleCookie
 
 import reflex as rx
 
 from visionary_app.models import Image
-from visionary_app.services.access import ANONYMOUS_PREFIX, SHARED, Viewer
+from visionary_app.services.access import (
+    ANONYMOUS_PREFIX,
+    SESSION_COOKIE,
+    SHARED,
+    VISITOR_COOKIE,
+    Claims,
+    Viewer,
+)
 from visionary_app.services.gallery import CatalogError
 from visionary_app.services.studio import get_studio
 from visionary_app.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
-_YEAR_S = 365 * 24 * 3600
+_VISITOR_ID = re.compile(r"[0-9a-f]{32}")
 
 
 async def viewer_of(state: rx.State) -> Viewer:
@@ -42,16 +51,38 @@ class NotSignedIn(Exception):
 
 
 class VisitorState(rx.State):
-    """A browser's identity: a random visitor id, and a signed session when sign-in is on."""
+    """A browser's identity, read on the server from its websocket's upgrade request.
 
-    visitor_id: str = rx.Cookie("", name="visionary_visitor", max_age=_YEAR_S, same_site="lax")
-    session_token: str = rx.Cookie(
-        "", name="visionary_session", max_age=_YEAR_S, same_site="strict"
-    )
+    The session token and the visitor id are HttpOnly cookies: the browser sends them when
+    the page connects, the server reads them from `router.headers`, and neither is a state
+    var, so neither is ever sent back to a page script.
+    """
+
+    # The session whose person the tab's features were filled for (see AccessGate).
+    _filled_for: str = ""
+
+    def _cookie(self, name: str) -> str:
+        try:
+            morsel = SimpleCookie(self.router.headers.cookie).get(name)
+        except CookieError:
+            return ""
+        return morsel.value if morsel is not None else ""
+
+    def _claims(self) -> Claims | None:
+        """What the browser's session says, if it is valid and open (checked on the server)."""
+        token = self._cookie(SESSION_COOKIE)
+        sessions = get_studio().sessions
+        return sessions.check_now(token) if token and sessions is not None else None
+
+    def _session_id(self) -> str:
+        """The open session this tab acts in ("" if none)."""
+        claims = self._claims()
+        return claims.session_id if claims is not None else ""
 
     def _principal(self) -> str | None:
-        """Who the session token says this is (None without a valid one)."""
-        return get_studio().access.verify(self.session_token) if self.session_token else None
+        """Who the session says this is (None without a valid, open one)."""
+        claims = self._claims()
+        return claims.principal if claims is not None else None
 
     def _signed_in(self) -> bool:
         """Whether this browser may use the studio."""
@@ -69,34 +100,51 @@ class VisitorState(rx.State):
             raise NotSignedIn
         return principal if principal != SHARED else None
 
+    def _visitor_id(self) -> str:
+        """The browser's visitor id (its cookie), or the tab's own id where it has none.
+
+        The page that loaded sets the cookie; a client that never loaded a page (a script on
+        the websocket, the dev server's pages) is one visitor per tab.
+        """
+        cookie = self._cookie(VISITOR_COOKIE)
+        if _VISITOR_ID.fullmatch(cookie):
+            return cookie
+        return f"tab-{self.router.session.client_token}"[:64]
+
     def _owner(self) -> str:
-        """The key jobs and limits are filed under (assigns a visitor id on first use).
+        """The key jobs and limits are filed under.
 
         A named user is the same user in every browser; otherwise each browser is one.
         """
         if named := self._named_owner():
             return named
-        if not self.visitor_id:
-            self.visitor_id = uuid.uuid4().hex
-        return f"{ANONYMOUS_PREFIX}{self.visitor_id}"
+        return f"{ANONYMOUS_PREFIX}{self._visitor_id()}"
 
     def _existing_owner(self) -> str | None:
-        """`_owner()` for a look from outside the tab: None where it would assign a visitor id.
+        """`_owner()` for a look from outside the tab: None where it has no identity yet.
 
-        A tab's state can be read before its browser has sent the cookie (a tab given a new
-        token on reconnecting); assigning an id then would file the tab under a stranger.
+        A tab's state can be read before its browser has connected (a tab given a new token
+        on reconnecting); it is then nobody's.
         """
         try:
             if named := self._named_owner():
                 return named
         except NotSignedIn:
             return None
-        return f"{ANONYMOUS_PREFIX}{self.visitor_id}" if self.visitor_id else None
+        if not self.router.session.client_token:
+            return None
+        return f"{ANONYMOUS_PREFIX}{self._visitor_id()}"
+
+    def _client(self) -> str:
+        """The browser's address (from a trusted proxy's X-Forwarded-For, see rxconfig)."""
+        return self.router.session.client_ip
 
     def _viewer(self) -> Viewer:
         """Who is acting, as the server decides it: owner key, and whether an admin."""
-        session = get_studio().access.session(self.session_token) if self.session_token else None
-        principal, admin_by_claim = session if session is not None else (None, False)
+        claims = self._claims()
+        principal, admin_by_claim = (
+            (claims.principal, claims.admin_by_claim) if claims else (None, False)
+        )
         name = principal.removeprefix("user:") if principal and principal != SHARED else ""
         listed = bool(name) and name in get_settings().admin_names
         return Viewer(owner=self._owner(), admin=listed or admin_by_claim)

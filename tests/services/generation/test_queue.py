@@ -285,6 +285,18 @@ async def test_anonymous_visitors_share_one_budget_however_many_cookies(make_que
     await queue.submit("user:alice", "signed in: not in the visitors' budget", ONE)
 
 
+async def test_visitors_from_one_address_share_one_visitors_limit(make_queue):
+    # A fresh cookie is a fresh visitor, but not a fresh address.
+    queue = make_queue(anonymous_images_per_address_per_hour=2, anonymous_images_per_hour=50)
+    for cookie in range(2):
+        await queue.submit(f"visitor:{cookie:032x}", "p", ONE, client="203.0.113.5")
+    with pytest.raises(LimitReached, match="visitors from your address have reached"):
+        await queue.submit("visitor:" + "e" * 32, "p", ONE, client="203.0.113.5")
+    await queue.submit("visitor:" + "e" * 32, "elsewhere", ONE, client="198.51.100.9")
+    signed_in = await queue.submit("user:alice", "named users", ONE, client="203.0.113.5")
+    assert signed_in.client is None  # only visitors are counted by address
+
+
 async def test_one_user_cannot_fill_the_queue(make_queue):
     queue = make_queue(max_concurrent=1, max_queued_per_owner=3)
     jobs = [await queue.submit("user:alice", f"p{i}", ONE) for i in range(3)]

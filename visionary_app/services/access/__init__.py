@@ -8,21 +8,39 @@ from visionary_app.services.access.api_tokens import (
     TokensUnavailable,
     parse_configured_tokens,
 )
+from visionary_app.services.access.clients import client_address, origin_allowed, origin_of
 from visionary_app.services.access.oidc import OidcClient, OidcConfig, SignOnFailed
 from visionary_app.services.access.ownership import ANONYMOUS_PREFIX, Scope, Viewer
-from visionary_app.services.access.sessions import SHARED, AccessControl, hash_password
-from visionary_app.services.access.sign_in_limits import SignInLimiter, SignInUnavailable
+from visionary_app.services.access.session_store import SessionStore, SessionsUnavailable
+from visionary_app.services.access.sessions import (
+    SESSION_COOKIE,
+    SHARED,
+    VISITOR_COOKIE,
+    AccessControl,
+    Claims,
+    hash_password,
+)
+from visionary_app.services.access.sign_in_limits import (
+    SignInLimiter,
+    SignInUnavailable,
+    Verdict,
+)
 from visionary_app.services.access.teams import TeamDirectory, TeamsUnavailable
 
 __all__ = [
     "ANONYMOUS_PREFIX",
     "SCOPES",
+    "SESSION_COOKIE",
     "SHARED",
+    "VISITOR_COOKIE",
     "AccessControl",
     "ApiTokens",
+    "Claims",
     "OidcClient",
     "OidcConfig",
     "Scope",
+    "SessionStore",
+    "SessionsUnavailable",
     "SignInLimiter",
     "SignInUnavailable",
     "SignOnFailed",
@@ -31,7 +49,11 @@ __all__ = [
     "TokenHolder",
     "TokenRefused",
     "TokensUnavailable",
+    "Verdict",
     "Viewer",
+    "client_address",
     "hash_password",
+    "origin_allowed",
+    "origin_of",
     "parse_configured_tokens",
 ]

@@ -3,10 +3,12 @@
 With neither configured the app is open, as it always was. A user's password may be given as
 an argon2 hash (`python -m visionary_app hash-password`) or, flagged in the log, as plain
 text; either is checked in constant time, and an unknown name costs the same as a wrong
-password. A successful sign-in gets a token `<principal>.<expiry>.<password tag>.<HMAC>`: the
-browser keeps it in a cookie, the server checks it on every event, and no password or key
-ever leaves the server. The password tag is derived from the user's current password (or its
-hash), so changing a password ends every session signed in with the old one.
+password. A successful sign-in gets a token `<session id>.<principal>.<expiry>.<password
+tag>.<HMAC>`: the browser keeps it in an HttpOnly cookie (no page script reads it), the server
+checks it on every event, and no password or key ever leaves the server. The password tag is
+derived from the user's current password (or its hash), so changing a password ends every
+session signed in with the old one; the session id names a row on the server
+(`SessionStore`), so signing out ends the session for every copy of the cookie.
 """
 
 from __future__ import annotations
@@ -15,16 +17,28 @@ import base64
 import hashlib
 import hmac
 import logging
+import secrets
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
 
 from pwdlib import PasswordHash
 
-__all__ = ["SHARED", "AccessControl", "hash_password", "is_password_hash"]
+__all__ = [
+    "SESSION_COOKIE",
+    "SHARED",
+    "VISITOR_COOKIE",
+    "AccessControl",
+    "Claims",
+    "hash_password",
+    "is_password_hash",
+]
 
 logger = logging.getLogger(__name__)
 
+# The cookies, both HttpOnly: the session's token, and a visitor's random id.
+SESSION_COOKIE = "visionary_session"
+VISITOR_COOKIE = "visionary_visitor"
 # The principal of everyone who knows the shared password (each browser is its own user).
 SHARED = "shared"
 _HASHER = PasswordHash.recommended()  # argon2id
@@ -46,6 +60,20 @@ def _digest(secret: str) -> bytes:
 
 def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+@dataclass(frozen=True)
+class Claims:
+    """What a valid token says.
+
+    Who, whether the identity provider made them an admin, which session (a row on the
+    server), and until when.
+    """
+
+    principal: str
+    admin_by_claim: bool
+    session_id: str
+    expires: int
 
 
 @dataclass
@@ -111,19 +139,26 @@ class AccessControl:
         return self._signature(f"single sign-on\x00{principal}\x00{admin}")[:16]
 
     def issue(
-        self, principal: str, now: float | None = None, *, single_sign_on_admin: bool | None = None
+        self,
+        principal: str,
+        now: float | None = None,
+        *,
+        single_sign_on_admin: bool | None = None,
+        session_id: str | None = None,
     ) -> str:
         """A session token for `principal`, valid for `session_seconds`.
 
         `single_sign_on_admin` is given for a session from the identity provider: whether its
-        claims made the person an admin.
+        claims made the person an admin. `session_id` (random if not given) names the
+        session's row on the server.
         """
         expires = int((now if now is not None else time.time()) + self.session_seconds)
         if single_sign_on_admin is not None:
             tag = self._sign_on_tag(principal, single_sign_on_admin)
         else:
             tag = self._password_tag(principal) or ""
-        payload = f"{_b64(principal.encode('utf-8'))}.{expires}.{tag}"
+        session_id = session_id or secrets.token_urlsafe(16)
+        payload = f"{session_id}.{_b64(principal.encode('utf-8'))}.{expires}.{tag}"
         return f"{payload}.{self._signature(payload)}"
 
     def verify(self, token: str, now: float | None = None) -> str | None:
@@ -131,19 +166,21 @@ class AccessControl:
 
         A token stops working when it expires, when the key changes, when its user is removed
         from the list (or the shared password is switched off), when their password changes,
-        and (single sign-on) when single sign-on is switched off.
+        and (single sign-on) when single sign-on is switched off. Whether its session was
+        ended is the `SessionStore`'s to say.
         """
-        session = self.session(token, now)
-        return session[0] if session is not None else None
+        claims = self.claims(token, now)
+        return claims.principal if claims is not None else None
 
-    def session(self, token: str, now: float | None = None) -> tuple[str, bool] | None:
-        """(principal, admin by the identity provider's claims) of a valid token, or None."""
+    def claims(self, token: str, now: float | None = None) -> Claims | None:
+        """What a valid token says, or None."""
         try:
-            encoded, expires_text, tag, signature = token.split(".")
-            payload = f"{encoded}.{expires_text}.{tag}"
-            if not hmac.compare_digest(signature, self._signature(payload)):
+            session_id, encoded, expires_text, tag, signature = token.split(".")
+            payload = f"{session_id}.{encoded}.{expires_text}.{tag}"
+            if not session_id or not hmac.compare_digest(signature, self._signature(payload)):
                 return None
-            if int(expires_text) < (now if now is not None else time.time()):
+            expires = int(expires_text)
+            if expires < (now if now is not None else time.time()):
                 return None
             padded = encoded + "=" * (-len(encoded) % 4)
             principal = base64.urlsafe_b64decode(padded).decode("utf-8")
@@ -151,11 +188,11 @@ class AccessControl:
             return None
         current = self._password_tag(principal)
         if current is not None and hmac.compare_digest(tag, current):
-            return principal, False
+            return Claims(principal, False, session_id, expires)
         if self.single_sign_on and principal.startswith("user:"):
             for admin in (False, True):
                 if hmac.compare_digest(tag, self._sign_on_tag(principal, admin)):
-                    return principal, admin
+                    return Claims(principal, admin, session_id, expires)
         return None
 
 

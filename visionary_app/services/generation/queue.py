@@ -38,6 +38,7 @@ from visionary_app.models import (
     join_ids,
     planned_image_id,
 )
+from visionary_app.services.access import ANONYMOUS_PREFIX
 from visionary_app.services.gallery.live_feed import Change, ChangeKind, LiveFeed
 from visionary_app.services.generation.providers.base import ImageOptions
 from visionary_app.services.kit.database import database_now, in_session
@@ -255,11 +256,13 @@ class JobQueue:
         sources: Sequence[uuid.UUID] = (),
         estimated_micros: int = 0,
         mask: bytes | None = None,
+        client: str | None = None,
     ) -> GenerationJob:
         """Queue a job, or raise LimitReached if its images would exceed a cost limit.
 
         `estimated_micros` is what it should cost (micro-dollars), kept with the row; an
         edit's `mask` is kept beside it until the job ends, for whichever worker runs it.
+        `client`: the address a visitor without an account submitted from (limited too).
         """
         now = self._clock()
         job = GenerationJob(
@@ -268,6 +271,7 @@ class JobQueue:
             created_at=now, worker=self.worker, kind=kind.value, source_ids=join_ids(sources),
             background=options.background, complexity=options.complexity, model=options.model,
             estimated_micros=estimated_micros,
+            client=client[:64] if client and owner.startswith(ANONYMOUS_PREFIX) else None,
         )  # fmt: skip
 
         def work(session: Session) -> GenerationJob:
@@ -284,7 +288,7 @@ class JobQueue:
                 session.add(JobMask(job_id=job.id, data=mask))
             session.flush()
             refusal = image_limit_refusal(
-                session, self.limits, owner, now, active=job.turn
+                session, self.limits, owner, now, active=job.turn, client=job.client
             ) or budget_refusal(session, self.budgets, owner, now, job.estimated_micros)
             if refusal is not None:
                 session.rollback()

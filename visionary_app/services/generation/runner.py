@@ -290,10 +290,12 @@ class JobRunner:
         kind: ImageKind = ImageKind.GENERATED,
         sources: tuple[Image, ...] = (),
         mask: bytes | None = None,
+        client: str | None = None,
     ) -> GenerationJob:
         """Validate and queue a job that makes `kind` from `sources` (already checked visible).
 
-        An edit's `mask` (PNG) waits with the job for whichever worker runs it. Raises
+        An edit's `mask` (PNG) waits with the job for whichever worker runs it; `client` is
+        the address a visitor without an account submits from. Raises
         InvalidPrompt / InvalidOptions (nothing queued), LimitReached or QueueUnavailable;
         each message is fit for the user.
         """
@@ -312,7 +314,7 @@ class JobRunner:
         try:
             job = await self.queue.submit(
                 owner, prompt, options, kind=kind, sources=ids, estimated_micros=estimate,
-                mask=mask,
+                mask=mask, client=client,
             )  # fmt: skip
         except LimitReached:
             LIMIT_REFUSALS.labels("job").inc()

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from visionary_app.models import GenerationJob
@@ -38,6 +39,7 @@ class JobLimits:
     images_per_day: int = 0
     # Anonymous visitors together (a new cookie is a new visitor, so this is what holds).
     anonymous_images_per_hour: int = 0
+    anonymous_images_per_address_per_hour: int = 0
 
 
 class LimitReached(Exception):
@@ -69,16 +71,29 @@ def _window(session: Session, since: datetime, who) -> list[tuple]:
 
 
 def image_limit_refusal(
-    session: Session, limits: JobLimits, owner: str, now: datetime, *, active: int
+    session: Session,
+    limits: JobLimits,
+    owner: str,
+    now: datetime,
+    *,
+    active: int,
+    client: str | None = None,
 ) -> LimitReached | None:
     """Why a new job of `owner` (who has `active` others waiting or running) is refused.
 
-    Reads the jobs in `session`, which already holds the new job's row.
+    Reads the jobs in `session`, which already holds the new job's row. A visitor without an
+    account submitting from `client` (an address) shares an hourly limit with every other
+    visitor there: a fresh cookie is a fresh visitor, but not a fresh address.
     """
     anonymous = owner.startswith(ANONYMOUS_PREFIX)
+    from_here = col(GenerationJob.client) == client
     checks = (
         (limits.images_per_owner_per_hour, _HOUR, col(GenerationJob.owner) == owner,
          "you have reached your limit of {limit} images per hour"),
+        (limits.anonymous_images_per_address_per_hour if anonymous and client else 0, _HOUR,
+         sa.and_(from_here, col(GenerationJob.owner).startswith(ANONYMOUS_PREFIX)),
+         "visitors from your address have reached their limit of {limit} images per hour "
+         "(sign in for your own)"),
         (limits.anonymous_images_per_hour if anonymous else 0, _HOUR,
          col(GenerationJob.owner).startswith(ANONYMOUS_PREFIX),
          "visitors without an account have together reached their limit of {limit} images "

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob import (
@@ -85,6 +85,12 @@ class AzureBlobStore:
         self._delegation_key_expiry = datetime.min.replace(tzinfo=UTC)
         self._delegation_lock = asyncio.Lock()
         self._container_ready = False
+
+    @property
+    def url_origin(self) -> str:
+        """Where its signed URLs point: the storage account (pages load images from there)."""
+        parts = urlsplit(self._container.url)
+        return f"{parts.scheme}://{parts.netloc}"
 
     @classmethod
     def from_connection_string(

@@ -47,6 +47,11 @@ class SignedUrl:
 class BlobStore(Protocol):
     """Stores image bytes under names from `make_blob_name` and hands out expiring read URLs."""
 
+    @property
+    def url_origin(self) -> str:
+        """Where its signed URLs point (`scheme://host`), or "" for this app itself."""
+        ...
+
     async def put(
         self, name: str, data: bytes, content_type: str, metadata: Mapping[str, str]
     ) -> None:

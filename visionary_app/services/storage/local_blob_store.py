@@ -33,6 +33,11 @@ class LocalBlobStore:
         self._urls = UrlCache(signer.ttl_seconds)
         self.url_prefix = url_prefix.rstrip("/")
 
+    @property
+    def url_origin(self) -> str:
+        """Where its signed URLs point: "" (this app itself)."""
+        return ""
+
     def path_for(self, name: str) -> Path:
         """The file for a blob name; rejects anything that is not a name we built."""
         if not is_valid_blob_name(name):
