@@ -52,7 +52,7 @@ COPY --chown=visionary:visionary visionary_app ./visionary_app
 # The app answers the pages itself (with its security headers and visitor cookie); Caddy
 # serves the scripts and styles of the same build.
 COPY --from=frontend --chown=visionary:visionary /app/.web/build/client ./.web/build/client
-ENV REFLEX_MOUNT_FRONTEND_COMPILED_APP=true
+ENV VISIONARY_SERVE_PAGES=true
 USER 10001:10001
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=60s --retries=3 \

@@ -322,6 +322,11 @@ class Settings(BaseSettings):
         description="Reverse proxies in front of the app whose X-Forwarded-For is trusted (1 "
         "behind Caddy); 0: the connecting address is the client's.",
     )
+    serve_pages: bool = Field(
+        default=False,
+        description="A backend-only process (behind Caddy) answers the compiled pages as well, "
+        "with its security headers and visitor cookie (the build in .web/build/client).",
+    )
     public_url: str | None = Field(
         default=None,
         description="Where people open the app (https://studio.example.com): the one other "

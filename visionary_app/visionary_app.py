@@ -147,6 +147,20 @@ def _guarded(asgi_app):
     )
 
 
+def _serve_pages(asgi_app):
+    """With VISIONARY_SERVE_PAGES (a backend behind Caddy), answer the compiled pages too.
+
+    Reflex mounts them only when one process serves both; a backend-only process would leave
+    the pages to Caddy, without the app's headers and visitor cookie. They are mounted as
+    Reflex mounts them: last, after every route of the backend (the Reflex app, mounted last).
+    """
+    if get_settings().serve_pages:
+        from reflex.utils.exec import get_frontend_mount
+
+        asgi_app.routes[-1].app.routes.append(get_frontend_mount(router=app.router))
+    return asgi_app
+
+
 def _event_origin_allowed(origin: str | None, environ: dict) -> bool:
     """Socket.IO's own origin check, the same rule as PageGuard's (same site, or allowed)."""
     return origin_allowed(origin, environ.get("HTTP_HOST", ""), get_studio().allowed_origins)
@@ -164,6 +178,7 @@ app = rx.App(
                 mount("/v1", build_openai_compatible(get_studio)),
             ]
         ),
+        _serve_pages,
         _guarded,
     ],
     head_components=_HEAD,

@@ -170,7 +170,7 @@ def run_cluster(
             **env,
             "REFLEX_STATES_WORKDIR": str(work / f"states-{number}"),
             # Each backend answers the pages too (deploy/Caddyfile), from the exported build.
-            "REFLEX_MOUNT_FRONTEND_COMPILED_APP": "true",
+            "VISIONARY_SERVE_PAGES": "true",
             "VISIONARY_TRUSTED_PROXY_HOPS": "1",
         }
         with logs[number].open("ab") as out:
