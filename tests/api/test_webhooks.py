@@ -63,7 +63,9 @@ async def _studio(monkeypatch, tmp_path, **settings):
         monkeypatch, tmp_path, access_users="alice:alice-password,bob:bob-password",
         webhook_retry_seconds="0.2,0.2", webhook_timeout_seconds="2", **settings,
     )  # fmt: skip
-    built.webhooks.poll_s = 0.1
+    # Long: a job end wakes the sender, and it sleeps until the next retry is due; nothing
+    # here waits for the safety poll.
+    built.webhooks.poll_s = 60
     return built
 
 

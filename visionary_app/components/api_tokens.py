@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from visionary_app.components.dialogs import dialog_heading, shown_once
 from visionary_app.state.api_tokens import ApiTokensState, TokenRow
 
 
@@ -46,31 +47,6 @@ def _scope(scope: str, checked: bool) -> rx.Component:
     )
 
 
-def _new_token() -> rx.Component:
-    return rx.cond(
-        ApiTokensState.new_token != "",
-        rx.callout.root(
-            rx.callout.icon(rx.icon("key-round")),
-            rx.callout.text(
-                "Copy it now: it is not shown again. ",
-                rx.code(
-                    ApiTokensState.new_token, id="api-token-new", style={"word_break": "break-all"}
-                ),
-                " ",
-                rx.button(
-                    "Copy",
-                    size="1",
-                    variant="soft",
-                    type="button",
-                    on_click=rx.set_clipboard(ApiTokensState.new_token),
-                ),
-            ),
-            variant="surface",
-            size="1",
-        ),
-    )
-
-
 def api_tokens_dialog() -> rx.Component:
     """Opened from the header by signed-in users."""
     return rx.dialog.root(
@@ -79,14 +55,7 @@ def api_tokens_dialog() -> rx.Component:
         ),
         rx.dialog.content(
             rx.vstack(
-                rx.hstack(
-                    rx.dialog.title("API tokens", size="4"),
-                    rx.spacer(),
-                    rx.dialog.close(
-                        rx.icon_button(rx.icon("x"), variant="ghost", aria_label="Close")
-                    ),
-                    width="100%",
-                ),
+                dialog_heading("API tokens"),
                 rx.text(
                     "A token lets a script, or an app such as Open WebUI, act as you: under "
                     "your limits, seeing what you see. Only its hash is kept.",
@@ -114,7 +83,7 @@ def api_tokens_dialog() -> rx.Component:
                     on_submit=ApiTokensState.create,
                     reset_on_submit=True,
                 ),
-                _new_token(),
+                shown_once(ApiTokensState.new_token, id="api-token-new", intro=""),
                 rx.cond(
                     ApiTokensState.tokens.length() > 0,
                     rx.table.root(

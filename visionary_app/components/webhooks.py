@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from visionary_app.components.dialogs import dialog_heading, shown_once
 from visionary_app.state.webhooks import DeliveryRow, WebhookRow, WebhooksState
 
 
@@ -44,34 +45,6 @@ def _delivery(delivery: DeliveryRow) -> rx.Component:
     )
 
 
-def _new_secret() -> rx.Component:
-    return rx.cond(
-        WebhooksState.new_secret != "",
-        rx.callout.root(
-            rx.callout.icon(rx.icon("key-round")),
-            rx.callout.text(
-                "Deliveries are signed with this secret (Standard Webhooks). Copy it now: it "
-                "is not shown again. ",
-                rx.code(
-                    WebhooksState.new_secret,
-                    id="webhook-new-secret",
-                    style={"word_break": "break-all"},
-                ),
-                " ",
-                rx.button(
-                    "Copy",
-                    size="1",
-                    variant="soft",
-                    type="button",
-                    on_click=rx.set_clipboard(WebhooksState.new_secret),
-                ),
-            ),
-            variant="surface",
-            size="1",
-        ),
-    )
-
-
 def _table(headers: list[str], body: rx.Component) -> rx.Component:
     return rx.table.root(
         rx.table.header(rx.table.row(*[rx.table.column_header_cell(header) for header in headers])),
@@ -87,14 +60,7 @@ def webhooks_dialog() -> rx.Component:
         rx.dialog.trigger(rx.button("Webhooks", variant="soft", size="1", id="webhooks-button")),
         rx.dialog.content(
             rx.vstack(
-                rx.hstack(
-                    rx.dialog.title("Webhooks", size="4"),
-                    rx.spacer(),
-                    rx.dialog.close(
-                        rx.icon_button(rx.icon("x"), variant="ghost", aria_label="Close")
-                    ),
-                    width="100%",
-                ),
+                dialog_heading("Webhooks"),
                 rx.text(
                     "When one of your jobs ends, a signed POST tells each URL here; a failed "
                     "delivery is tried again.",
@@ -121,7 +87,11 @@ def webhooks_dialog() -> rx.Component:
                     reset_on_submit=True,
                     width="100%",
                 ),
-                _new_secret(),
+                shown_once(
+                    WebhooksState.new_secret,
+                    id="webhook-new-secret",
+                    intro="Deliveries are signed with this secret (Standard Webhooks).",
+                ),
                 rx.cond(
                     WebhooksState.hooks.length() > 0,
                     _table(["URL", "Added", "Actions"], rx.foreach(WebhooksState.hooks, _hook)),

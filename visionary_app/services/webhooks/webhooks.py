@@ -103,14 +103,14 @@ class Webhooks:
         allow_private: bool = False,
         retry_after_s: tuple[float, ...] = DEFAULT_RETRY_AFTER_S,
         timeout_s: float = 10.0,
-        poll_s: float = 5.0,
+        poll_s: float = 60.0,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         """Webhooks in `engine`'s tables, signed with secrets derived from `key`.
 
         `allow_private`: whether URLs may reach private, loopback and link-local addresses
         (an admin's choice, for a receiver inside the network). `retry_after_s`: the wait
-        before each further attempt; `poll_s`: how often due retries are looked for.
+        before each further attempt; `poll_s`: the longest the sender sleeps between looks.
         """
         self._engine = engine
         self._key = key
@@ -237,17 +237,43 @@ class Webhooks:
             self._loop.call_soon_threadsafe(self._due.set)
 
     async def run(self) -> None:
-        """Send due deliveries as they come, until cancelled."""
+        """Send due deliveries as they come, until cancelled.
+
+        Between passes it sleeps until the next retry is due, or a job end here wakes it, or
+        at most `poll_s` (a retry another worker scheduled, then stopped): an idle studio
+        reads the table once per `poll_s`.
+        """
         self._loop = asyncio.get_running_loop()
         while True:
             self._due.clear()
+            wait = self.poll_s
             try:
                 await self.deliver_due()
+                next_due = await self._next_due()
             except WebhooksUnavailable as exc:
                 logger.warning("could not look for webhook deliveries: %s", exc)
+            else:
+                if next_due is not None:
+                    until = (next_due - self._clock()).total_seconds()
+                    wait = min(self.poll_s, max(0.05, until))
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.poll_s):
+                async with asyncio.timeout(wait):
                     await self._due.wait()
+
+    async def _next_due(self) -> datetime | None:
+        """When the next pending delivery is due (None if there is none)."""
+
+        def work(session: Session) -> datetime | None:
+            return session.exec(
+                select(sa.func.min(WebhookDelivery.next_attempt_at)).where(
+                    col(WebhookDelivery.status) == DeliveryStatus.PENDING
+                )
+            ).one()
+
+        due = await self._run(work)
+        if due is not None and due.tzinfo is None:  # SQLite hands back a naive UTC time
+            due = due.replace(tzinfo=UTC)
+        return due
 
     async def deliver_due(self) -> int:
         """Send every delivery due now (taken from other workers by a lease); how many."""
