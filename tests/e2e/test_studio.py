@@ -7,7 +7,14 @@ import uuid
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import ITEM, JOB_CARD, RunningApp, generate, unique
+from tests.e2e.conftest import (
+    ITEM,
+    JOB_CARD,
+    RunningApp,
+    assert_no_axe_violations,
+    generate,
+    unique,
+)
 
 SUCCESS_TOAST = '[data-sonner-toast][data-type="success"]'
 ERROR_TOAST = '[data-sonner-toast][data-type="error"]'
@@ -156,3 +163,33 @@ def test_over_long_prompt_is_refused_and_stores_nothing(page: Page, app: Running
     expect(page.locator(JOB_CARD)).to_have_count(0)
     assert len(app.image_rows()) == rows_before
     assert app.blob_names() == blobs_before
+
+
+def test_earlier_prompts_come_back_from_the_history_and_the_up_arrow(page: Page):
+    first, second = unique("history: a paper crane"), unique("history: a glass harbour")
+    for prompt in (first, second):
+        generate(page, prompt)
+        expect(_tile(page, prompt)).to_have_count(1, timeout=30_000)
+    page.fill("#prompt-input", "")
+    # The server has the empty box once the counter (its count) says so.
+    expect(page.locator("#prompt-counter")).to_have_text(re.compile(r"^0 / "))
+
+    # The up arrow in an empty prompt box brings back the last prompt.
+    page.focus("#prompt-input")
+    page.keyboard.press("ArrowUp")
+    expect(page.locator("#prompt-input")).to_have_value(second)
+    page.fill("#prompt-input", "")
+
+    # The history lists them newest first, searchable, all from the keyboard.
+    expect(page.locator("[data-sonner-toast]")).to_have_count(0, timeout=20_000)
+    page.click("#prompt-history-button")
+    items = page.locator("#prompt-history .prompt-history-item")
+    expect(items.first).to_have_text(second)
+    expect(items.filter(has_text=first)).to_have_count(1)
+    assert_no_axe_violations(page, "prompt history")
+    page.fill("#prompt-history-search", "paper crane")
+    expect(items).to_have_count(1)
+    items.first.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#prompt-input")).to_have_value(first)
+    expect(page.locator("#prompt-history")).to_have_count(0)

@@ -12,6 +12,8 @@ from visionary_app.services.storage.blob_store import StorageError
 from visionary_app.services.storage.local_blob_store import LocalBlobStore
 from visionary_app.state.gallery import GalleryState
 from visionary_app.state.generation import GenerationState, cards_for
+from visionary_app.state.prompt_history import PromptHistoryState
+from visionary_app.state.visitor import VisitorState
 
 
 class UnsignableStore(LocalBlobStore):
@@ -109,3 +111,28 @@ async def test_the_tightest_budget_left_is_shown(tab, studio):
     studio.jobs.budgets = Budgets()
     await run_event(generation, GenerationState.sync_jobs)
     assert generation.budget_left == ""
+
+
+async def test_the_up_arrow_recalls_the_last_prompt_and_history_puts_one_back(studio, tab):
+    history = substate(tab, PromptHistoryState)
+    generation = substate(tab, GenerationState)
+    owner = substate(tab, VisitorState)._owner()
+    for prompt in ("first idea", "second idea"):
+        await studio.jobs.submit(owner, prompt, studio.pipeline.default_options())
+
+    await run_event(history, PromptHistoryState.recall, "ArrowDown")
+    assert generation.prompt == ""
+    await run_event(history, PromptHistoryState.recall, "ArrowUp")
+    assert generation.prompt == "second idea"
+    generation.prompt = "typing something"
+    await run_event(history, PromptHistoryState.recall, "ArrowUp")
+    assert generation.prompt == "typing something"  # only an empty box recalls
+
+    await run_event(history, PromptHistoryState.set_open, True)
+    assert history.prompts == ["second idea", "first idea"]
+    await run_event(history, PromptHistoryState.set_search, "FIRST")
+    assert history.prompts == ["first idea"]
+    await run_event(history, PromptHistoryState.use, "someone else's prompt")
+    assert generation.prompt == "typing something"  # not one of this owner's: ignored
+    await run_event(history, PromptHistoryState.use, "first idea")
+    assert generation.prompt == "first idea" and not history.is_open

@@ -7,6 +7,7 @@ import reflex as rx
 from visionary_app.components.picture_upload import picture_upload
 from visionary_app.state.generation import GenerationState
 from visionary_app.state.options import CUSTOM, OptionsState
+from visionary_app.state.prompt_history import PromptHistoryState
 from visionary_app.state.suggestions import SuggestionState
 from visionary_app.state.uploads import UPLOAD_ID, UploadState
 
@@ -166,6 +167,74 @@ def suggestion_buttons() -> rx.Component:
     )
 
 
+_HISTORY_LIST_STYLE = {
+    "padding": "0", "margin": "0", "width": "100%", "max_height": "50vh", "overflow_y": "auto",
+}  # fmt: skip
+
+
+_HISTORY_LIST_STYLE = {
+    "padding": "0", "margin": "0", "width": "100%", "max_height": "50vh", "overflow_y": "auto",
+}  # fmt: skip
+
+
+def _history_item(prompt: rx.Var[str]) -> rx.Component:
+    return rx.el.li(
+        rx.button(
+            rx.text(prompt, trim="end", size="2", style={"text_align": "start"}),
+            type="button",
+            variant="ghost",
+            on_click=PromptHistoryState.use(prompt),
+            class_name="prompt-history-item",
+            width="100%",
+            style={"justify_content": "flex-start", "max_width": "100%"},
+        ),
+        style={"list_style": "none"},
+    )
+
+
+def prompt_history() -> rx.Component:
+    """Your earlier prompts, newest first and searchable; one click puts one back."""
+    return rx.popover.root(
+        rx.popover.trigger(
+            rx.button(
+                rx.icon("history", size=16),
+                "History",
+                type="button",
+                variant="soft",
+                id="prompt-history-button",
+                title="Your earlier prompts (or press ↑ in an empty prompt box)",
+            )
+        ),
+        rx.popover.content(
+            rx.vstack(
+                rx.input(
+                    value=PromptHistoryState.search,
+                    on_change=PromptHistoryState.set_search.debounce(250),
+                    placeholder="Search your prompts",
+                    aria_label="Search your earlier prompts",
+                    id="prompt-history-search",
+                    width="100%",
+                ),
+                rx.cond(
+                    PromptHistoryState.prompts.length() > 0,
+                    rx.el.ul(
+                        rx.foreach(PromptHistoryState.prompts, _history_item),
+                        id="prompt-history",
+                        aria_label="Earlier prompts, newest first",
+                        style=_HISTORY_LIST_STYLE,
+                    ),
+                    rx.text("No earlier prompts.", size="2", color_scheme="gray"),
+                ),
+                spacing="2",
+                width="min(480px, 90vw)",
+            ),
+            aria_label="Your earlier prompts",
+        ),
+        open=PromptHistoryState.is_open,
+        on_open_change=PromptHistoryState.set_open,
+    )
+
+
 def _counter() -> rx.Component:
     over = GenerationState.prompt_length > GenerationState.prompt_limit
     return rx.text(
@@ -189,6 +258,7 @@ def prompt_form() -> rx.Component:
                 name="prompt",
                 value=GenerationState.prompt,
                 on_change=GenerationState.set_prompt,
+                on_key_up=PromptHistoryState.recall,
                 placeholder="Describe an image… (Enter to generate, Shift+Enter for a new line)",
                 enter_key_submit=True,
                 auto_height=True,
@@ -205,6 +275,7 @@ def prompt_form() -> rx.Component:
                 rx.flex(
                     upload_button(),
                     suggestion_buttons(),
+                    prompt_history(),
                     rx.cond(
                         GenerationState.budget_left != "",
                         rx.text(

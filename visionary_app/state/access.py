@@ -18,6 +18,7 @@ from visionary_app.state.gallery import GalleryState
 from visionary_app.state.generation import GenerationState
 from visionary_app.state.lightbox import LightboxState
 from visionary_app.state.options import OptionsState
+from visionary_app.state.prompt_history import PromptHistoryState
 from visionary_app.state.visitor import VisitorState
 from visionary_app.state.webhooks import WebhooksState
 
@@ -42,7 +43,7 @@ _SIGN_IN_ERRORS = {
 # What a tab holds for the person signed in; it goes when the session does.
 _FEATURES = (
     GalleryState, LightboxState, GenerationState, OptionsState, EditorState, ApiTokensState,
-    WebhooksState,
+    WebhooksState, PromptHistoryState,
 )  # fmt: skip
 
 

@@ -378,3 +378,27 @@ async def test_a_slot_freed_on_another_worker_wakes_this_one_at_once(postgres_ur
             await queue.close()
         for engine in engines:
             engine.dispose()
+
+
+async def test_prompt_history_is_each_prompt_once_newest_first_and_searchable(make_queue):
+    from visionary_app.models import ImageKind
+
+    clock = [datetime(2026, 12, 1, 9, tzinfo=UTC)]
+
+    def now() -> datetime:
+        clock[0] += timedelta(minutes=1)
+        return clock[0]
+
+    queue = make_queue(clock=now)
+    for prompt in ("a red fox", "50% off_sale", "a red fox", "a blue whale"):
+        await queue.submit("user:alice", prompt, ONE)
+    await queue.submit("user:bob", "bob's own", ONE)
+    await queue.submit("user:alice", "vary it", ONE, kind=ImageKind.VARIATION)
+
+    assert await queue.recent_prompts("user:alice") == ["a blue whale", "a red fox", "50% off_sale"]
+    assert await queue.recent_prompts("user:alice", "RED") == ["a red fox"]
+    assert await queue.recent_prompts("user:alice", "0% o") == ["50% off_sale"]  # literal %
+    assert await queue.recent_prompts("user:alice", "f_s") == ["50% off_sale"]  # literal _
+    assert await queue.recent_prompts("user:alice", "%") == ["50% off_sale"]
+    assert await queue.recent_prompts("user:alice", limit=1) == ["a blue whale"]
+    assert await queue.recent_prompts("user:carol") == []

@@ -106,6 +106,11 @@ class LostCall:
     started_at: datetime
 
 
+def _escape_like(text: str) -> str:
+    """`text` matched literally inside a LIKE pattern (escape character: backslash)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -744,6 +749,26 @@ class JobQueue:
             )
             .order_by(col(GenerationJob.created_at))
             .limit(20)
+        )
+        return await self._run(lambda session: list(session.exec(query)))
+
+    async def recent_prompts(self, owner: str, search: str = "", limit: int = 30) -> list[str]:
+        """The owner's earlier prompts, each once, most recently used first.
+
+        `search` keeps those that contain it (any case; `%` and `_` are plain characters).
+        Variations, which have no prompt of their own, are left out.
+        """
+        query = select(GenerationJob.prompt).where(
+            col(GenerationJob.owner) == owner,
+            col(GenerationJob.kind) != ImageKind.VARIATION.value,
+        )
+        if search.strip():
+            pattern = "%" + _escape_like(search.strip().lower()[:200]) + "%"
+            query = query.where(sa.func.lower(GenerationJob.prompt).like(pattern, escape="\\"))
+        query = (
+            query.group_by(col(GenerationJob.prompt))
+            .order_by(sa.func.max(GenerationJob.created_at).desc())
+            .limit(limit)
         )
         return await self._run(lambda session: list(session.exec(query)))
 
