@@ -22,12 +22,11 @@ import logging
 import re
 import secrets
 from collections.abc import Callable, Iterable
-from http.cookies import CookieError, SimpleCookie
 from pathlib import Path
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from visionary_app.services.access import VISITOR_COOKIE, origin_allowed
+from visionary_app.services.access import VISITOR_COOKIE, cookie_value, is_https, origin_allowed
 
 __all__ = ["PageGuard", "content_security_policy", "inline_script_hashes"]
 
@@ -125,12 +124,6 @@ class PageGuard:
         self.trusted_proxy_hops = trusted_proxy_hops
         self.page_hashes = page_hashes
 
-    def _https(self, scope: Scope, headers: dict[str, str]) -> bool:
-        if scope.get("scheme") in ("https", "wss"):
-            return True
-        forwarded = headers.get("x-forwarded-proto", "").split(",")[0].strip()
-        return bool(self.trusted_proxy_hops()) and forwarded == "https"
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Refuse a cross-site call, or answer with the headers (and a visitor id) added."""
         if scope["type"] not in ("http", "websocket"):
@@ -151,8 +144,10 @@ class PageGuard:
         if scope["type"] == "websocket":
             await self.app(scope, receive, send)
             return
-        https = self._https(scope, headers)
-        needs_visitor = VISITOR_COOKIE not in _cookie_names(headers.get("cookie", ""))
+        https = is_https(
+            scope.get("scheme"), headers.get("x-forwarded-proto", ""), self.trusted_proxy_hops()
+        )
+        needs_visitor = cookie_value(headers.get("cookie", ""), VISITOR_COOKIE) is None
 
         async def send_guarded(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -180,13 +175,6 @@ class PageGuard:
             await send(message)
 
         await self.app(scope, receive, send_guarded)
-
-
-def _cookie_names(header: str) -> set[str]:
-    try:
-        return set(SimpleCookie(header))
-    except CookieError:  # a malformed Cookie header: as if it had none
-        return set()
 
 
 def _visitor_cookie(https: bool) -> bytes:

@@ -30,6 +30,7 @@ from visionary_app.services.access import (
     SignOnFailed,
     TeamsUnavailable,
     client_address,
+    is_https,
     origin_allowed,
 )
 
@@ -55,10 +56,8 @@ def session_routes(get_studio: Callable) -> list[Route]:
         return get_studio().settings
 
     def https(request: Request) -> bool:
-        forwarded = request.headers.get("x-forwarded-proto", "").split(",")[0].strip()
-        return request.url.scheme == "https" or (
-            settings().trusted_proxy_hops > 0 and forwarded == "https"
-        )
+        forwarded = request.headers.get("x-forwarded-proto", "")
+        return is_https(request.url.scheme, forwarded, settings().trusted_proxy_hops)
 
     def address(request: Request) -> str:
         peer = request.client.host if request.client else None

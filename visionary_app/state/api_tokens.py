@@ -39,10 +39,6 @@ class ApiTokensState(VisitorState):
         """Whether this browser's user is a named, signed-in user (tokens belong to users)."""
         return get_studio().api_tokens.users_may_have_tokens and bool(self.signed_in_as)
 
-    def _user(self) -> str | None:
-        owner = self._owner()
-        return owner if owner.startswith("user:") else None
-
     async def _reload(self, owner: str) -> None:
         rows = await get_studio().api_tokens.list(owner)
         self.tokens = [
@@ -63,7 +59,7 @@ class ApiTokensState(VisitorState):
         self.new_token = ""
         if not value:
             return None
-        owner = self._user()
+        owner = self._named_owner()
         if owner is None:
             self.is_open = False
             return rx.toast.error("Sign in with a named account to use API tokens.")
@@ -77,7 +73,7 @@ class ApiTokensState(VisitorState):
     @rx.event
     async def create(self, form_data: dict[str, Any]):
         """Make a token with the chosen name and scopes; its text is shown once."""
-        owner = self._user()
+        owner = self._named_owner()
         if owner is None:
             return rx.toast.error("Sign in with a named account to make API tokens.")
         scopes = [scope for scope in SCOPES if form_data.get(f"scope_{scope}") in ("on", True)]
@@ -97,7 +93,7 @@ class ApiTokensState(VisitorState):
     @rx.event
     async def revoke(self, token_id: str):
         """Revoke one of this user's tokens at once (someone else's id does nothing)."""
-        owner = self._user()
+        owner = self._named_owner()
         if owner is None:
             return rx.toast.error("Sign in with a named account to manage API tokens.")
         try:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from http.cookies import CookieError, SimpleCookie
 
 import reflex as rx
 
@@ -17,6 +16,7 @@ from visionary_app.services.access import (
     VISITOR_COOKIE,
     Claims,
     Viewer,
+    cookie_value,
 )
 from visionary_app.services.gallery import CatalogError
 from visionary_app.services.studio import get_studio
@@ -62,11 +62,7 @@ class VisitorState(rx.State):
     _filled_for: str = ""
 
     def _cookie(self, name: str) -> str:
-        try:
-            morsel = SimpleCookie(self.router.headers.cookie).get(name)
-        except CookieError:
-            return ""
-        return morsel.value if morsel is not None else ""
+        return cookie_value(self.router.headers.cookie, name) or ""
 
     def _claims(self) -> Claims | None:
         """What the browser's session says, if it is valid and open (checked on the server)."""
@@ -83,10 +79,6 @@ class VisitorState(rx.State):
         """Who the session says this is (None without a valid, open one)."""
         claims = self._claims()
         return claims.principal if claims is not None else None
-
-    def _signed_in(self) -> bool:
-        """Whether this browser may use the studio."""
-        return not get_studio().access.enabled or self._principal() is not None
 
     def _named_owner(self) -> str | None:
         """The signed-in user's key, or None where the browser itself is the owner.

@@ -47,10 +47,6 @@ class WebhooksState(VisitorState):
     deliveries: list[DeliveryRow] = []
     new_secret: str = ""  # shown to its owner once, then forgotten
 
-    def _user(self) -> str | None:
-        owner = self._owner()
-        return owner if owner.startswith("user:") else None
-
     async def _reload(self, owner: str) -> None:
         webhooks = get_studio().webhooks
         self.hooks = [
@@ -78,7 +74,7 @@ class WebhooksState(VisitorState):
         self.new_secret = ""
         if not value:
             return None
-        owner = self._user()
+        owner = self._named_owner()
         if owner is None:
             self.is_open = False
             return rx.toast.error("Sign in with a named account to use webhooks.")
@@ -87,7 +83,7 @@ class WebhooksState(VisitorState):
     @rx.event
     async def refresh(self):
         """Read the webhooks and the latest deliveries again."""
-        owner = self._user()
+        owner = self._named_owner()
         if owner is None:
             return None
         try:
@@ -100,7 +96,7 @@ class WebhooksState(VisitorState):
     @rx.event
     async def create(self, form_data: dict[str, Any]):
         """Register the URL; its signing secret is shown once."""
-        owner = self._user()
+        owner = self._named_owner()
         if owner is None:
             return rx.toast.error("Sign in with a named account to use webhooks.")
         webhooks = get_studio().webhooks
@@ -118,7 +114,7 @@ class WebhooksState(VisitorState):
     @rx.event
     async def remove(self, webhook_id: str):
         """Remove one of this user's webhooks (someone else's id does nothing)."""
-        owner = self._user()
+        owner = self._named_owner()
         if owner is None:
             return rx.toast.error("Sign in with a named account to use webhooks.")
         try:

@@ -8,7 +8,12 @@ from visionary_app.services.access.api_tokens import (
     TokensUnavailable,
     parse_configured_tokens,
 )
-from visionary_app.services.access.clients import client_address, origin_allowed, origin_of
+from visionary_app.services.access.clients import (
+    client_address,
+    cookie_value,
+    is_https,
+    origin_allowed,
+)
 from visionary_app.services.access.oidc import OidcClient, OidcConfig, SignOnFailed
 from visionary_app.services.access.ownership import ANONYMOUS_PREFIX, Scope, Viewer
 from visionary_app.services.access.session_store import SessionStore, SessionsUnavailable
@@ -52,8 +57,9 @@ __all__ = [
     "Verdict",
     "Viewer",
     "client_address",
+    "cookie_value",
     "hash_password",
+    "is_https",
     "origin_allowed",
-    "origin_of",
     "parse_configured_tokens",
 ]

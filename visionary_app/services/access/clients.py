@@ -1,10 +1,11 @@
-"""Who is on the other end of a request: its address, and whether its page is one of ours."""
+"""Who is on the other end of a request: address, cookies, TLS, and whether its page is ours."""
 
 from __future__ import annotations
 
+from http.cookies import CookieError, SimpleCookie
 from urllib.parse import urlsplit
 
-__all__ = ["client_address", "origin_allowed", "origin_of"]
+__all__ = ["client_address", "cookie_value", "is_https", "origin_allowed"]
 
 
 def client_address(peer: str | None, forwarded_for: str, trusted_hops: int) -> str:
@@ -20,10 +21,23 @@ def client_address(peer: str | None, forwarded_for: str, trusted_hops: int) -> s
     return (peer or "unknown")[:64]
 
 
-def origin_of(url: str) -> str:
-    """`scheme://host[:port]` of a URL, lower-cased (an Origin header's form)."""
-    parts = urlsplit(url.strip())
-    return f"{parts.scheme.lower()}://{parts.netloc.lower()}" if parts.netloc else ""
+def cookie_value(header: str, name: str) -> str | None:
+    """The value of cookie `name` in a Cookie header; None if it has none (or is malformed)."""
+    try:
+        morsel = SimpleCookie(header).get(name)
+    except CookieError:
+        return None
+    return morsel.value if morsel is not None else None
+
+
+def is_https(scheme: str | None, forwarded_proto: str, trusted_hops: int) -> bool:
+    """Whether the browser reached the app over TLS.
+
+    Directly, or (with trusted proxies in front) as the nearest proxy's X-Forwarded-Proto says.
+    """
+    if scheme in ("https", "wss"):
+        return True
+    return trusted_hops > 0 and forwarded_proto.split(",")[0].strip() == "https"
 
 
 def origin_allowed(origin: str | None, host: str, allowed: frozenset[str]) -> bool:
