@@ -76,6 +76,8 @@ def _press_until_gone(page: Page, button_id: str, seen: list[str]) -> None:
             f"|| !document.querySelector('#{button_id}')",
             arg=before,
         )
+        if button.count():
+            expect(button).to_be_focused()  # the keyboard stays where it was
         after = _ids(page)
         assert len(after) <= WINDOW  # the tab keeps a bounded window
         seen.extend(image_id for image_id in after if image_id not in seen)

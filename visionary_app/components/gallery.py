@@ -232,12 +232,15 @@ _GRID_STYLE = {
 
 def _paging_button(label: str, shown: rx.Var[bool], handler, element_id: str) -> rx.Component:
     """The "Load newer" (above the window) or "Load more" (below it) button, while there is more."""
+    # Busy, not disabled: a disabled button drops the keyboard's focus to the page's top, and
+    # a press while a page loads is handled once that page is in.
     return rx.cond(
         shown,
         rx.button(
+            rx.cond(GalleryState.loading, rx.spinner(size="1")),
             label,
             on_click=handler,
-            loading=GalleryState.loading,
+            aria_busy=GalleryState.loading,
             variant="soft",
             id=element_id,
             width="100%",
