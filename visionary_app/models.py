@@ -13,6 +13,8 @@ from sqlmodel import Field, SQLModel
 __all__ = [
     "LEGACY_OWNER",
     "ApiToken",
+    "Board",
+    "BoardImage",
     "Favourite",
     "GenerationJob",
     "Image",
@@ -177,6 +179,43 @@ class Favourite(SQLModel, table=True):
         )
     )
     created_at: datetime = Field(sa_column=sa.Column(UTCDateTime(), nullable=False))
+
+
+class Board(SQLModel, table=True):
+    """A named collection of images, with an owner and the images' private/shared rule."""
+
+    __tablename__ = "board"
+    __table_args__ = (
+        sa.Index("ix_board_owner", "owner"),
+        sa.Index("ix_board_visibility", "visibility"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    name: str = Field(sa_column=sa.Column(sa.String(200), nullable=False))
+    owner: str = Field(sa_column=sa.Column(sa.String(128), nullable=False))
+    visibility: str = Field(
+        default=Visibility.PRIVATE.value, sa_column=sa.Column(sa.String(16), nullable=False)
+    )
+    created_at: datetime = Field(sa_column=sa.Column(UTCDateTime(), nullable=False))
+
+
+class BoardImage(SQLModel, table=True):
+    """One image in one board (an image may be in several; a board never owns its images)."""
+
+    __tablename__ = "board_image"
+    __table_args__ = (sa.Index("ix_board_image_image_id", "image_id"),)
+
+    board_id: uuid.UUID = Field(
+        sa_column=sa.Column(
+            sa.Uuid(), sa.ForeignKey("board.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    image_id: uuid.UUID = Field(
+        sa_column=sa.Column(
+            sa.Uuid(), sa.ForeignKey("image.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    added_at: datetime = Field(sa_column=sa.Column(UTCDateTime(), nullable=False))
 
 
 class Usage(SQLModel, table=True):
@@ -345,6 +384,8 @@ class GenerationJob(SQLModel, table=True):
     # The address a visitor without an account submitted from: visitors are limited per
     # address as well as per cookie (a new cookie is a new visitor, a new address is not).
     client: str | None = Field(default=None, sa_column=sa.Column(sa.String(64), nullable=True))
+    # The board its images join (chosen in the gallery when it was submitted), if any.
+    board_id: uuid.UUID | None = Field(default=None, sa_column=sa.Column(sa.Uuid(), nullable=True))
 
 
 class Webhook(SQLModel, table=True):

@@ -17,6 +17,7 @@ from visionary_app.services.access.session_store import SessionStore
 from visionary_app.services.access.sessions import AccessControl
 from visionary_app.services.access.sign_in_limits import SignInLimiter
 from visionary_app.services.access.teams import TeamDirectory
+from visionary_app.services.gallery.boards import Boards
 from visionary_app.services.gallery.catalog import Catalog, make_index_engine
 from visionary_app.services.gallery.live_feed import LiveFeed, LocalFeed, make_feed
 from visionary_app.services.generation.job_events import RESYNC, JobEvents, JobNews
@@ -93,6 +94,7 @@ class Studio:
     spend: SpendLedger | None = None
     teams: TeamDirectory | None = None
     webhooks: Webhooks | None = None
+    boards: Boards | None = None
     sessions: SessionStore | None = None
 
     @property
@@ -419,9 +421,10 @@ def build_studio(settings: Settings) -> Studio:
         settings.redis_url, settings.resolved_database_url,
         topic="jobs", decode=JobNews.from_json, resync=RESYNC,
     )  # fmt: skip
+    boards = Boards(catalog, store)
     runner = JobRunner(
         jobs, pipeline, pricing=pricing, events=JobEvents(news),
-        retry_lost=settings.retry_lost_jobs,
+        retry_lost=settings.retry_lost_jobs, boards=boards,
     )  # fmt: skip
     return Studio(
         settings, models, suggester, store, catalog, pipeline, jobs,
@@ -452,6 +455,7 @@ def build_studio(settings: Settings) -> Studio:
         spend=SpendLedger(engine, budgets, models.default.key),
         teams=TeamDirectory(engine),
         webhooks=webhooks,
+        boards=boards,
         sessions=SessionStore(engine, access),
     )  # fmt: skip
 

@@ -23,9 +23,11 @@ from visionary_app.services.gallery import (
     CatalogError,
     Change,
     ChangeKind,
+    LibraryNotSaved,
     PageCursor,
     clean_query,
     search_terms,
+    star,
 )
 from visionary_app.services.kit import GALLERY_QUERY_SECONDS
 from visionary_app.services.storage import StorageError
@@ -443,12 +445,17 @@ class GalleryState(rx.State):
         if tile is None:
             return
         viewer = await viewer_of(self)
+        studio = get_studio()
         try:
-            saved = await get_studio().catalog.set_favourite(
-                viewer, uuid.UUID(image_id), not tile.favourite
+            image = await studio.catalog.get_for(viewer, uuid.UUID(image_id))
+            saved = image is not None and await star(
+                studio.store, studio.catalog, viewer, image, not tile.favourite
             )
         except CatalogError:
             yield rx.toast.error("The favourite could not be saved: the index is unavailable.")
+            return
+        except LibraryNotSaved as exc:
+            yield rx.toast.error(f"The favourite could not be saved. {exc}")
             return
         if not saved:
             self._forget(image_id)

@@ -18,10 +18,12 @@ from visionary_app.services.access import Scope, TokenHolder
 from visionary_app.services.gallery import (
     CatalogError,
     DeleteFailed,
+    LibraryNotSaved,
     PageCursor,
     VisibilityNotChanged,
     change_visibility,
     delete_image,
+    star,
 )
 from visionary_app.services.generation import GenerationFailed, UploadRefused
 from visionary_app.services.limits import LimitReached, QueueUnavailable
@@ -158,11 +160,16 @@ async def list_images(
     search: Annotated[str, Query(max_length=500)] = "",
     scope: Literal["everyone", "mine"] = "everyone",
     favourites: bool = False,
+    board: Annotated[uuid.UUID | None, Query(description="only the images in this board")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ):
     before = decode_cursor(cursor) if cursor else None
     catalog = studio.catalog
     try:
+        if board is not None and (
+            studio.boards is None or await studio.boards.get_for(holder.viewer, board) is None
+        ):
+            raise Problem(404, "No such board (or it is not yours to see).")
         images = await catalog.newest(
             limit + 1,
             before,
@@ -170,6 +177,7 @@ async def list_images(
             scope=Scope(scope),
             favourites_only=favourites,
             search=search,
+            board=board,
         )
         shown = images[:limit]
         starred = await catalog.starred(holder.viewer, [image.id for image in shown])
@@ -274,8 +282,8 @@ async def change_image(
             raise unavailable(str(exc)) from exc
     if body.favourite is not None:
         try:
-            await studio.catalog.set_favourite(holder.viewer, image.id, body.favourite)
-        except CatalogError as exc:
-            raise unavailable(INDEX_DOWN) from exc
+            await star(studio.store, studio.catalog, holder.viewer, image, body.favourite)
+        except LibraryNotSaved as exc:
+            raise unavailable(str(exc)) from exc
     image = await visible_image(studio, holder, image_id)
     return await _image_out(studio, request, image, holder)

@@ -14,9 +14,10 @@ from PIL import Image as PILImage
 from pydantic import BaseModel, Field
 
 from visionary_app.api.v1.auth import CurrentStudio, Generator, Reader, visible_image
-from visionary_app.api.v1.errors import Problem, answers, limit_problem, unavailable
+from visionary_app.api.v1.errors import INDEX_DOWN, Problem, answers, limit_problem, unavailable
 from visionary_app.models import GenerationJob, Image, ImageKind, JobStatus, split_ids
 from visionary_app.services.access import TokenHolder
+from visionary_app.services.gallery import Boards, CatalogError
 from visionary_app.services.generation import (
     QUEUE_UNAVAILABLE,
     Cancelled,
@@ -55,6 +56,9 @@ class OptionsIn(BaseModel):
     background: str | None = Field(default=None, max_length=16)
     complexity: str | None = Field(default=None, max_length=16)
     n: int = Field(default=1, ge=1, le=10)
+    board_id: uuid.UUID | None = Field(
+        default=None, description="A board you may change: the job's images join it."
+    )
 
 
 class GenerationIn(OptionsIn):
@@ -190,10 +194,13 @@ async def _submit(
     kind=ImageKind.GENERATED,
     sources=(),
     mask=None,
+    board: uuid.UUID | None = None,
 ) -> GenerationJob:
+    if board is not None:
+        await _changeable_board(studio, holder, board)
     try:
         return await studio.runner.submit(
-            holder.owner, prompt, options, kind=kind, sources=sources, mask=mask
+            holder.owner, prompt, options, kind=kind, sources=sources, mask=mask, board=board
         )
     except GenerationFailed as exc:
         raise Problem(422, str(exc)) from exc
@@ -201,6 +208,18 @@ async def _submit(
         raise limit_problem(exc) from exc
     except QueueUnavailable as exc:
         raise unavailable(QUEUE_UNAVAILABLE) from exc
+
+
+async def _changeable_board(studio: Studio, holder: TokenHolder, board_id: uuid.UUID) -> None:
+    """Refuse (404, 403) a board the holder may not put images into."""
+    try:
+        board = await studio.boards.get_for(holder.viewer, board_id) if studio.boards else None
+    except CatalogError as exc:
+        raise unavailable(INDEX_DOWN) from exc
+    if board is None:
+        raise Problem(404, "board_id: no such board (or it is not yours to see).")
+    if not Boards.may_change(holder.viewer, board):
+        raise Problem(403, "board_id: only its owner (or an admin, if it is shared) adds to it.")
 
 
 _ACCEPTED = {"status_code": 202, "response_model": JobOut}
@@ -215,7 +234,8 @@ _ACCEPTED = {"status_code": 202, "response_model": JobOut}
 async def create_generation(
     body: GenerationIn, holder: Generator, response: Response, studio: CurrentStudio
 ):
-    job = await _submit(studio, holder, body.prompt, requested_options(studio.pipeline, body))
+    options = requested_options(studio.pipeline, body)
+    job = await _submit(studio, holder, body.prompt, options, board=body.board_id)
     response.headers["Location"] = f"jobs/{job.id}"
     return await _job_out(studio, job)
 
@@ -254,6 +274,7 @@ async def create_edit(body: EditIn, holder: Generator, response: Response, studi
         kind=ImageKind.EDITED,
         sources=tuple(sources),
         mask=mask,
+        board=body.board_id,
     )
     response.headers["Location"] = f"jobs/{job.id}"
     return await _job_out(studio, job)

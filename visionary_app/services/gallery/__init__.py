@@ -1,5 +1,11 @@
 """The images people keep: the index, search, curation, the live feed, thumbnails, the mirror."""
 
+from visionary_app.services.gallery.boards import (
+    MAX_BOARD_NAME_CHARS,
+    BoardChange,
+    BoardRefused,
+    Boards,
+)
 from visionary_app.services.gallery.catalog import (
     Catalog,
     CatalogError,
@@ -9,10 +15,13 @@ from visionary_app.services.gallery.catalog import (
 from visionary_app.services.gallery.credentials import ContentCredentials, read_credentials
 from visionary_app.services.gallery.curation import (
     DeleteFailed,
+    LibraryNotSaved,
     VisibilityNotChanged,
     change_visibility,
     delete_image,
     download_filename,
+    keep_library,
+    star,
 )
 from visionary_app.services.gallery.live_feed import Change, ChangeKind, LiveFeed, make_feed
 from visionary_app.services.gallery.mirror import (
@@ -27,14 +36,19 @@ from visionary_app.services.gallery.thumbnails import make_thumbnail, preview_da
 
 __all__ = [
     "DEFAULT_GRACE",
+    "MAX_BOARD_NAME_CHARS",
     "MAX_QUERY_CHARS",
     "MAX_REMOVED_SHARE",
+    "BoardChange",
+    "BoardRefused",
+    "Boards",
     "Catalog",
     "CatalogError",
     "Change",
     "ChangeKind",
     "ContentCredentials",
     "DeleteFailed",
+    "LibraryNotSaved",
     "LiveFeed",
     "PageCursor",
     "SyncRefused",
@@ -44,6 +58,7 @@ __all__ = [
     "clean_query",
     "delete_image",
     "download_filename",
+    "keep_library",
     "make_feed",
     "make_index_engine",
     "make_thumbnail",
@@ -51,4 +66,5 @@ __all__ = [
     "read_credentials",
     "reconcile",
     "search_terms",
+    "star",
 ]

@@ -15,7 +15,15 @@ from typing import TypeVar
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from visionary_app.models import Favourite, Image, ImageRecord, UTCDateTime, Visibility
+from visionary_app.models import (
+    Board,
+    BoardImage,
+    Favourite,
+    Image,
+    ImageRecord,
+    UTCDateTime,
+    Visibility,
+)
 from visionary_app.services.access.ownership import Scope, Viewer
 from visionary_app.services.gallery.live_feed import Change, ChangeKind, LiveFeed
 from visionary_app.services.gallery.search_index import (
@@ -32,6 +40,7 @@ from visionary_app.services.kit.database import (
     in_session_now,
     make_engine,
 )
+from visionary_app.services.storage.blob_metadata import Library
 
 __all__ = ["Catalog", "CatalogError", "PageCursor", "make_index_engine"]
 
@@ -114,9 +123,12 @@ def _merge(parts: list, *, older: bool) -> sa.Select:
     return select(merged).order_by(*page_order).limit(_LIMIT)
 
 
+_BOARD = sa.bindparam("board", type_=sa.Uuid())
+
+
 @functools.lru_cache(maxsize=64)
 def _page_queries(
-    scope: Scope, favourites_only: bool, *, older: bool, from_cursor: bool
+    scope: Scope, favourites_only: bool, *, older: bool, from_cursor: bool, on_board: bool = False
 ) -> _PageQueries:
     own_private = select(Image).where(
         col(Image.owner) == _VIEWER, col(Image.visibility) == Visibility.PRIVATE.value
@@ -135,6 +147,9 @@ def _page_queries(
     if favourites_only:
         starred = select(Favourite.image_id).where(col(Favourite.owner) == _VIEWER)
         conditions.append(col(Image.id).in_(starred))
+    if on_board:
+        members = select(BoardImage.image_id).where(col(BoardImage.board_id) == _BOARD)
+        conditions.append(col(Image.id).in_(members))
     if from_cursor:
         conditions.append(_KEY < _CURSOR if older else _KEY > _CURSOR)
     parts = [part.where(*conditions) for part in parts]
@@ -213,6 +228,11 @@ class Catalog:
             engine if self._pages_here else engine.execution_options(isolation_level="AUTOCOMMIT")
         )
 
+    @property
+    def engine(self) -> sa.Engine:
+        """The index's engine, for the services that keep tables beside it (boards)."""
+        return self._engine
+
     async def _tell(self, change: Change) -> None:
         if self._feed is not None:
             await self._feed.publish(change)
@@ -236,12 +256,28 @@ class Catalog:
         await self.add_many([image])
         return image
 
-    async def add_many(self, images: Iterable[Image]) -> None:
-        """Insert rows in one transaction."""
+    async def add_many(
+        self, images: Iterable[Image], libraries: dict[uuid.UUID, Library] | None = None
+    ) -> None:
+        """Insert rows in one transaction, with the boards and stars their blobs kept (`sync`).
+
+        Boards that are not (or no longer) indexed are skipped.
+        """
         rows = list(images)
+        kept = {image_id: library for image_id, library in (libraries or {}).items() if library}
 
         def work(session: Session) -> None:
             session.add_all(rows)
+            if kept:
+                session.flush()
+                named = {board for library in kept.values() for board in library.boards}
+                boards = set(session.exec(select(Board.id).where(col(Board.id).in_(named))))
+                now = _utcnow()
+                for image_id, library in kept.items():
+                    for board in set(library.boards) & boards:
+                        session.add(BoardImage(board_id=board, image_id=image_id, added_at=now))
+                    for owner in set(library.starred_by):
+                        session.add(Favourite(owner=owner, image_id=image_id, created_at=now))
             session.commit()
 
         await self._run(work, "store new rows")
@@ -264,15 +300,22 @@ class Catalog:
         scope: Scope = Scope.EVERYONE,
         favourites_only: bool = False,
         search: str = "",
+        board: uuid.UUID | None = None,
     ) -> list[Image]:
         """Up to `limit` images `viewer` may see, newest first, strictly older than `before`.
 
         `scope` MINE keeps the viewer's own; `favourites_only` the ones they starred; `search`
         those whose prompt contains every word of it (any script, any case for letters that
-        have one).
+        have one); `board` those in that board (whose visibility the caller checked).
         """
-        queries = _page_queries(scope, favourites_only, older=True, from_cursor=before is not None)
-        return await self._page(queries, viewer, limit, before, search, older=True)
+        queries = _page_queries(
+            scope,
+            favourites_only,
+            older=True,
+            from_cursor=before is not None,
+            on_board=board is not None,
+        )
+        return await self._page(queries, viewer, limit, before, search, older=True, board=board)
 
     async def newer(
         self,
@@ -283,10 +326,13 @@ class Catalog:
         scope: Scope = Scope.EVERYONE,
         favourites_only: bool = False,
         search: str = "",
+        board: uuid.UUID | None = None,
     ) -> list[Image]:
         """The `limit` visible images just newer than `after` (the page above it), newest first."""
-        queries = _page_queries(scope, favourites_only, older=False, from_cursor=True)
-        rows = await self._page(queries, viewer, limit, after, search, older=False)
+        queries = _page_queries(
+            scope, favourites_only, older=False, from_cursor=True, on_board=board is not None
+        )
+        rows = await self._page(queries, viewer, limit, after, search, older=False, board=board)
         return rows[::-1]
 
     async def _page(
@@ -298,8 +344,11 @@ class Catalog:
         search: str,
         *,
         older: bool,
+        board: uuid.UUID | None = None,
     ) -> list[Image]:
         params: dict = {"viewer": viewer.owner, "limit": limit}
+        if board is not None:
+            params["board"] = board
         if cursor is not None:
             params.update(at_time=cursor.created_at, at_id=cursor.image_id)
         terms = search_terms(search)
@@ -490,6 +539,31 @@ class Catalog:
         image = await self.get(image_id)
         return image if image is not None and viewer.may_see(image) else None
 
+    async def get_many(self, image_ids: Iterable[uuid.UUID]) -> list[Image]:
+        """The images with these ids that exist, whoever owns them (callers check who may act)."""
+        wanted = list(dict.fromkeys(image_ids))
+
+        def work(session: Session) -> list[Image]:
+            found: list[Image] = []
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                found.extend(session.exec(select(Image).where(col(Image.id).in_(chunk))))
+            return found
+
+        return await self._run(work, "be read")
+
+    async def library_of(self, image_id: uuid.UUID) -> Library:
+        """The boards an image is in and who starred it: what its blob keeps besides itself."""
+
+        def work(session: Session) -> Library:
+            boards = session.exec(
+                select(BoardImage.board_id).where(col(BoardImage.image_id) == image_id)
+            )
+            stars = session.exec(select(Favourite.owner).where(col(Favourite.image_id) == image_id))
+            return Library(boards=tuple(sorted(boards)), starred_by=tuple(sorted(stars)))
+
+        return await self._run(work, "be read")
+
     async def made_from(self, viewer: Viewer, image_id: uuid.UUID, limit: int = 24) -> list[Image]:
         """The images made from this one (edits, variations) that `viewer` may see, newest first."""
         query = (
@@ -557,6 +631,7 @@ class Catalog:
 
         def work(session: Session) -> bool:
             session.exec(sa.delete(Favourite).where(col(Favourite.image_id) == image_id))
+            session.exec(sa.delete(BoardImage).where(col(BoardImage.image_id) == image_id))
             result = session.exec(sa.delete(Image).where(col(Image.id) == image_id))
             session.commit()
             return bool(result.rowcount)
@@ -588,6 +663,7 @@ class Catalog:
                 chunk = wanted[start : start + 500]
                 ids = select(Image.id).where(col(Image.blob_name).in_(chunk))
                 session.exec(sa.delete(Favourite).where(col(Favourite.image_id).in_(ids)))
+                session.exec(sa.delete(BoardImage).where(col(BoardImage.image_id).in_(ids)))
                 result = session.exec(sa.delete(Image).where(col(Image.blob_name).in_(chunk)))
                 removed += result.rowcount or 0
             session.commit()

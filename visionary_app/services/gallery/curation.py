@@ -1,4 +1,4 @@
-"""Acting on stored images: deleting one with everything that belongs to it."""
+"""Acting on stored images: delete, change who sees, star; keep each blob's boards and stars."""
 
 from __future__ import annotations
 
@@ -7,18 +7,24 @@ import re
 import unicodedata
 
 from visionary_app.models import Image, Visibility
+from visionary_app.services.access.ownership import Viewer
 from visionary_app.services.gallery.catalog import Catalog, CatalogError
-from visionary_app.services.storage.blob_metadata import encode_image
-from visionary_app.services.storage.blob_names import companion_blob_names
+from visionary_app.services.storage.blob_metadata import Library, encode_image
+from visionary_app.services.storage.blob_names import companion_blob_names, text_blob_name
 from visionary_app.services.storage.blob_store import BlobStore, StorageError
+from visionary_app.services.storage.content_types import TEXT_CONTENT_TYPE
 
 __all__ = [
     "DeleteFailed",
+    "LibraryNotSaved",
     "VisibilityNotChanged",
     "change_visibility",
     "delete_image",
     "download_filename",
+    "keep_library",
+    "star",
 ]
+
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +75,13 @@ async def change_visibility(
     """
     changed = image.model_copy(update={"visibility": visibility.value})
     try:
-        await store.set_metadata(image.blob_name, encode_image(changed).metadata)
+        library = await catalog.library_of(image.id)
+    except CatalogError as exc:
+        raise VisibilityNotChanged(
+            "Who can see the image was not changed: the gallery index is unavailable."
+        ) from exc
+    try:
+        await _write_metadata(store, changed, library)
     except StorageError as exc:
         logger.error("changing the metadata of %s failed: %s", image.blob_name, exc)
         raise VisibilityNotChanged(
@@ -79,12 +91,65 @@ async def change_visibility(
         await catalog.set_visibility(image.id, visibility)
     except CatalogError as exc:
         try:
-            await store.set_metadata(image.blob_name, encode_image(image).metadata)
+            await _write_metadata(store, image, library)
         except StorageError:
             logger.error("%s: blob and index disagree on visibility until sync", image.id)
         raise VisibilityNotChanged(
             "Who can see the image was not changed: the gallery index is unavailable."
         ) from exc
+
+
+async def _write_metadata(store: BlobStore, image: Image, library: Library) -> None:
+    """The image blob's metadata for `image` and `library` (and its text blob where needed)."""
+    encoded = encode_image(image, library)
+    if encoded.text_blob is not None:
+        await store.put(
+            text_blob_name(image.blob_name),
+            encoded.text_blob,
+            TEXT_CONTENT_TYPE,
+            {"image_id": str(image.id)},
+        )
+    await store.set_metadata(image.blob_name, encoded.metadata)
+
+
+class LibraryNotSaved(Exception):
+    """The image's blob could not take its boards and stars; the message is for the user."""
+
+
+async def keep_library(store: BlobStore, catalog: Catalog, image: Image) -> None:
+    """Write the image's boards and stars, as the index has them now, to its blob.
+
+    Called after the index changed, so that `sync` rebuilds what people did with it.
+    """
+    try:
+        library = await catalog.library_of(image.id)
+        await _write_metadata(store, image, library)
+    except (StorageError, CatalogError) as exc:
+        logger.error("keeping the boards and stars of %s failed: %s", image.blob_name, exc)
+        raise LibraryNotSaved("Image storage is unavailable; nothing was changed.") from exc
+
+
+async def star(
+    store: BlobStore, catalog: Catalog, viewer: Viewer, image: Image, favourite: bool
+) -> bool:
+    """Star or unstar an image `viewer` may see, index and blob both; False if they may not.
+
+    LibraryNotSaved (and the star left as it was) if the blob cannot follow.
+    """
+    try:
+        if not await catalog.set_favourite(viewer, image.id, favourite):
+            return False
+    except CatalogError as exc:
+        raise LibraryNotSaved("The gallery index is unavailable; nothing was changed.") from exc
+    try:
+        await keep_library(store, catalog, image)
+    except LibraryNotSaved:
+        try:
+            await catalog.set_favourite(viewer, image.id, not favourite)
+        except CatalogError:
+            logger.error("%s: blob and index disagree on a star until sync", image.id)
+        raise
+    return True
 
 
 def download_filename(image: Image, max_words_chars: int = 60) -> str:

@@ -1,4 +1,7 @@
-"""Keeps the index a mirror of the blob store: index unlisted blobs, drop rows without blobs."""
+"""Keeps the index a mirror of the blob store: index unlisted blobs, drop rows without blobs.
+
+Boards come back from their own blobs, and each image's boards and stars from its metadata.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +9,18 @@ import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from visionary_app.models import Image
+from visionary_app.models import Board, Image
+from visionary_app.services.gallery.boards import Boards, board_from_blob
 from visionary_app.services.gallery.catalog import Catalog, CatalogError
-from visionary_app.services.storage.blob_metadata import MetadataError, decode_image, has_text_blob
+from visionary_app.services.storage.blob_metadata import (
+    Library,
+    MetadataError,
+    decode_image,
+    decode_library,
+    has_text_blob,
+)
 from visionary_app.services.storage.blob_names import (
+    board_id_of,
     companion_blob_names,
     is_image_blob_name,
     text_blob_name,
@@ -48,6 +59,7 @@ class SyncReport:
     removed_companions: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     in_flight: list[str] = field(default_factory=list)
+    boards_restored: list[str] = field(default_factory=list)
     refused: str = ""  # set in a dry run that a real run would refuse
 
     def lines(self) -> list[str]:
@@ -58,13 +70,14 @@ class SyncReport:
         out += [f"{verb}delete orphan {name}" for name in self.removed_companions]
         out += [f"skip {name}: {reason}" for name, reason in self.skipped]
         out += [f"leave {name} for now: uploaded moments ago" for name in self.in_flight]
+        out += [f"{verb}restore board {name}" for name in self.boards_restored]
         out.append(
             f"sync{' (dry run, nothing changed)' if self.dry_run else ''}: "
             f"{self.blobs_seen} image blobs, {self.rows_seen} rows; "
             f"{len(self.indexed)} indexed, {len(self.removed_rows)} rows removed, "
             f"{len(self.removed_companions)} orphan thumbnails/text blobs deleted, "
             f"{len(self.skipped)} skipped, "
-            f"{len(self.in_flight)} in flight"
+            f"{len(self.in_flight)} in flight, {len(self.boards_restored)} boards restored"
         )
         if self.refused:
             out.append(f"a real run would refuse: {self.refused}")
@@ -97,8 +110,12 @@ async def reconcile(
     indexed = await catalog.blob_names()
     images: dict[str, BlobInfo] = {}
     companions: dict[str, BlobInfo] = {}
+    boards: list[BlobInfo] = []
     async for blob in store.list_blobs():
-        (images if is_image_blob_name(blob.name) else companions)[blob.name] = blob
+        if board_id_of(blob.name) is not None:
+            boards.append(blob)
+        else:
+            (images if is_image_blob_name(blob.name) else companions)[blob.name] = blob
     report.blobs_seen, report.rows_seen = len(images), len(indexed)
     cutoff = datetime.now(UTC) - grace
 
@@ -110,19 +127,27 @@ async def reconcile(
     if report.removed_rows and not dry_run:
         await catalog.remove_blob_names(report.removed_rows)
 
+    # Boards before images, so that the images can join them.
+    restored = await _restore_boards(store, catalog, boards, report, dry_run=dry_run)
+    report.boards_restored = [board.name for board in restored]
+
     new_rows: list[Image] = []
+    libraries: dict = {}
     for name in sorted(images.keys() - indexed):
         blob = images[name]
         if blob.last_modified > cutoff:
             report.in_flight.append(name)
             continue
         try:
-            new_rows.append(await _decode(store, blob, companions))
+            image, library = await _decode(store, blob, companions)
         except MetadataError as exc:
             report.skipped.append((name, str(exc)))
+            continue
+        new_rows.append(image)
+        libraries[image.id] = library
     report.indexed = [row.blob_name for row in new_rows]
     if not dry_run:
-        await _insert(catalog, new_rows)
+        await _insert(catalog, new_rows, libraries)
 
     wanted = {companion for name in images for companion in companion_blob_names(name)}
     for name, blob in sorted(companions.items()):
@@ -149,7 +174,33 @@ def _removal_refusal(removing: int, rows: int, blobs: int) -> str:
     return ""
 
 
-async def _decode(store: BlobStore, blob: BlobInfo, companions: dict[str, BlobInfo]) -> Image:
+async def _restore_boards(
+    store: BlobStore,
+    catalog: Catalog,
+    blobs: list[BlobInfo],
+    report: SyncReport,
+    *,
+    dry_run: bool,
+) -> list[Board]:
+    """Index the boards whose blobs the index does not know; the ones that were new."""
+    boards = Boards(catalog, store)
+    found: list[Board] = []
+    for blob in blobs:
+        try:
+            found.append(board_from_blob(await store.read(blob.name)))
+        except BlobNotFoundError:
+            continue  # deleted while we looked
+        except ValueError as exc:
+            report.skipped.append((blob.name, str(exc)))
+    if dry_run:
+        known = await boards.known_ids()
+        return [board for board in found if board.id not in known]
+    return await boards.restore(found)
+
+
+async def _decode(
+    store: BlobStore, blob: BlobInfo, companions: dict[str, BlobInfo]
+) -> tuple[Image, Library]:
     text = None
     if has_text_blob(blob.metadata):
         try:
@@ -171,19 +222,19 @@ async def _decode(store: BlobStore, blob: BlobInfo, companions: dict[str, BlobIn
             image.thumbnail_blob_name = thumbnail.name
         except (KeyError, ValueError):
             pass  # no usable size: the gallery shows the full image instead
-    return image
+    return image, decode_library(blob.metadata, text)
 
 
-async def _insert(catalog: Catalog, rows: list[Image]) -> None:
+async def _insert(catalog: Catalog, rows: list[Image], libraries: dict) -> None:
     for start in range(0, len(rows), _BATCH):
         batch = rows[start : start + _BATCH]
         try:
-            await catalog.add_many(batch)
+            await catalog.add_many(batch, libraries)
         except CatalogError:
             # Someone (the app, another sync) indexed some of these meanwhile: go one by one.
             for row in batch:
                 try:
-                    await catalog.add(row)
+                    await catalog.add_many([row], libraries)
                 except CatalogError:
                     if await catalog.get(row.id) is None:
                         raise

@@ -262,6 +262,7 @@ class JobQueue:
         estimated_micros: int = 0,
         mask: bytes | None = None,
         client: str | None = None,
+        board: uuid.UUID | None = None,
     ) -> GenerationJob:
         """Queue a job, or raise LimitReached if its images would exceed a cost limit.
 
@@ -277,6 +278,7 @@ class JobQueue:
             background=options.background, complexity=options.complexity, model=options.model,
             estimated_micros=estimated_micros,
             client=client[:64] if client and owner.startswith(ANONYMOUS_PREFIX) else None,
+            board_id=board,
         )  # fmt: skip
 
         def work(session: Session) -> GenerationJob:

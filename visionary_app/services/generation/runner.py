@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 
 from visionary_app.logs import job_context
 from visionary_app.models import GenerationJob, Image, ImageKind, JobStatus, split_ids
+from visionary_app.services.gallery.boards import Boards
 from visionary_app.services.gallery.catalog import CatalogError
 from visionary_app.services.generation.job_events import JobEvents, JobNews, NewsKind
 from visionary_app.services.generation.pipeline import (
@@ -156,6 +157,7 @@ class JobRunner:
         pricing: Pricing | None = None,
         events: JobEvents | None = None,
         retry_lost: bool = True,
+        boards: Boards | None = None,
     ) -> None:
         """A runner of `queue`'s jobs through `pipeline`, telling followers through `events`.
 
@@ -170,6 +172,7 @@ class JobRunner:
         self.progress_s = progress_s
         self.check_s = check_s
         self.retry_lost = retry_lost
+        self.boards = boards
         self._working: dict[uuid.UUID, asyncio.Task] = {}
         self._recording: set[asyncio.Task] = set()
         self._serving = False
@@ -291,11 +294,13 @@ class JobRunner:
         sources: tuple[Image, ...] = (),
         mask: bytes | None = None,
         client: str | None = None,
+        board: uuid.UUID | None = None,
     ) -> GenerationJob:
         """Validate and queue a job that makes `kind` from `sources` (already checked visible).
 
         An edit's `mask` (PNG) waits with the job for whichever worker runs it; `client` is
-        the address a visitor without an account submits from. Raises
+        the address a visitor without an account submits from; its images join `board`
+        (one the owner may change, checked by the caller). Raises
         InvalidPrompt / InvalidOptions (nothing queued), LimitReached or QueueUnavailable;
         each message is fit for the user.
         """
@@ -314,7 +319,7 @@ class JobRunner:
         try:
             job = await self.queue.submit(
                 owner, prompt, options, kind=kind, sources=ids, estimated_micros=estimate,
-                mask=mask, client=client,
+                mask=mask, client=client, board=board,
             )  # fmt: skip
         except LimitReached:
             LIMIT_REFUSALS.labels("job").inc()
@@ -598,7 +603,24 @@ class JobRunner:
             return outcome
         if not kept:
             return Failed(job.id, error or UNEXPECTED_FAILURE)
+        if job.board_id is not None and self.boards is not None:
+            await self._join_board(job.board_id, kept)
         return Stored(job.id, kept, failures, time.monotonic() - started)
+
+    async def _join_board(self, board_id: uuid.UUID, images: list[Image]) -> None:
+        """Put a job's images into its board; the images stay whatever happens to that."""
+        try:
+            change = await self.boards.join(board_id, images)
+        except CatalogError as exc:
+            logger.error("the images could not join board %s: %s", board_id, exc)
+            return
+        if change.failed or change.refused:
+            logger.warning(
+                "%d of %d image(s) did not join board %s",
+                change.failed + change.refused,
+                len(images),
+                board_id,
+            )
 
     async def _row(self, job_id: uuid.UUID) -> GenerationJob | None:
         try:

@@ -2,7 +2,9 @@
 
 Blob metadata values must be ASCII and Azure caps names plus values at 8 KiB per blob, so text is
 base64url-encoded, and prompts too long for that budget go to a small JSON "text" blob next to
-the image instead.
+the image instead. What people did with an image (the boards it is in, who starred it) goes
+with it too, so that rebuilding the index brings that back as well; where so many starred it
+that it would not fit, it moves to the text blob with the prompt.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ from visionary_app.models import LEGACY_OWNER, Image, ImageKind, Visibility, spl
 __all__ = [
     "METADATA_BUDGET_BYTES",
     "EncodedImage",
+    "Library",
     "MetadataError",
     "decode_image",
+    "decode_library",
     "encode_image",
     "has_text_blob",
 ]
@@ -42,6 +46,34 @@ class EncodedImage:
     text_blob: bytes | None
 
 
+@dataclass(frozen=True)
+class Library:
+    """What people did with an image: the boards it is in, and who starred it."""
+
+    boards: tuple[uuid.UUID, ...] = ()
+    starred_by: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        """Whether there is anything to keep."""
+        return bool(self.boards or self.starred_by)
+
+    def as_metadata(self) -> dict[str, str]:
+        """Its blob metadata entries (none for an empty library)."""
+        entries = {}
+        if self.boards:
+            entries["boards"] = " ".join(sorted(board.hex for board in self.boards))
+        if self.starred_by:
+            entries["stars_b64"] = _b64("\n".join(sorted(self.starred_by)))
+        return entries
+
+    def as_json(self) -> dict:
+        """Its entries in the text blob."""
+        return {
+            "boards": sorted(board.hex for board in self.boards),
+            "starred_by": sorted(self.starred_by),
+        }
+
+
 def _b64(text: str) -> str:
     return base64.urlsafe_b64encode(text.encode("utf-8")).decode("ascii")
 
@@ -59,8 +91,12 @@ def _size(metadata: dict[str, str]) -> int:
     return sum(len(key) + len(value) for key, value in metadata.items())
 
 
-def encode_image(image: Image) -> EncodedImage:
-    """Encode everything the index holds about `image` (except what the blob itself tells)."""
+def encode_image(image: Image, library: Library | None = None) -> EncodedImage:
+    """Encode everything the index holds about `image` (except what the blob itself tells).
+
+    `library`: its boards and stars, kept with it (a new image has none).
+    """
+    library = library or Library()
     metadata = {
         "format": FORMAT_VERSION,
         "image_id": str(image.id),
@@ -86,13 +122,38 @@ def encode_image(image: Image) -> EncodedImage:
     text = {"prompt_b64": _b64(image.prompt)}
     if image.revised_prompt is not None:
         text["revised_prompt_b64"] = _b64(image.revised_prompt)
-    if _size(metadata) + _size(text) <= METADATA_BUDGET_BYTES:
-        return EncodedImage(metadata={**metadata, **text}, text_blob=None)
-    body = {"prompt": image.prompt, "revised_prompt": image.revised_prompt}
+    kept = library.as_metadata()
+    if _size(metadata) + _size(text) + _size(kept) <= METADATA_BUDGET_BYTES:
+        return EncodedImage(metadata={**metadata, **text, **kept}, text_blob=None)
+    body: dict = {"prompt": image.prompt, "revised_prompt": image.revised_prompt}
+    if _size(metadata) + _size(kept) + len("text") + len("blob") <= METADATA_BUDGET_BYTES:
+        metadata.update(kept)
+    else:
+        body["library"] = library.as_json()
     return EncodedImage(
         metadata={**metadata, "text": "blob"},
         text_blob=json.dumps(body, ensure_ascii=False).encode("utf-8"),
     )
+
+
+def decode_library(metadata: dict[str, str], text_blob: bytes | None = None) -> Library:
+    """The boards and stars kept with an image blob; an empty library where none are readable."""
+    metadata = {key.lower(): value for key, value in metadata.items()}
+    try:
+        if text_blob is not None and has_text_blob(metadata):
+            kept = json.loads(text_blob.decode("utf-8")).get("library")
+            if kept is not None:
+                return Library(
+                    boards=tuple(uuid.UUID(hex=board) for board in kept.get("boards", [])),
+                    starred_by=tuple(str(owner) for owner in kept.get("starred_by", [])),
+                )
+        stars = _unb64(metadata["stars_b64"]).split("\n") if "stars_b64" in metadata else []
+        return Library(
+            boards=tuple(split_ids(metadata.get("boards"))),
+            starred_by=tuple(owner for owner in stars if owner),
+        )
+    except (ValueError, TypeError, AttributeError, UnicodeError):
+        return Library()
 
 
 def has_text_blob(metadata: dict[str, str]) -> bool:

@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from visionary_app.services.storage.content_types import extension_for
 
 __all__ = [
+    "board_blob_name",
+    "board_id_of",
     "companion_blob_names",
     "is_image_blob_name",
     "is_valid_blob_name",
@@ -22,7 +24,9 @@ _THUMBNAIL_SUFFIX = "thumb.webp"
 # The only shapes a blob name may have; built below, checked before any file or URL use.
 _STEM = r"^images/\d{4}/\d{2}/\d{2}/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 _IMAGE_NAME = re.compile(_STEM + r"\.(png|jpg|webp)$")
-_ANY_NAME = re.compile(_STEM + r"\.(png|jpg|webp|text\.json|thumb\.webp)$")
+_COMPANION_NAME = re.compile(_STEM + r"\.(png|jpg|webp|text\.json|thumb\.webp)$")
+# A board's own blob (its name, owner and rule), so that `sync` brings boards back too.
+_BOARD_NAME = re.compile(r"^images/boards/([0-9a-f]{32})\.json$")
 
 
 def make_blob_name(image_id: uuid.UUID, created_at: datetime, content_type: str) -> str:
@@ -57,6 +61,17 @@ def is_image_blob_name(name: str) -> bool:
     return bool(_IMAGE_NAME.fullmatch(name))
 
 
+def board_blob_name(board_id: uuid.UUID) -> str:
+    """Name of the JSON blob that keeps a board."""
+    return f"images/boards/{board_id.hex}.json"
+
+
+def board_id_of(name: str) -> uuid.UUID | None:
+    """The board a board blob keeps, or None if `name` is not a board blob's."""
+    match = _BOARD_NAME.fullmatch(name)
+    return uuid.UUID(hex=match.group(1)) if match else None
+
+
 def is_valid_blob_name(name: str) -> bool:
-    """Whether `name` is an image or text blob name we could have built."""
-    return bool(_ANY_NAME.fullmatch(name))
+    """Whether `name` is an image, companion or board blob name we could have built."""
+    return bool(_COMPANION_NAME.fullmatch(name) or _BOARD_NAME.fullmatch(name))

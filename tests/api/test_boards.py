@@ -1,0 +1,98 @@
+"""Boards through the API: made, filled, filtered, shared, and refused to those who may not."""
+
+from __future__ import annotations
+
+import uuid
+
+from tests.api.conftest import bearer, finished_job, token_for
+
+
+async def _generate(client, headers, prompt: str, **extra) -> str:
+    answer = await client.post(
+        "/api/v1/generations", json={"prompt": prompt, "size": "256x256", **extra}, headers=headers
+    )
+    assert answer.status_code == 202, answer.text
+    job = await finished_job(client, headers, answer.json()["id"])
+    assert job["status"] == "succeeded", job
+    return job["image_ids"][0]
+
+
+async def test_a_board_is_made_filled_filtered_renamed_and_deleted(client, studio):
+    alice = bearer(await token_for(studio, "alice"))
+    fox = await _generate(client, alice, "a fox")
+    owl = await _generate(client, alice, "an owl")
+
+    made = await client.post("/api/v1/boards", json={"name": "Forest"}, headers=alice)
+    assert made.status_code == 201, made.text
+    board = made.json()
+    assert board["visibility"] == "private" and board["mine"] and board["may_change"]
+    added = await client.post(
+        f"/api/v1/boards/{board['id']}/images",
+        json={"image_ids": [fox, str(uuid.uuid4())]},
+        headers=alice,
+    )
+    assert added.json() == {"image_ids": [fox], "refused": 1, "failed": 0}
+
+    page = await client.get("/api/v1/images", params={"board": board["id"]}, headers=alice)
+    assert [image["id"] for image in page.json()["images"]] == [fox]
+    # A job's images join the board it names.
+    cat = await _generate(client, alice, "a cat", board_id=board["id"])
+    page = await client.get("/api/v1/images", params={"board": board["id"]}, headers=alice)
+    assert [image["id"] for image in page.json()["images"]] == [cat, fox]
+
+    renamed = await client.patch(
+        f"/api/v1/boards/{board['id']}", json={"name": "Woods"}, headers=alice
+    )
+    assert renamed.json()["name"] == "Woods"
+    removed = await client.delete(f"/api/v1/boards/{board['id']}/images/{fox}", headers=alice)
+    assert removed.json()["image_ids"] == [fox]
+    assert (await client.delete(f"/api/v1/boards/{board['id']}", headers=alice)).status_code == 204
+    assert (await client.get("/api/v1/boards", headers=alice)).json() == {"boards": []}
+    still = await client.get(f"/api/v1/images/{owl}", headers=alice)
+    assert still.status_code == 200  # its images stay
+
+
+async def test_others_see_shared_boards_only_and_cannot_change_them(client, studio):
+    alice = bearer(await token_for(studio, "alice"))
+    bob = bearer(await token_for(studio, "bob"))
+    carol = bearer(await token_for(studio, "carol"))  # an admin
+    private = (await client.post("/api/v1/boards", json={"name": "mine"}, headers=alice)).json()
+    shared = (
+        await client.post(
+            "/api/v1/boards", json={"name": "ours", "visibility": "shared"}, headers=alice
+        )
+    ).json()
+    image = await _generate(client, bob, "bob's")
+
+    listed = (await client.get("/api/v1/boards", headers=bob)).json()["boards"]
+    assert [(b["name"], b["mine"], b["may_change"]) for b in listed] == [("ours", False, False)]
+    assert (await client.get(f"/api/v1/boards/{private['id']}", headers=bob)).status_code == 404
+    no_peeking = await client.get("/api/v1/images", params={"board": private["id"]}, headers=bob)
+    assert no_peeking.status_code == 404
+    refused = await client.post(
+        f"/api/v1/boards/{shared['id']}/images", json={"image_ids": [image]}, headers=bob
+    )
+    assert refused.status_code == 403
+    renamed = await client.patch(f"/api/v1/boards/{shared['id']}", json={"name": "x"}, headers=bob)
+    assert renamed.status_code == 403
+    joined = await client.post(
+        "/api/v1/generations",
+        json={"prompt": "into alice's board", "board_id": shared["id"]},
+        headers=bob,
+    )
+    assert joined.status_code == 403
+    assert (await client.delete(f"/api/v1/boards/{shared['id']}", headers=bob)).status_code == 403
+    # An admin curates shared boards.
+    curated = await client.post(
+        f"/api/v1/boards/{shared['id']}/images", json={"image_ids": [image]}, headers=carol
+    )
+    assert curated.json()["image_ids"] == [image]
+    assert (await client.get(f"/api/v1/boards/{private['id']}", headers=carol)).status_code == 404
+
+
+async def test_a_board_name_is_checked(client, studio):
+    alice = bearer(await token_for(studio, "alice"))
+    for name in ("", "   ", "x" * 81):
+        answer = await client.post("/api/v1/boards", json={"name": name}, headers=alice)
+        assert answer.status_code == 422, name
+        assert answer.headers["content-type"].startswith("application/problem+json")
