@@ -183,6 +183,10 @@ app = rx.App(
     ],
     head_components=_HEAD,
     html_lang="en",
+    # Sonner's rich colours put green on pale green (4.2:1, under WCAG's 4.5): plain toasts
+    # with coloured icons read in light and dark. At the top, clear of the lightbox's and
+    # the prompt's buttons at the bottom of a phone's screen.
+    toaster=rx.toast.provider(rich_colors=False, position="top-center", close_button=True),
 )
 # Reflex gives Socket.IO the CORS list, which cannot say "this site, whatever its port" (a
 # test or a second deployment); the same rule as every other request decides instead.

@@ -278,5 +278,10 @@ def axe_violations(page: Page) -> list[dict]:
 
 def assert_no_axe_violations(page: Page, where: str) -> None:
     """Fail with axe-core's findings, if it has any."""
+    # A toast fading in or out is half transparent: its contrast is the animation's, not ours.
+    page.wait_for_function(
+        '!document.querySelector(\'[data-sonner-toast][data-removed="true"],'
+        ' [data-sonner-toast][data-mounted="false"]\')'
+    )
     violations = axe_violations(page)
     assert violations == [], f"{where}: {json.dumps(violations, indent=1)}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from visionary_app.components.boards import board_bar
 from visionary_app.components.media import backend_resolved, renewable_image
 from visionary_app.services.gallery import MAX_QUERY_CHARS
 from visionary_app.state.gallery import GalleryState, GalleryTile
@@ -306,6 +307,7 @@ def gallery() -> rx.Component:
             width="100%",
             align="center",
         ),
+        board_bar(),
         # Ticks in the browser; the server renews image URLs before they expire.
         rx.moment(
             interval=GalleryState.renew_check_ms,

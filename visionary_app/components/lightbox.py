@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from visionary_app.components.boards import add_to_board
 from visionary_app.components.media import backend_resolved
 from visionary_app.state.lightbox import LightboxState, LineageTile
 from visionary_app.state.options import OptionsState
@@ -221,6 +222,7 @@ def lightbox() -> rx.Component:
                     _action(
                         "sparkles", "More like this", LightboxState.more_like_this, "more-like-this"
                     ),
+                    add_to_board(),
                     # A real link, so the browser downloads natively; Radix's classes make it
                     # look like the buttons beside it.
                     rx.el.a(

@@ -124,6 +124,7 @@ class GalleryState(rx.State):
     favourites_only: bool = False
     scope: str = Scope.EVERYONE.value  # "everyone" or "mine"
     search: str = ""
+    board: str = ""  # the board shown (hex id), or "" for all images
     load_error: str = ""
 
     _shown_blobs: dict[str, str] = {}
@@ -161,13 +162,30 @@ class GalleryState(rx.State):
             )
 
     async def _filters(self) -> dict:
-        """Who is looking, and what they asked to see (decided here, never by the browser)."""
+        """Who is looking, and what they asked to see (decided here, never by the browser).
+
+        A board they may no longer see (deleted, or made private) gives way to all images.
+        """
+        viewer = await viewer_of(self)
+        board = await self.board_for(viewer)
+        self.board = board.hex if board else ""
         return {
-            "viewer": await viewer_of(self),
+            "viewer": viewer,
             "scope": Scope(self.scope),
             "favourites_only": self.favourites_only,
             "search": self.search,
+            "board": board,
         }
+
+    async def board_for(self, viewer: Viewer, *, changing: bool = False) -> uuid.UUID | None:
+        """The board shown, if `viewer` may see it (and, `changing`, put images into it)."""
+        if not self.board:
+            return None
+        boards = get_studio().boards
+        board = await boards.get_for(viewer, uuid.UUID(hex=self.board))
+        if board is None or (changing and not boards.may_change(viewer, board)):
+            return None
+        return board.id
 
     async def _fetch(self, cursor: PageCursor | None, *, older: bool = True) -> list[SignedTile]:
         """One page (plus one row, to tell whether more follow) beside the cursor, newest first."""
@@ -317,7 +335,11 @@ class GalleryState(rx.State):
             if shown:  # removed, or made private by someone else
                 self._forget(change.image_id)
             return False
-        if shown or tile is None or not self._wants(image, viewer):
+        if shown or tile is None:
+            return False
+        if self.board and not self.has_newer:
+            return True  # in the board or not: `check_new` asks the index
+        if not self._wants(image, viewer):
             return False
         if self.has_more and (image.created_at, image.id) < astuple(cursor_of(self.images[-1])):
             return False  # below the window: "Load more" brings it in order
@@ -326,8 +348,10 @@ class GalleryState(rx.State):
 
     def _wants(self, image: Image, viewer: Viewer) -> bool:
         """Whether this tab's filters show `image` (a viewer may see it) at the top."""
-        if self.favourites_only or self.has_newer:
-            return False  # a new image has no stars yet; scrolled away, "Load newer" has it
+        if self.favourites_only or self.has_newer or self.board:
+            # A new image has no stars yet; scrolled away, "Load newer" has it; a board's
+            # images are told apart by the index (`hear` asks it).
+            return False
         if Scope(self.scope) == Scope.MINE and image.owner != viewer.owner:
             return False
         prompt = image.prompt.casefold()
@@ -421,14 +445,19 @@ class GalleryState(rx.State):
             replace(tile, url=signed.url) if tile.id == image_id else tile for tile in self.images
         ]
 
-    def _show_new(self, signed: list[SignedTile]) -> None:
-        """Put just-generated images at the top (unless filtered out or scrolled away)."""
+    def _show_new(self, signed: list[SignedTile], board: uuid.UUID | None = None) -> None:
+        """Put just-generated images at the top (unless filtered out or scrolled away).
+
+        `board`: the board the job's images joined, if any.
+        """
         known = {tile.id for tile in self.images}
         fresh = [item for item in signed if item.tile.id not in known]
-        if self.favourites_only or self.search.strip() or self.has_newer or not fresh:
-            # (A new image is always the viewer's own, so either scope shows it.)
+        other_board = self.board and (board is None or board.hex != self.board)
+        # (A new image is always the viewer's own, so either scope shows it.)
+        if self.favourites_only or self.search.strip() or self.has_newer or other_board:
             return
-        self._add_at_top(fresh)
+        if fresh:
+            self._add_at_top(fresh)
 
     def _forget(self, image_id: str) -> None:
         self._set_window([tile for tile in self.images if tile.id != image_id], [])

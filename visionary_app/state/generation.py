@@ -265,9 +265,13 @@ class GenerationState(VisitorState):
         runner = get_studio().runner
         client = self._client()
         try:
+            async with self:
+                gallery = await self.get_state(GalleryState)
+                board = await gallery.board_for(await viewer_of(self), changing=True)
             job = await runner.submit(
-                owner, prompt, options, kind=kind, sources=sources, mask=mask, client=client
-            )
+                owner, prompt, options, kind=kind, sources=sources, mask=mask, client=client,
+                board=board,
+            )  # fmt: skip
         except GenerationFailed as exc:
             yield rx.toast.error(str(exc), id="prompt-invalid")
             return
@@ -342,7 +346,7 @@ class GenerationState(VisitorState):
                 async with self:  # the cards give way to the tiles in one update
                     self._drop_cards(job_id)
                     gallery = await self.get_state(GalleryState)
-                    gallery._show_new(signed)
+                    gallery._show_new(signed, job.board_id)
                 what = _READY.get(job.kind, "Image ready")
                 if len(images) > 1:
                     what = f"{len(images)} images ready"

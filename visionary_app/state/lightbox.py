@@ -11,6 +11,7 @@ import reflex as rx
 from visionary_app.models import LEGACY_OWNER, Image, ImageKind, Visibility
 from visionary_app.services.access import Viewer
 from visionary_app.services.gallery import (
+    BoardRefused,
     CatalogError,
     ContentCredentials,
     DeleteFailed,
@@ -78,6 +79,7 @@ class LightboxState(rx.State):
     parent_id: str = ""  # "" when the source is gone or not this viewer's to see
     parent_prompt: str = ""
     made_from_this: list[LineageTile] = []
+    board_ids: list[str] = []  # the boards the viewer may see that hold it
 
     def _show_credentials(self, credentials: ContentCredentials | None) -> None:
         if credentials is None:
@@ -124,6 +126,12 @@ class LightboxState(rx.State):
         self.can_change = viewer.may_change(image)
         self.confirming_delete = False
         await self._show_lineage(image, viewer)
+        try:
+            held = await studio.boards.boards_holding(viewer, image.id)
+        except CatalogError as exc:
+            logger.error("reading the boards of %s failed: %s", image.id, exc)
+            held = set()
+        self.board_ids = sorted(board.hex for board in held)
         return True
 
     async def _show_lineage(self, image: Image, viewer: Viewer) -> None:
@@ -192,6 +200,31 @@ class LightboxState(rx.State):
             yield LightboxState.step(1)
         elif key == "ArrowLeft":
             yield LightboxState.step(-1)
+
+    @rx.event
+    async def toggle_board(self, board_id: str, joined: bool):
+        """Put the open image into a board, or take it out (both checked on the server)."""
+        boards, viewer = get_studio().boards, await viewer_of(self)
+        try:
+            board, image = uuid.UUID(hex=board_id), uuid.UUID(self.image_id)
+            if joined:
+                change = await boards.add(viewer, board, [image])
+            else:
+                change = await boards.remove(viewer, board, [image])
+        except BoardRefused as exc:
+            return rx.toast.error(str(exc), id="board-refused")
+        except (CatalogError, ValueError) as exc:
+            logger.error("changing board %r failed: %s", board_id, exc)
+            return rx.toast.error("The board could not be changed; try again.")
+        if not change.done:
+            return rx.toast.error("The board could not be changed: image storage is unavailable.")
+        held = set(self.board_ids)
+        held = held | {board.hex} if joined else held - {board.hex}
+        self.board_ids = sorted(held)
+        gallery = await self.get_state(GalleryState)
+        if gallery.board == board.hex and not joined:
+            gallery._forget(self.image_id)
+        return None
 
     @rx.event
     def copy_prompt(self):

@@ -49,6 +49,8 @@ async def test_a_board_is_made_filled_and_filtered(blob_store, catalog):
     await pipeline.generate("a cat", owner=ALICE.owner)
     board = await boards.create(ALICE, "  Forest\tanimals \n")
     assert board.name == "Forest animals"
+    board = await boards.rename(ALICE, board.id, "Forest animals 🦊")  # its blob is replaced
+    assert [b.name for b in await boards.visible_to(ALICE)] == ["Forest animals 🦊"]
 
     change = await boards.add(ALICE, board.id, [fox.id, owl.id, fox.id])
     assert sorted(change.done) == sorted([fox.id, owl.id]) and change.refused == 0
@@ -126,8 +128,9 @@ async def test_boards_and_stars_survive_a_rebuild_from_the_blobs(blob_store, tmp
     boards = Boards(original, blob_store)
     fox = await pipeline.generate("狐 a fox", owner=ALICE.owner)
     owl = await pipeline.generate("an owl", owner=BOB.owner)
+    long = await pipeline.generate("狐" * 2000, owner=ALICE.owner)  # its prompt in a text blob
     board = await boards.create(ALICE, "Wald & Tiere 🌲", Visibility.SHARED)
-    await boards.add(ALICE, board.id, [fox.id, owl.id])
+    await boards.add(ALICE, board.id, [fox.id, owl.id, long.id])
     assert await star(blob_store, original, ALICE, fox, True)
     assert await star(blob_store, original, BOB, fox, True)
     assert await star(blob_store, original, BOB, owl, True)
@@ -142,6 +145,7 @@ async def test_boards_and_stars_survive_a_rebuild_from_the_blobs(blob_store, tmp
     (restored,) = await again.visible_to(BOB)
     assert (restored.id, restored.owner, restored.visibility) == (board.id, ALICE.owner, "shared")
     assert [i.prompt for i in await rebuilt.newest(10, viewer=BOB, board=board.id)] == [
+        "狐" * 2000,
         "an owl",
         "狐 a fox",
     ]

@@ -149,7 +149,7 @@ async def _image_out(
 @router.get(
     "/images",
     response_model=ImagePage,
-    responses=answers(401, 403, 422, 503),
+    responses=answers(401, 403, 404, 422, 503),
     summary="List images you may see, newest first",
 )
 async def list_images(

@@ -211,13 +211,13 @@ async def _submit(
 
 
 async def _changeable_board(studio: Studio, holder: TokenHolder, board_id: uuid.UUID) -> None:
-    """Refuse (404, 403) a board the holder may not put images into."""
+    """Refuse (422, 403) a board the holder may not put images into."""
     try:
         board = await studio.boards.get_for(holder.viewer, board_id) if studio.boards else None
     except CatalogError as exc:
         raise unavailable(INDEX_DOWN) from exc
     if board is None:
-        raise Problem(404, "board_id: no such board (or it is not yours to see).")
+        raise Problem(422, "board_id: no such board (or it is not yours to see).")
     if not Boards.may_change(holder.viewer, board):
         raise Problem(403, "board_id: only its owner (or an admin, if it is shared) adds to it.")
 

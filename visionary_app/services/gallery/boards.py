@@ -192,7 +192,11 @@ class Boards:
         """The blob first (what `sync` rebuilds from), then the row."""
         try:
             await self._store.put(
-                board_blob_name(board.id), _board_blob(board), "application/json", {}
+                board_blob_name(board.id),
+                _board_blob(board),
+                "application/json",
+                {},
+                overwrite=True,
             )
         except StorageError as exc:
             logger.error("storing board %s failed: %s", board.id, exc)

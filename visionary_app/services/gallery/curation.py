@@ -108,6 +108,7 @@ async def _write_metadata(store: BlobStore, image: Image, library: Library) -> N
             encoded.text_blob,
             TEXT_CONTENT_TYPE,
             {"image_id": str(image.id)},
+            overwrite=True,
         )
     await store.set_metadata(image.blob_name, encoded.metadata)
 

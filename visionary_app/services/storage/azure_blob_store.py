@@ -137,7 +137,13 @@ class AzureBlobStore:
         self._container_ready = True
 
     async def put(
-        self, name: str, data: bytes, content_type: str, metadata: Mapping[str, str]
+        self,
+        name: str,
+        data: bytes,
+        content_type: str,
+        metadata: Mapping[str, str],
+        *,
+        overwrite: bool = False,
     ) -> None:
         """One Put Blob request: the blob appears whole or not at all."""
         _check(name)
@@ -146,7 +152,7 @@ class AzureBlobStore:
             await self._container.upload_blob(
                 name,
                 data,
-                overwrite=False,
+                overwrite=overwrite,
                 metadata=dict(metadata),
                 content_settings=ContentSettings(
                     content_type=content_type, cache_control=CACHE_CONTROL

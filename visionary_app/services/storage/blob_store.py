@@ -53,9 +53,19 @@ class BlobStore(Protocol):
         ...
 
     async def put(
-        self, name: str, data: bytes, content_type: str, metadata: Mapping[str, str]
+        self,
+        name: str,
+        data: bytes,
+        content_type: str,
+        metadata: Mapping[str, str],
+        *,
+        overwrite: bool = False,
     ) -> None:
-        """Store `data` under `name`, all or nothing; raise StorageError on failure."""
+        """Store `data` under `name`, all or nothing; raise StorageError on failure.
+
+        A blob already there is kept (StorageError) unless `overwrite`: an image is never
+        replaced, a board's or a prompt's JSON blob is.
+        """
         ...
 
     async def set_metadata(self, name: str, metadata: Mapping[str, str]) -> None:

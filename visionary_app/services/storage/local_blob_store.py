@@ -51,9 +51,18 @@ class LocalBlobStore:
         return path.with_name(path.name + ".props.json")
 
     async def put(
-        self, name: str, data: bytes, content_type: str, metadata: Mapping[str, str]
+        self,
+        name: str,
+        data: bytes,
+        content_type: str,
+        metadata: Mapping[str, str],
+        *,
+        overwrite: bool = False,
     ) -> None:
-        """Write properties, then the bytes, each through a temporary file and a rename."""
+        """Write properties, then the bytes, each through a temporary file and a rename.
+
+        (A rename replaces what was there: `overwrite` is for the contract's other stores.)
+        """
         path = self.path_for(name)
         properties = json.dumps({"content_type": content_type, "metadata": dict(metadata)})
         try:
