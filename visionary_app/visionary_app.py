@@ -11,6 +11,7 @@ from datetime import timedelta
 import reflex as rx
 from starlette.applications import Starlette
 
+from visionary_app.api.downloads import download_routes
 from visionary_app.api.health import health_routes
 from visionary_app.api.media import media_routes
 from visionary_app.api.metrics import metrics_routes
@@ -172,6 +173,7 @@ app = rx.App(
             routes=[
                 *media_routes(lambda: get_studio().store),
                 *session_routes(get_studio),
+                *download_routes(get_studio),
                 *health_routes(get_studio),
                 *metrics_routes(get_studio, _open_tabs),
                 mount("/api/v1", build_api(get_studio)),

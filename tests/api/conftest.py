@@ -10,6 +10,7 @@ import pytest
 from starlette.applications import Starlette
 
 from tests.support.studios import fresh_studio
+from visionary_app.api.downloads import download_routes
 from visionary_app.api.media import media_routes
 from visionary_app.api.openai_compatible import build_openai_compatible
 from visionary_app.api.v1 import build_api, mount
@@ -25,6 +26,7 @@ def routes() -> Starlette:
     return Starlette(
         routes=[
             *media_routes(lambda: get_studio().store),
+            *download_routes(get_studio),
             mount("/api/v1", build_api(get_studio)),
             mount("/v1", build_openai_compatible(get_studio)),
         ]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
+import json
 import uuid
+import zipfile
 
 from tests.api.conftest import bearer, finished_job, token_for
 
@@ -96,3 +99,62 @@ async def test_a_board_name_is_checked(client, studio):
         answer = await client.post("/api/v1/boards", json={"name": name}, headers=alice)
         assert answer.status_code == 422, name
         assert answer.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_a_zip_holds_the_originals_and_a_manifest_of_what_one_may_see(client, studio):
+    alice = bearer(await token_for(studio, "alice"))
+    bob = bearer(await token_for(studio, "bob"))
+    first = await _generate(client, alice, "a red fox / in snow")
+    second = await _generate(client, alice, "a red fox / in snow")  # the same name, twice
+    hidden = await _generate(client, bob, "bob's secret")
+    made_private = await client.patch(
+        f"/api/v1/images/{hidden}", json={"visibility": "private"}, headers=bob
+    )
+    assert made_private.status_code == 200
+
+    answer = await client.post(
+        "/api/v1/images/zip", json={"image_ids": [first, second, hidden]}, headers=alice
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"] == "application/zip"
+    assert answer.headers["x-images-skipped"] == "1"
+    assert answer.headers["content-disposition"].startswith("attachment;")
+    with zipfile.ZipFile(io.BytesIO(answer.content)) as archive:
+        assert archive.testzip() is None
+        names = archive.namelist()
+        manifest = json.loads(archive.read("manifest.json"))
+        files = {row["id"]: row["file"] for row in manifest["images"]}
+        assert set(files) == {first, second}
+        assert len(set(names)) == 3 and names[-1] == "manifest.json"
+        assert all(name.startswith("a-red-fox-in-snow-") for name in names[:2])
+        for image_id, name in files.items():
+            image = await studio.catalog.get(uuid.UUID(image_id))
+            assert archive.read(name) == await studio.store.read(image.blob_name)  # byte for byte
+        row = manifest["images"][0]
+        assert {"prompt", "model", "size", "created_at", "id"} <= row.keys()
+
+
+async def test_the_pages_zip_needs_a_ticket_for_exactly_those_images(client, studio):
+    from visionary_app.services.access.ownership import Viewer
+    from visionary_app.services.gallery.archive import sign_ticket
+
+    alice = bearer(await token_for(studio, "alice"))
+    one = await _generate(client, alice, "one")
+    two = await _generate(client, alice, "two")
+    viewer = Viewer(owner="user:alice")
+    ticket = sign_ticket(studio.archive_key, viewer, [uuid.UUID(one).hex])
+    good = await client.post("/downloads/images.zip", data={"ids": one, "ticket": ticket})
+    assert good.status_code == 200
+    with zipfile.ZipFile(io.BytesIO(good.content)) as archive:
+        assert len(archive.namelist()) == 2
+    more = await client.post(
+        "/downloads/images.zip", data={"ids": f"{one} {two}", "ticket": ticket}
+    )
+    assert more.status_code == 403  # the ticket was for one image only
+    forged = ticket[:-1] + ("1" if ticket.endswith("0") else "0")
+    assert (
+        await client.post("/downloads/images.zip", data={"ids": one, "ticket": forged})
+    ).status_code == 403
+    old = sign_ticket(studio.archive_key, viewer, [uuid.UUID(one).hex], now=1_000_000)
+    expired = await client.post("/downloads/images.zip", data={"ids": one, "ticket": old})
+    assert expired.status_code == 403 and "expired" in expired.text

@@ -95,6 +95,8 @@ class Studio:
     teams: TeamDirectory | None = None
     webhooks: Webhooks | None = None
     boards: Boards | None = None
+    # Signs the tickets with which a page downloads a zip of images (gallery.archive).
+    archive_key: bytes = b""
     sessions: SessionStore | None = None
 
     @property
@@ -456,6 +458,7 @@ def build_studio(settings: Settings) -> Studio:
         teams=TeamDirectory(engine),
         webhooks=webhooks,
         boards=boards,
+        archive_key=_archive_key(settings),
         sessions=SessionStore(engine, access),
     )  # fmt: skip
 
@@ -477,6 +480,13 @@ def build_budgets(settings: Settings) -> Budgets:
         team_per_day=team_daily,
         team_per_month=team_monthly,
     )
+
+
+def _archive_key(settings: Settings) -> bytes:
+    """What zip download tickets are signed with: from the session secret, else a key file."""
+    if settings.session_secret is not None:
+        return b"archive\x00" + settings.session_secret.get_secret_value().encode()
+    return load_or_create_key(settings.data_dir / "archive.key", "archive key")
 
 
 def _webhook_key(settings: Settings) -> bytes:

@@ -9,8 +9,9 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.responses import Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from visionary_app.api.downloads import zip_response
 from visionary_app.api.v1.auth import CurrentStudio, Deleter, Generator, Reader, visible_image
 from visionary_app.api.v1.errors import INDEX_DOWN, Problem, answers, limit_problem, unavailable
 from visionary_app.models import Image, Visibility, split_ids
@@ -25,6 +26,7 @@ from visionary_app.services.gallery import (
     delete_image,
     star,
 )
+from visionary_app.services.gallery.archive import MAX_ZIP_IMAGES
 from visionary_app.services.generation import GenerationFailed, UploadRefused
 from visionary_app.services.limits import LimitReached, QueueUnavailable
 from visionary_app.services.storage import StorageError
@@ -193,6 +195,34 @@ async def list_images(
     )
     # Already validated: sent as is, not checked against the model a second time.
     return Response(page.model_dump_json(), media_type="application/json")
+
+
+class ZipIn(BaseModel):
+    """Images to download as one zip."""
+
+    image_ids: list[uuid.UUID] = Field(min_length=1, max_length=MAX_ZIP_IMAGES)
+
+
+@router.post(
+    "/images/zip",
+    response_class=Response,
+    responses={
+        **answers(401, 403, 422, 503),
+        200: {
+            "description": "A zip of the originals you may see (byte for byte) and a "
+            "`manifest.json` (prompt, model, size, time, id); streamed as it is built. "
+            "`X-Images-Skipped` counts the ids that are not there or not yours to see.",
+            "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
+        },
+    },
+    summary="Download images as one zip",
+)
+async def zip_of_images(body: ZipIn, holder: Reader, studio: CurrentStudio):
+    ids = list(dict.fromkeys(body.image_ids))
+    try:
+        return await zip_response(studio, holder.viewer, ids)
+    except CatalogError as exc:
+        raise unavailable(INDEX_DOWN) from exc
 
 
 @router.post(
