@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import uuid
+import zipfile
+
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import (
@@ -80,3 +84,45 @@ def test_a_board_is_made_filled_and_filtered(page: Page, app: RunningApp):
     expect(page.locator("#board-picker")).to_have_text("All images")
     expect(_tile(page, kept)).to_have_count(1)
     expect(_tile(page, other)).to_have_count(1)
+
+
+def test_tiles_selected_by_shift_click_download_as_a_zip_of_the_originals(
+    page: Page, app: RunningApp
+):
+    prompts = [unique("zip one"), unique("zip two"), unique("zip three")]
+    seed_images(app, prompts, owner=visitor_owner(page))
+    page.click("#refresh-gallery")
+    tiles = [_tile(page, prompt) for prompt in prompts]
+    expect(tiles[0]).to_have_count(1)
+    # Newest first: three, two, one. Tick "three" from the keyboard, shift-click "two".
+    tiles[2].locator('[data-testid="tile-select"]').focus()
+    page.keyboard.press("Space")
+    expect(page.locator("#selection-count")).to_have_text("1 selected")
+    tiles[1].locator('[data-testid="tile-select"]').click(modifiers=["Shift"])
+    expect(page.locator("#selection-count")).to_have_text("2 selected")
+    expect(tiles[0].locator('[data-testid="tile-select"]')).not_to_be_checked()
+    assert_no_axe_violations(page, "two tiles selected")
+
+    with page.expect_download() as info:
+        page.click("#bulk-download")
+    download = info.value
+    assert download.suggested_filename.endswith(".zip")
+    with zipfile.ZipFile(download.path()) as archive:
+        manifest = json.loads(archive.read("manifest.json"))
+        assert sorted(row["prompt"] for row in manifest["images"]) == sorted(prompts[1:])
+        members = {row["id"]: archive.read(row["file"]) for row in manifest["images"]}
+    rows = app.query(
+        "SELECT id, blob_name FROM image WHERE id IN (?, ?)", *[uuid.UUID(i).hex for i in members]
+    )
+    originals = [app.read_blob(name) for _, name in rows]
+    assert len(originals) == 2
+    assert sorted(members.values()) == sorted(originals)  # byte for byte
+
+    # Delete after one confirmation; the rest stays.
+    page.click("#bulk-delete")
+    page.click("#bulk-delete-confirm")
+    expect(page.locator(toast("success")).filter(has_text="2 deleted")).to_be_visible()
+    expect(tiles[1]).to_have_count(0)
+    expect(tiles[2]).to_have_count(0)
+    expect(tiles[0]).to_have_count(1)
+    expect(page.locator("#selection-bar")).to_have_count(0)

@@ -9,6 +9,7 @@ from visionary_app.services.gallery import MAX_BOARD_NAME_CHARS
 from visionary_app.state.boards import ALL_IMAGES, BoardEntry, BoardsState
 from visionary_app.state.gallery import GalleryState
 from visionary_app.state.lightbox import LightboxState
+from visionary_app.state.selection import SelectionState
 
 
 def _picker() -> rx.Component:
@@ -157,6 +158,13 @@ def board_bar() -> rx.Component:
             ),
         ),
         _board_dialog(),
+        rx.button(
+            rx.icon("check-check", size=16),
+            "Select all",
+            variant="ghost",
+            on_click=SelectionState.select_all,
+            id="select-all-loaded",
+        ),
         gap="2",
         align="center",
         wrap="wrap",

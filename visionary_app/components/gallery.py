@@ -6,17 +6,21 @@ import reflex as rx
 
 from visionary_app.components.boards import board_bar
 from visionary_app.components.media import backend_resolved, renewable_image
+from visionary_app.components.selection import selection_bar
 from visionary_app.services.gallery import MAX_QUERY_CHARS
 from visionary_app.state.gallery import GalleryState, GalleryTile
 from visionary_app.state.generation import GenerationState, JobCard
 from visionary_app.state.lightbox import LightboxState
+from visionary_app.state.selection import SelectionState
 
 # Near either end of the window an observer presses "Load newer" / "Load more" (Reflex has
-# no scroll-into-view API).
+# no scroll-into-view API). Where the end is now decides, not where the observer last saw it:
+# its first report, taken before the first page was drawn, would load a second page at once.
 _OBSERVE_ENDS = (
-    "const o=new IntersectionObserver(es=>es.forEach(e=>{if(e.isIntersecting)document"
-    ".getElementById(e.target.id==='gallery-end'?'load-more':'load-newer')?.click()}),"
-    "{rootMargin:'800px'});['gallery-start','gallery-end'].forEach(i=>o.observe("
+    "const o=new IntersectionObserver(es=>es.forEach(e=>{const r=e.target"
+    ".getBoundingClientRect();if(e.isIntersecting&&r.top<innerHeight+800&&r.bottom>-800)"
+    "document.getElementById(e.target.id==='gallery-end'?'load-more':'load-newer')?.click()"
+    "}),{rootMargin:'800px'});['gallery-start','gallery-end'].forEach(i=>o.observe("
     "document.getElementById(i)))"
 )
 # How often an open gallery looks for images made elsewhere and re-reads its jobs.
@@ -88,6 +92,19 @@ def _star(tile: GalleryTile) -> rx.Component:
     )
 
 
+def _select(tile: GalleryTile) -> rx.Component:
+    # Space or a click ticks it; with shift, every tile from the last one ticked.
+    return rx.el.input(
+        type="checkbox",
+        checked=SelectionState.selected.contains(tile.id),
+        read_only=True,  # the state decides; a click asks it
+        on_click=lambda info: SelectionState.toggle(tile.id, info),
+        class_name="tile-select",
+        aria_label="Select: " + tile.prompt,
+        custom_attrs={"data-testid": "tile-select"},
+    )
+
+
 def gallery_tile(tile: GalleryTile, index: rx.Var[int]) -> rx.Component:
     """One thumbnail; its prompt shows on hover or focus; click or Enter opens the lightbox.
 
@@ -132,6 +149,7 @@ def gallery_tile(tile: GalleryTile, index: rx.Var[int]) -> rx.Component:
             aria_label=tile.prompt,
         ),
         _star(tile),
+        _select(tile),
         key=tile.id,
         custom_attrs={
             "data-testid": "gallery-item",
@@ -225,6 +243,18 @@ _GRID_STYLE = {
         "background": "var(--amber-9)",
     },
     ".tile-star[data-favourite='true'] svg": {"fill": "currentColor"},
+    # A real checkbox, large enough for a thumb, on the tile's top left.
+    ".tile-select": {
+        "position": "absolute",
+        "top": "0.5em",
+        "left": "0.5em",
+        "width": "24px",
+        "height": "24px",
+        "margin": "0",
+        "accent_color": "var(--accent-9)",
+        "cursor": "pointer",
+    },
+    ".tile-select:focus-visible": {"outline": "2px solid var(--accent-8)", "outline_offset": "2px"},
     "@media (min-width: 520px)": {
         "[data-featured='true']": {"grid_column": "span 2", "grid_row": "span 2"},
     },
@@ -308,6 +338,7 @@ def gallery() -> rx.Component:
             align="center",
         ),
         board_bar(),
+        selection_bar(),
         # Ticks in the browser; the server renews image URLs before they expire.
         rx.moment(
             interval=GalleryState.renew_check_ms,
