@@ -21,6 +21,7 @@ __all__ = [
     "ImageKind",
     "JobStatus",
     "JobStatusType",
+    "ShareLink",
     "UTCDateTime",
     "Usage",
     "UserSession",
@@ -216,6 +217,33 @@ class BoardImage(SQLModel, table=True):
         )
     )
     added_at: datetime = Field(sa_column=sa.Column(UTCDateTime(), nullable=False))
+
+
+class ShareLink(SQLModel, table=True):
+    """A link that shows one image or one board to anyone holding it, until it ends.
+
+    Only the SHA-256 of its token is kept: the link itself is shown once, to its maker.
+    """
+
+    __tablename__ = "share_link"
+    __table_args__ = (sa.Index("ix_share_link_owner_created_at", "owner", "created_at"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    digest: str = Field(sa_column=sa.Column(sa.String(64), nullable=False, unique=True))
+    owner: str = Field(sa_column=sa.Column(sa.String(128), nullable=False))
+    # Exactly one of the two: what the link shows (the viewer it shows it as is `owner`).
+    image_id: uuid.UUID | None = Field(
+        default=None,
+        sa_column=sa.Column(sa.Uuid(), sa.ForeignKey("image.id", ondelete="CASCADE")),
+    )
+    board_id: uuid.UUID | None = Field(
+        default=None,
+        sa_column=sa.Column(sa.Uuid(), sa.ForeignKey("board.id", ondelete="CASCADE")),
+    )
+    show_prompt: bool = Field(default=True, sa_column=sa.Column(sa.Boolean, nullable=False))
+    created_at: datetime = Field(sa_column=sa.Column(UTCDateTime(), nullable=False))
+    expires_at: datetime | None = Field(default=None, sa_column=sa.Column(UTCDateTime()))
+    revoked_at: datetime | None = Field(default=None, sa_column=sa.Column(UTCDateTime()))
 
 
 class Usage(SQLModel, table=True):

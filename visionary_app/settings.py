@@ -366,6 +366,15 @@ class Settings(BaseSettings):
         default=True,
         description="Run a job once more when its worker vanished mid-call (counted as a call).",
     )
+    share_links_may_never_expire: bool = Field(
+        default=False,
+        description="Offer share links that never expire (an admin's choice); otherwise they "
+        "last an hour, a day or a week.",
+    )
+    share_page_rate: str = Field(
+        default="120/minute",
+        description="How often one address may open share pages and their images.",
+    )
     webhooks_allow_private: bool = Field(
         default=False,
         description="Let webhooks reach private, loopback and link-local addresses (an admin's "

@@ -18,6 +18,7 @@ from visionary_app.api.metrics import metrics_routes
 from visionary_app.api.openai_compatible import build_openai_compatible
 from visionary_app.api.page_guard import PageGuard
 from visionary_app.api.sessions import session_routes
+from visionary_app.api.shares import share_routes
 from visionary_app.api.v1 import build_api, mount
 from visionary_app.logs import configure_logging
 from visionary_app.pages import sign_in, studio, usage
@@ -174,6 +175,7 @@ app = rx.App(
                 *media_routes(lambda: get_studio().store),
                 *session_routes(get_studio),
                 *download_routes(get_studio),
+                *share_routes(get_studio),
                 *health_routes(get_studio),
                 *metrics_routes(get_studio, _open_tabs),
                 mount("/api/v1", build_api(get_studio)),

@@ -13,6 +13,7 @@ from tests.support.studios import fresh_studio
 from visionary_app.api.downloads import download_routes
 from visionary_app.api.media import media_routes
 from visionary_app.api.openai_compatible import build_openai_compatible
+from visionary_app.api.shares import share_routes
 from visionary_app.api.v1 import build_api, mount
 from visionary_app.services.access.api_tokens import SCOPES
 from visionary_app.services.studio import Studio, get_studio
@@ -27,6 +28,7 @@ def routes() -> Starlette:
         routes=[
             *media_routes(lambda: get_studio().store),
             *download_routes(get_studio),
+            *share_routes(get_studio),
             mount("/api/v1", build_api(get_studio)),
             mount("/v1", build_openai_compatible(get_studio)),
         ]

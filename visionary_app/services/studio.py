@@ -13,6 +13,7 @@ import openai
 from visionary_app.models import Visibility
 from visionary_app.services.access.api_tokens import ApiTokens, parse_configured_tokens
 from visionary_app.services.access.oidc import OidcClient, OidcConfig
+from visionary_app.services.access.request_limits import AddressLimiter
 from visionary_app.services.access.session_store import SessionStore
 from visionary_app.services.access.sessions import AccessControl
 from visionary_app.services.access.sign_in_limits import SignInLimiter
@@ -20,6 +21,7 @@ from visionary_app.services.access.teams import TeamDirectory
 from visionary_app.services.gallery.boards import Boards
 from visionary_app.services.gallery.catalog import Catalog, make_index_engine
 from visionary_app.services.gallery.live_feed import LiveFeed, LocalFeed, make_feed
+from visionary_app.services.gallery.sharing import ShareLinks
 from visionary_app.services.generation.job_events import RESYNC, JobEvents, JobNews
 from visionary_app.services.generation.model_menu import ModelMenu
 from visionary_app.services.generation.pipeline import GenerationPipeline
@@ -95,6 +97,8 @@ class Studio:
     teams: TeamDirectory | None = None
     webhooks: Webhooks | None = None
     boards: Boards | None = None
+    share_links: ShareLinks | None = None
+    share_limiter: AddressLimiter | None = None
     # Signs the tickets with which a page downloads a zip of images (gallery.archive).
     archive_key: bytes = b""
     sessions: SessionStore | None = None
@@ -458,7 +462,13 @@ def build_studio(settings: Settings) -> Studio:
         teams=TeamDirectory(engine),
         webhooks=webhooks,
         boards=boards,
+        share_links=ShareLinks(
+            catalog, boards, never_allowed=settings.share_links_may_never_expire
+        ),
         archive_key=_archive_key(settings),
+        share_limiter=AddressLimiter(
+            settings.redis_url, settings.share_page_rate, namespace="visionary-share"
+        ),
         sessions=SessionStore(engine, access),
     )  # fmt: skip
 

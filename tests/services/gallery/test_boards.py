@@ -1,7 +1,7 @@
 """Boards: made, filled, filtered, changed by whom they may be, and rebuilt by `sync`."""
 
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -158,7 +158,7 @@ def test_a_library_too_big_for_metadata_moves_to_the_text_blob(catalog):
     from tests.conftest import indexed_image
     from visionary_app.models import Image
 
-    image: Image = indexed_image(__import__("datetime").datetime.now(__import__("datetime").UTC))
+    image: Image = indexed_image(datetime.now(UTC))
     many = Library(starred_by=tuple(f"visitor:{uuid.uuid4()}" for _ in range(200)))
     encoded = encode_image(image, many)
     assert sum(len(k) + len(v) for k, v in encoded.metadata.items()) <= METADATA_BUDGET_BYTES

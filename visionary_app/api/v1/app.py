@@ -15,7 +15,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from starlette.routing import Mount
 
-from visionary_app.api.v1 import boards, images, jobs, models, usage, users, webhooks
+from visionary_app.api.v1 import boards, images, jobs, models, shares, usage, users, webhooks
 from visionary_app.api.v1.errors import PROBLEM, TITLES, Problem, ProblemDetails, handle_errors
 from visionary_app.services.studio import Studio
 
@@ -51,6 +51,7 @@ def build_api(get_studio: Callable[[], Studio]) -> FastAPI:
     api.include_router(jobs.router)
     api.include_router(images.router)
     api.include_router(boards.router)
+    api.include_router(shares.router)
     api.include_router(models.router)
     api.include_router(usage.router)
     api.include_router(webhooks.router)

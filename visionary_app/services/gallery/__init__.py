@@ -32,6 +32,13 @@ from visionary_app.services.gallery.mirror import (
     reconcile,
 )
 from visionary_app.services.gallery.search_index import MAX_QUERY_CHARS, clean_query, search_terms
+from visionary_app.services.gallery.sharing import (
+    Expiry,
+    LinkGone,
+    Shared,
+    ShareLinks,
+    ShareRefused,
+)
 from visionary_app.services.gallery.thumbnails import make_thumbnail, preview_data_url
 
 __all__ = [
@@ -48,9 +55,14 @@ __all__ = [
     "ChangeKind",
     "ContentCredentials",
     "DeleteFailed",
+    "Expiry",
     "LibraryNotSaved",
+    "LinkGone",
     "LiveFeed",
     "PageCursor",
+    "ShareLinks",
+    "ShareRefused",
+    "Shared",
     "SyncRefused",
     "SyncReport",
     "VisibilityNotChanged",

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from visionary_app.models import Board, BoardImage, Image, Visibility
+from visionary_app.models import Board, BoardImage, Image, ShareLink, Visibility
 from visionary_app.services.access.ownership import Viewer
 from visionary_app.services.gallery.catalog import Catalog, CatalogError
 from visionary_app.services.gallery.curation import LibraryNotSaved, keep_library
@@ -249,6 +249,7 @@ class Boards:
 
         def work(session: Session) -> None:
             session.exec(sa.delete(BoardImage).where(col(BoardImage.board_id) == board.id))
+            session.exec(sa.delete(ShareLink).where(col(ShareLink.board_id) == board.id))
             session.exec(sa.delete(Board).where(col(Board.id) == board.id))
             session.commit()
 

@@ -21,6 +21,7 @@ from visionary_app.models import (
     Favourite,
     Image,
     ImageRecord,
+    ShareLink,
     UTCDateTime,
     Visibility,
 )
@@ -632,6 +633,7 @@ class Catalog:
         def work(session: Session) -> bool:
             session.exec(sa.delete(Favourite).where(col(Favourite.image_id) == image_id))
             session.exec(sa.delete(BoardImage).where(col(BoardImage.image_id) == image_id))
+            session.exec(sa.delete(ShareLink).where(col(ShareLink.image_id) == image_id))
             result = session.exec(sa.delete(Image).where(col(Image.id) == image_id))
             session.commit()
             return bool(result.rowcount)
@@ -664,6 +666,7 @@ class Catalog:
                 ids = select(Image.id).where(col(Image.blob_name).in_(chunk))
                 session.exec(sa.delete(Favourite).where(col(Favourite.image_id).in_(ids)))
                 session.exec(sa.delete(BoardImage).where(col(BoardImage.image_id).in_(ids)))
+                session.exec(sa.delete(ShareLink).where(col(ShareLink.image_id).in_(ids)))
                 result = session.exec(sa.delete(Image).where(col(Image.blob_name).in_(chunk)))
                 removed += result.rowcount or 0
             session.commit()
