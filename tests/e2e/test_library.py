@@ -6,7 +6,7 @@ import json
 import uuid
 import zipfile
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.conftest import (
     ITEM,
@@ -126,3 +126,51 @@ def test_tiles_selected_by_shift_click_download_as_a_zip_of_the_originals(
     expect(tiles[2]).to_have_count(0)
     expect(tiles[0]).to_have_count(1)
     expect(page.locator("#selection-bar")).to_have_count(0)
+
+
+def test_a_share_link_opens_in_a_fresh_browser_and_then_is_revoked(
+    page: Page, app: RunningApp, browser: Browser
+):
+    prompt = unique("shared fox")
+    seed_images(app, [prompt], owner=visitor_owner(page))
+    page.click("#refresh-gallery")
+    _tile(page, prompt).locator(".tile-open").click()
+    page.click("#share-image")
+    page.click("#share-expiry")
+    page.get_by_role("option", name="A week", exact=True).click()
+    page.click("#share-create")
+    url = page.locator("#share-url").input_value()
+    assert "/s/" in url
+    assert_no_axe_violations(page, "the share dialog")
+
+    stranger = browser.new_context()  # no cookies, no session: anyone
+    try:
+        shared = stranger.new_page()
+        answer = shared.goto(url)
+        assert answer.status == 200
+        expect(shared.locator("img#shared-image")).to_be_visible()
+        loaded = shared.locator("img#shared-image").evaluate("i => i.naturalWidth")
+        assert loaded > 0  # its bytes came
+        expect(shared.locator("#shared-prompt")).to_have_text(prompt)
+        og_title = shared.locator('meta[property="og:title"]').get_attribute("content")
+        assert og_title == prompt
+        assert shared.locator('meta[property="og:image"]').get_attribute("content")
+        assert_no_axe_violations(shared, "the public share page")
+
+        page.click("#share-revoke")
+        expect(page.locator("#share-url")).to_have_count(0)
+        gone = shared.goto(url)
+        assert gone.status == 410
+        expect(shared.locator("#share-gone")).to_contain_text("revoked")
+    finally:
+        stranger.close()
+
+    # The owner's list shows it, revoked.
+    page.keyboard.press("Escape")
+    expect(page.locator("#share-create")).to_have_count(0)
+    if page.locator("#lightbox").count():
+        page.keyboard.press("Escape")
+    expect(page.locator(".rt-DialogOverlay")).to_have_count(0)
+    page.click("#share-links-button")
+    expect(page.locator("#share-links")).to_contain_text(prompt)
+    expect(page.locator("#share-links")).to_contain_text("revoked")

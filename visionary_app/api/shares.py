@@ -31,6 +31,7 @@ img{max-width:100%;height:auto;border-radius:12px;display:block;margin:0 auto}
 .grid img{aspect-ratio:1;object-fit:cover;width:100%}
 p{line-height:1.5;overflow-wrap:anywhere;white-space:pre-wrap}
 .note{opacity:.85;font-size:.9rem}
+h1{font-size:1.25rem}
 """
 
 
@@ -105,6 +106,7 @@ def share_routes(get_studio: Callable[[], Studio]) -> list[Route]:
         if shared.link.image_id is not None and first is not None:
             alt = html.escape(shared.title[:300] or "A shared image", quote=True)
             body = (
+                "<h1>A shared image</h1>"
                 f'<img id="shared-image" src="{base}/{first.id}" alt="{alt}" '
                 f'width="{first.width}" height="{first.height}">'
             )

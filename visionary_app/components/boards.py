@@ -10,6 +10,7 @@ from visionary_app.state.boards import ALL_IMAGES, BoardEntry, BoardsState
 from visionary_app.state.gallery import GalleryState
 from visionary_app.state.lightbox import LightboxState
 from visionary_app.state.selection import SelectionState
+from visionary_app.state.sharing import SharingState
 
 
 def _picker() -> rx.Component:
@@ -79,6 +80,7 @@ def _board_dialog() -> rx.Component:
                         rx.input(
                             name="name",
                             id="board-name",
+                            aria_label="Board name",
                             max_length=MAX_BOARD_NAME_CHARS,
                             required=True,
                             auto_focus=True,
@@ -153,6 +155,14 @@ def board_bar() -> rx.Component:
                     title="Rename board",
                     on_click=BoardsState.open_rename,
                     id="board-rename",
+                ),
+                rx.icon_button(
+                    rx.icon("share-2", size=16),
+                    variant="soft",
+                    aria_label="Share board",
+                    title="Share board",
+                    on_click=SharingState.open_for_board,
+                    id="board-share",
                 ),
                 _delete_board(),
             ),

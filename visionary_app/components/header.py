@@ -6,6 +6,7 @@ import reflex as rx
 
 from visionary_app.components.api_tokens import api_tokens_dialog
 from visionary_app.components.native_form import posted_form
+from visionary_app.components.sharing import share_links_dialog
 from visionary_app.components.webhooks import webhooks_dialog
 from visionary_app.state.access import AccessState
 from visionary_app.state.api_tokens import ApiTokensState
@@ -91,6 +92,7 @@ def header() -> rx.Component:
                     align="center",
                 ),
             ),
+            share_links_dialog(),
             rx.link("Usage", href="/usage", size="2", id="usage-link"),
             rx.color_mode.button(aria_label="Toggle dark mode", id="color-mode"),
             width="100%",

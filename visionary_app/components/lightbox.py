@@ -8,6 +8,7 @@ from visionary_app.components.boards import add_to_board
 from visionary_app.components.media import backend_resolved
 from visionary_app.state.lightbox import LightboxState, LineageTile
 from visionary_app.state.options import OptionsState
+from visionary_app.state.sharing import SharingState
 
 
 def _detail(label: str, value: rx.Var, element_id: str) -> rx.Component:
@@ -223,6 +224,10 @@ def lightbox() -> rx.Component:
                         "sparkles", "More like this", LightboxState.more_like_this, "more-like-this"
                     ),
                     add_to_board(),
+                    rx.cond(
+                        LightboxState.can_change,
+                        _action("share-2", "Share", SharingState.open_for_image, "share-image"),
+                    ),
                     # A real link, so the browser downloads natively; Radix's classes make it
                     # look like the buttons beside it.
                     rx.el.a(

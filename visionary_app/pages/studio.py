@@ -9,6 +9,7 @@ from visionary_app.components.gallery import gallery
 from visionary_app.components.header import header, offline_notice
 from visionary_app.components.lightbox import lightbox
 from visionary_app.components.prompt_form import prompt_form
+from visionary_app.components.sharing import share_dialog
 from visionary_app.state.gallery import GalleryState
 from visionary_app.state.generation import GenerationState
 
@@ -35,6 +36,7 @@ def studio_page() -> rx.Component:
             padding_bottom="3em",
         ),
         lightbox(),
+        share_dialog(),
         editor(),
         size="4",
     )
