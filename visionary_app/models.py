@@ -22,6 +22,7 @@ __all__ = [
     "JobStatus",
     "JobStatusType",
     "ShareLink",
+    "StylePreset",
     "UTCDateTime",
     "Usage",
     "UserSession",
@@ -145,6 +146,8 @@ class Image(SQLModel, table=True):
     )
     # What the image's content credentials (C2PA) said, as ContentCredentials JSON; None: none.
     credentials: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
+    # The style preset it was made with (its name), whose words went to the provider.
+    preset: str | None = Field(default=None, sa_column=sa.Column(sa.String(80), nullable=True))
 
     @property
     def sources(self) -> list[uuid.UUID]:
@@ -244,6 +247,19 @@ class ShareLink(SQLModel, table=True):
     created_at: datetime = Field(sa_column=sa.Column(UTCDateTime(), nullable=False))
     expires_at: datetime | None = Field(default=None, sa_column=sa.Column(UTCDateTime()))
     revoked_at: datetime | None = Field(default=None, sa_column=sa.Column(UTCDateTime()))
+
+
+class StylePreset(SQLModel, table=True):
+    """A user's own style: words added to the prompt sent to the provider, under a name."""
+
+    __tablename__ = "style_preset"
+    __table_args__ = (sa.UniqueConstraint("owner", "name", name="uq_style_preset_owner_name"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    owner: str = Field(sa_column=sa.Column(sa.String(128), nullable=False))
+    name: str = Field(sa_column=sa.Column(sa.String(80), nullable=False))
+    words: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    created_at: datetime = Field(sa_column=sa.Column(UTCDateTime(), nullable=False))
 
 
 class Usage(SQLModel, table=True):
@@ -412,6 +428,9 @@ class GenerationJob(SQLModel, table=True):
     # The address a visitor without an account submitted from: visitors are limited per
     # address as well as per cookie (a new cookie is a new visitor, a new address is not).
     client: str | None = Field(default=None, sa_column=sa.Column(sa.String(64), nullable=True))
+    # The style preset chosen (its name) and the words it added to the provider's prompt.
+    preset: str | None = Field(default=None, sa_column=sa.Column(sa.String(80), nullable=True))
+    preset_words: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
     # The board its images join (chosen in the gallery when it was submitted), if any.
     board_id: uuid.UUID | None = Field(default=None, sa_column=sa.Column(sa.Uuid(), nullable=True))
 

@@ -158,3 +158,23 @@ async def test_the_pages_zip_needs_a_ticket_for_exactly_those_images(client, stu
     old = sign_ticket(studio.archive_key, viewer, [uuid.UUID(one).hex], now=1_000_000)
     expired = await client.post("/downloads/images.zip", data={"ids": one, "ticket": old})
     assert expired.status_code == 403 and "expired" in expired.text
+
+
+async def test_a_style_preset_adds_its_words_for_the_provider_and_names_itself(client, studio):
+    alice = bearer(await token_for(studio, "alice"))
+    answer = await client.post(
+        "/api/v1/generations",
+        json={"prompt": "a harbour", "size": "256x256", "preset": "Watercolour"},
+        headers=alice,
+    )
+    job = await finished_job(client, alice, answer.json()["id"])
+    image = (await client.get(f"/api/v1/images/{job['image_ids'][0]}", headers=alice)).json()
+    assert image["prompt"] == "a harbour"  # the person's prompt, searchable as typed
+    assert image["preset"] == "Watercolour"
+    stored = await studio.catalog.get(uuid.UUID(image["id"]))
+    blobs = {b.name: b for b in [b async for b in studio.store.list_blobs()]}
+    assert "preset_b64" in blobs[stored.blob_name].metadata  # sync keeps it
+    unknown = await client.post(
+        "/api/v1/generations", json={"prompt": "x", "preset": "Nope"}, headers=alice
+    )
+    assert unknown.status_code == 422 and "preset" in unknown.json()["detail"]

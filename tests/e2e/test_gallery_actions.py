@@ -67,6 +67,8 @@ def _press_until_gone(page: Page, button_id: str, seen: list[str]) -> None:
         before = _ids(page)
         try:
             button.focus(timeout=2_000)
+            # Where a keyboard's focus goes, the browser scrolls (Playwright's focus does not).
+            button.scroll_into_view_if_needed(timeout=2_000)
         except PlaywrightTimeoutError:
             continue  # the scroll observer loaded the last page first: the button is gone
         page.keyboard.press("Enter")

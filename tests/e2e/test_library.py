@@ -174,3 +174,27 @@ def test_a_share_link_opens_in_a_fresh_browser_and_then_is_revoked(
     page.click("#share-links-button")
     expect(page.locator("#share-links")).to_contain_text(prompt)
     expect(page.locator("#share-links")).to_contain_text("revoked")
+
+
+def test_a_style_preset_is_named_in_the_lightbox(page: Page):
+    page.click("#style-preset")
+    page.get_by_role("option", name="Watercolour", exact=True).click()
+    expect(page.locator("#preset-words-shown")).to_contain_text("watercolour painting")
+    prompt = unique("preset harbour")
+    generate(page, prompt)
+    tile = _tile(page, prompt)
+    expect(tile).to_have_count(1, timeout=30_000)
+    tile.locator(".tile-open").click()
+    expect(page.locator("#lightbox-preset")).to_have_text("Watercolour")
+    expect(page.locator("#lightbox-prompt")).to_have_text(prompt)  # the prompt as typed
+    page.keyboard.press("Escape")
+    expect(page.locator("#lightbox")).to_have_count(0)
+
+    # One's own preset, saved from the keyboard and chosen at once.
+    page.click("#preset-new")
+    page.fill("#preset-name", "Pastel")
+    page.fill("#preset-words", "pastel colours, soft light")
+    page.click("#preset-save")
+    expect(page.locator("#style-preset")).to_have_text("Pastel")
+    expect(page.locator("#preset-words-shown")).to_have_text("pastel colours, soft light")
+    assert_no_axe_violations(page, "a preset chosen")

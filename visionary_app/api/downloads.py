@@ -13,8 +13,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from visionary_app.services.gallery import CatalogError
-from visionary_app.services.gallery.archive import (
+from visionary_app.services.gallery import (
+    CatalogError,
     TicketInvalid,
     archive_name,
     check_ticket,

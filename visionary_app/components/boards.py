@@ -15,7 +15,10 @@ from visionary_app.state.sharing import SharingState
 
 def _picker() -> rx.Component:
     return rx.select.root(
-        rx.select.trigger(id="board-picker", aria_label="Board", placeholder="All images"),
+        # A fixed width, so the name drawn once the page runs moves nothing.
+        rx.select.trigger(
+            id="board-picker", aria_label="Board", placeholder="All images", width="11em"
+        ),
         rx.select.content(
             rx.select.item("All images", value=ALL_IMAGES),
             rx.foreach(

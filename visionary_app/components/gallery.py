@@ -16,12 +16,14 @@ from visionary_app.state.selection import SelectionState
 # Near either end of the window an observer presses "Load newer" / "Load more" (Reflex has
 # no scroll-into-view API). Where the end is now decides, not where the observer last saw it:
 # its first report, taken before the first page was drawn, would load a second page at once.
+# Not while a page loads (the buttons say aria-busy): the far end's button, pressed then,
+# would undo the page coming in.
 _OBSERVE_ENDS = (
     "const o=new IntersectionObserver(es=>es.forEach(e=>{const r=e.target"
-    ".getBoundingClientRect();if(e.isIntersecting&&r.top<innerHeight+800&&r.bottom>-800)"
-    "document.getElementById(e.target.id==='gallery-end'?'load-more':'load-newer')?.click()"
-    "}),{rootMargin:'800px'});['gallery-start','gallery-end'].forEach(i=>o.observe("
-    "document.getElementById(i)))"
+    ".getBoundingClientRect(),b=document.getElementById(e.target.id==='gallery-end'?"
+    "'load-more':'load-newer');if(b&&b.getAttribute('aria-busy')!=='true'&&e.isIntersecting"
+    "&&r.top<innerHeight+800&&r.bottom>-800)b.click()}),{rootMargin:'800px'});"
+    "['gallery-start','gallery-end'].forEach(i=>o.observe(document.getElementById(i)))"
 )
 # How often an open gallery looks for images made elsewhere and re-reads its jobs.
 _RETRY_MS = 3000

@@ -200,6 +200,10 @@ def lightbox() -> rx.Component:
                         _detail("Model", LightboxState.model, "lightbox-model"),
                     ),
                 ),
+                rx.cond(
+                    LightboxState.preset != "",
+                    _detail("Style preset", LightboxState.preset, "lightbox-preset"),
+                ),
                 _detail("Size", LightboxState.size, "lightbox-size"),
                 _detail("Created", LightboxState.created_at, "lightbox-created"),
                 _detail("By", LightboxState.owner_label, "lightbox-owner"),

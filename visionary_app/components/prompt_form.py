@@ -5,8 +5,10 @@ from __future__ import annotations
 import reflex as rx
 
 from visionary_app.components.picture_upload import picture_upload
+from visionary_app.services.generation import MAX_PRESET_NAME_CHARS, MAX_PRESET_WORDS_CHARS
 from visionary_app.state.generation import GenerationState
 from visionary_app.state.options import CUSTOM, OptionsState
+from visionary_app.state.presets import NO_PRESET, PresetsState
 from visionary_app.state.prompt_history import PromptHistoryState
 from visionary_app.state.suggestions import SuggestionState
 from visionary_app.state.uploads import UPLOAD_ID, UploadState
@@ -88,6 +90,74 @@ def upload_button() -> rx.Component:
     )
 
 
+def preset_select() -> rx.Component:
+    """`#style-preset`: no style, the built-in ones, one's own; and saving a new one."""
+    return rx.hstack(
+        rx.text(
+            "Style preset", size="1", color_scheme="gray", as_="label", html_for="style-preset"
+        ),
+        rx.select.root(
+            # A fixed width: the chosen name is drawn only once the page runs, and a trigger
+            # that grew then would push everything below it down.
+            rx.select.trigger(id="style-preset", aria_label="Style preset", width="8.5em"),
+            rx.select.content(
+                rx.select.item("No style", value=NO_PRESET),
+                rx.foreach(
+                    PresetsState.presets,
+                    lambda preset: rx.select.item(preset.name, value=preset.name),
+                ),
+            ),
+            value=PresetsState.chosen,
+            on_change=PresetsState.choose,
+            size="1",
+        ),
+        rx.popover.root(
+            rx.popover.trigger(
+                rx.icon_button(
+                    rx.icon("plus", size=14),
+                    size="1",
+                    variant="soft",
+                    aria_label="Save a style preset",
+                    title="Save a style preset",
+                    id="preset-new",
+                    type="button",
+                )
+            ),
+            rx.popover.content(
+                rx.form(
+                    rx.vstack(
+                        rx.input(
+                            name="name",
+                            placeholder="Name",
+                            aria_label="Preset name",
+                            id="preset-name",
+                            max_length=MAX_PRESET_NAME_CHARS,
+                            required=True,
+                        ),
+                        rx.text_area(
+                            name="words",
+                            placeholder="Words added to each prompt: pastel colours, soft light",
+                            aria_label="Preset words",
+                            id="preset-words",
+                            max_length=MAX_PRESET_WORDS_CHARS,
+                            required=True,
+                        ),
+                        rx.popover.close(rx.button("Save style", type="submit", id="preset-save")),
+                        spacing="2",
+                    ),
+                    on_submit=PresetsState.save,
+                    reset_on_submit=True,
+                ),
+                aria_label="Save a style preset",
+            ),
+        ),
+        rx.text(PresetsState.chosen_words, size="1", color_scheme="gray", id="preset-words-shown"),
+        align="center",
+        spacing="1",
+        on_mount=PresetsState.refresh,
+    )
+
+
 def options_bar() -> rx.Component:
     """Size, quality, style and count: only the ones the configured model supports."""
     return rx.hstack(
@@ -165,11 +235,6 @@ def suggestion_buttons() -> rx.Component:
         spacing="2",
         wrap="wrap",
     )
-
-
-_HISTORY_LIST_STYLE = {
-    "padding": "0", "margin": "0", "width": "100%", "max_height": "50vh", "overflow_y": "auto",
-}  # fmt: skip
 
 
 _HISTORY_LIST_STYLE = {
@@ -269,6 +334,8 @@ def prompt_form() -> rx.Component:
             ),
             model_select(),
             options_bar(),
+            # A row of its own: beside the options, it wrapped once their values were drawn.
+            preset_select(),
             retirement_notice(),
             rx.flex(
                 _counter(),

@@ -25,6 +25,7 @@ from visionary_app.services.gallery.sharing import ShareLinks
 from visionary_app.services.generation.job_events import RESYNC, JobEvents, JobNews
 from visionary_app.services.generation.model_menu import ModelMenu
 from visionary_app.services.generation.pipeline import GenerationPipeline
+from visionary_app.services.generation.presets import Presets
 from visionary_app.services.generation.providers import ImageProvider, OfflineProvider
 from visionary_app.services.generation.providers.base import (
     PROVIDER_LABELS,
@@ -99,6 +100,7 @@ class Studio:
     boards: Boards | None = None
     share_links: ShareLinks | None = None
     share_limiter: AddressLimiter | None = None
+    presets: Presets | None = None
     # Signs the tickets with which a page downloads a zip of images (gallery.archive).
     archive_key: bytes = b""
     sessions: SessionStore | None = None
@@ -466,6 +468,7 @@ def build_studio(settings: Settings) -> Studio:
             catalog, boards, never_allowed=settings.share_links_may_never_expire
         ),
         archive_key=_archive_key(settings),
+        presets=Presets(engine),
         share_limiter=AddressLimiter(
             settings.redis_url, settings.share_page_rate, namespace="visionary-share"
         ),

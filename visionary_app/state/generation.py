@@ -24,6 +24,8 @@ from visionary_app.services.generation import (
     JobEvent,
     MaskRefused,
     PartialImage,
+    PresetRefused,
+    PresetsUnavailable,
     Queued,
     Running,
     Stored,
@@ -41,6 +43,7 @@ from visionary_app.services.studio import get_studio
 from visionary_app.state.editor import EditorState
 from visionary_app.state.gallery import GalleryState, SignedTile, sign_tile
 from visionary_app.state.options import OptionsState
+from visionary_app.state.presets import PresetsState
 from visionary_app.state.visitor import VisitorState, viewer_of
 
 logger = logging.getLogger(__name__)
@@ -268,10 +271,15 @@ class GenerationState(VisitorState):
             async with self:
                 gallery = await self.get_state(GalleryState)
                 board = await gallery.board_for(await viewer_of(self), changing=True)
+                presets = await self.get_state(PresetsState)
+                preset = await presets.preset_for_job() if kind == ImageKind.GENERATED else None
             job = await runner.submit(
                 owner, prompt, options, kind=kind, sources=sources, mask=mask, client=client,
-                board=board,
+                board=board, preset=preset,
             )  # fmt: skip
+        except (PresetRefused, PresetsUnavailable) as exc:
+            yield rx.toast.error(f"The style preset could not be used: {exc}", id="preset-gone")
+            return
         except GenerationFailed as exc:
             yield rx.toast.error(str(exc), id="prompt-invalid")
             return

@@ -80,6 +80,7 @@ class LightboxState(rx.State):
     parent_prompt: str = ""
     made_from_this: list[LineageTile] = []
     board_ids: list[str] = []  # the boards the viewer may see that hold it
+    preset: str = ""  # the style preset it was made with, if any
 
     def _show_credentials(self, credentials: ContentCredentials | None) -> None:
         if credentials is None:
@@ -117,6 +118,7 @@ class LightboxState(rx.State):
         self.prompt = image.prompt
         self.revised_prompt = image.revised_prompt or ""
         self.model = image.model
+        self.preset = image.preset or ""
         self.provider = PROVIDER_LABELS.get(image.provider, image.provider) if image.model else ""
         self._show_credentials(ContentCredentials.from_json(image.credentials))
         self.size = f"{image.width}×{image.height}"

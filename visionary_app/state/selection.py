@@ -14,6 +14,7 @@ import reflex as rx
 from visionary_app.models import Image, Visibility
 from visionary_app.services.access import Viewer
 from visionary_app.services.gallery import (
+    MAX_ZIP_IMAGES,
     BoardRefused,
     CatalogError,
     DeleteFailed,
@@ -21,9 +22,9 @@ from visionary_app.services.gallery import (
     VisibilityNotChanged,
     change_visibility,
     delete_image,
+    sign_ticket,
     star,
 )
-from visionary_app.services.gallery.archive import MAX_ZIP_IMAGES, sign_ticket
 from visionary_app.services.studio import get_studio
 from visionary_app.state.gallery import GalleryState
 from visionary_app.state.visitor import viewer_of

@@ -178,3 +178,27 @@ async def test_a_decompression_bomb_in_a_batch_keeps_the_gallery_and_the_count_a
     images_stored = {p.relative_to(store.root).as_posix() for p in _blob_files(store)
                      if p.suffix == ".png"}  # fmt: skip
     assert images_stored == kept_blobs  # nothing of the bomb was stored
+
+
+async def test_a_style_preset_goes_to_the_provider_and_the_image_keeps_the_typed_prompt(
+    store, catalog
+):
+    from visionary_app.models import ImageKind
+    from visionary_app.services.generation.pipeline import Recipe
+    from visionary_app.services.generation.presets import BUILT_IN
+
+    sent: list[str] = []
+
+    class Recording(OfflineProvider):
+        async def generate(self, prompt, options, **identity):
+            sent.append(prompt)
+            return await super().generate(prompt, options)
+
+    watercolour = next(p for p in BUILT_IN if p.name == "Watercolour")
+    recipe = Recipe(
+        ImageKind.GENERATED, "a harbour", ImageOptions(size="256x256"), preset=watercolour
+    )
+    pipeline = small_pipeline(store, catalog, Recording())
+    (image,) = (await pipeline.make(recipe, owner="user:a")).kept
+    assert sent == [f"a harbour, {watercolour.words}"]
+    assert image.prompt == "a harbour" and image.preset == "Watercolour"

@@ -17,6 +17,7 @@ from visionary_app.api.v1.errors import INDEX_DOWN, Problem, answers, limit_prob
 from visionary_app.models import Image, Visibility, split_ids
 from visionary_app.services.access import Scope, TokenHolder
 from visionary_app.services.gallery import (
+    MAX_ZIP_IMAGES,
     CatalogError,
     DeleteFailed,
     LibraryNotSaved,
@@ -26,7 +27,6 @@ from visionary_app.services.gallery import (
     delete_image,
     star,
 )
-from visionary_app.services.gallery.archive import MAX_ZIP_IMAGES
 from visionary_app.services.generation import GenerationFailed, UploadRefused
 from visionary_app.services.limits import LimitReached, QueueUnavailable
 from visionary_app.services.storage import StorageError
@@ -56,6 +56,7 @@ class ImageSummary(BaseModel):
     height: int
     quality: str | None
     style: str | None
+    preset: str | None = None  # the style preset it was made with
     created_at: datetime
     visibility: Literal["private", "shared"]
     mine: bool
@@ -135,6 +136,7 @@ async def _image_out(
         reference_ids=split_ids(image.reference_ids),
         provider=image.provider,
         model=image.model,
+        preset=image.preset,
         width=image.width,
         height=image.height,
         quality=image.quality,

@@ -27,6 +27,8 @@ from visionary_app.services.generation import (
     ImageOptions,
     MaskRefused,
     PartialImage,
+    PresetRefused,
+    PresetsUnavailable,
     Queued,
     Running,
     Stored,
@@ -65,6 +67,12 @@ class GenerationIn(OptionsIn):
     """A prompt and options."""
 
     prompt: str = Field(max_length=100_000, examples=["a lighthouse at dusk, watercolour"])
+    preset: str | None = Field(
+        default=None,
+        max_length=80,
+        examples=["Watercolour"],
+        description="A style preset (built in, or one of yours): its words follow the prompt.",
+    )
 
 
 class EditIn(OptionsIn):
@@ -195,13 +203,21 @@ async def _submit(
     sources=(),
     mask=None,
     board: uuid.UUID | None = None,
+    preset_name: str | None = None,
 ) -> GenerationJob:
     if board is not None:
         await _changeable_board(studio, holder, board)
     try:
+        preset = await studio.presets.find(holder.owner, preset_name) if preset_name else None
+    except PresetRefused as exc:
+        raise Problem(422, f"preset: {exc}") from exc
+    except PresetsUnavailable as exc:
+        raise unavailable(INDEX_DOWN) from exc
+    try:
         return await studio.runner.submit(
-            holder.owner, prompt, options, kind=kind, sources=sources, mask=mask, board=board
-        )
+            holder.owner, prompt, options, kind=kind, sources=sources, mask=mask, board=board,
+            preset=preset,
+        )  # fmt: skip
     except GenerationFailed as exc:
         raise Problem(422, str(exc)) from exc
     except LimitReached as exc:
@@ -235,7 +251,9 @@ async def create_generation(
     body: GenerationIn, holder: Generator, response: Response, studio: CurrentStudio
 ):
     options = requested_options(studio.pipeline, body)
-    job = await _submit(studio, holder, body.prompt, options, board=body.board_id)
+    job = await _submit(
+        studio, holder, body.prompt, options, board=body.board_id, preset_name=body.preset
+    )
     response.headers["Location"] = f"jobs/{job.id}"
     return await _job_out(studio, job)
 

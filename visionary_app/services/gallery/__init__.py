@@ -1,5 +1,14 @@
 """The images people keep: the index, search, curation, the live feed, thumbnails, the mirror."""
 
+from visionary_app.services.gallery.archive import (
+    MAX_ZIP_IMAGES,
+    TicketInvalid,
+    archive_name,
+    check_ticket,
+    parse_ids,
+    sign_ticket,
+    zip_images,
+)
 from visionary_app.services.gallery.boards import (
     MAX_BOARD_NAME_CHARS,
     BoardChange,
@@ -46,6 +55,7 @@ __all__ = [
     "MAX_BOARD_NAME_CHARS",
     "MAX_QUERY_CHARS",
     "MAX_REMOVED_SHARE",
+    "MAX_ZIP_IMAGES",
     "BoardChange",
     "BoardRefused",
     "Boards",
@@ -65,8 +75,11 @@ __all__ = [
     "Shared",
     "SyncRefused",
     "SyncReport",
+    "TicketInvalid",
     "VisibilityNotChanged",
+    "archive_name",
     "change_visibility",
+    "check_ticket",
     "clean_query",
     "delete_image",
     "download_filename",
@@ -74,9 +87,12 @@ __all__ = [
     "make_feed",
     "make_index_engine",
     "make_thumbnail",
+    "parse_ids",
     "preview_data_url",
     "read_credentials",
     "reconcile",
     "search_terms",
+    "sign_ticket",
     "star",
+    "zip_images",
 ]

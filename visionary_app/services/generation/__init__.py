@@ -13,6 +13,15 @@ from visionary_app.services.generation.pipeline import (
     GenerationPipeline,
     options_for_source,
 )
+from visionary_app.services.generation.presets import (
+    BUILT_IN,
+    MAX_PRESET_NAME_CHARS,
+    MAX_PRESET_WORDS_CHARS,
+    Preset,
+    PresetRefused,
+    Presets,
+    PresetsUnavailable,
+)
 from visionary_app.services.generation.providers import (
     ImageProvider,
     OfflineProvider,
@@ -42,7 +51,10 @@ from visionary_app.services.generation.suggestions import PromptSuggester
 from visionary_app.services.generation.uploads import UploadRefused, Uploads
 
 __all__ = [
+    "BUILT_IN",
     "FINAL_EVENTS",
+    "MAX_PRESET_NAME_CHARS",
+    "MAX_PRESET_WORDS_CHARS",
     "PROVIDER_LABELS",
     "QUEUE_UNAVAILABLE",
     "Cancelled",
@@ -63,6 +75,10 @@ __all__ = [
     "ModelRetired",
     "OfflineProvider",
     "PartialImage",
+    "Preset",
+    "PresetRefused",
+    "Presets",
+    "PresetsUnavailable",
     "PromptSuggester",
     "ProviderError",
     "Queued",

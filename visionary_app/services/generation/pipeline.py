@@ -27,6 +27,7 @@ from visionary_app.services.gallery.credentials import ContentCredentials, read_
 from visionary_app.services.gallery.curation import DeleteFailed, delete_image
 from visionary_app.services.gallery.thumbnails import make_thumbnail
 from visionary_app.services.generation.model_menu import ModelChoice, ModelMenu, UnknownModel
+from visionary_app.services.generation.presets import Preset, styled
 from visionary_app.services.generation.providers import ImageProvider, ProviderError
 from visionary_app.services.generation.providers.base import (
     GeneratedImage,
@@ -167,6 +168,8 @@ class Recipe:
     # The job it belongs to: its images' ids follow from it (`planned_image_id`), so whoever
     # fails a job whose worker died can find what that worker may have stored.
     job_id: uuid.UUID | None = None
+    # A style preset: its words go to the provider after the prompt; the image keeps its name.
+    preset: Preset | None = None
 
 
 @dataclass(frozen=True)
@@ -300,6 +303,7 @@ class GenerationPipeline:
         """
         options = recipe.options
         prompt = self.validate(recipe.prompt, options.model)
+        sent = self.validate(styled(prompt, recipe.preset), options.model)
         self.check_options(options)
         choice = self.choice(options)
         provider = choice.provider
@@ -309,7 +313,7 @@ class GenerationPipeline:
         try:
             if inputs:
                 generated = await provider.edit(
-                    prompt,
+                    sent,
                     inputs,
                     options,
                     mask=recipe.mask,
@@ -319,7 +323,7 @@ class GenerationPipeline:
                 )
             else:
                 generated = await provider.generate(
-                    prompt,
+                    sent,
                     options,
                     safety_identifier=safety_identifier,
                     on_partial=on_partial,
@@ -462,6 +466,7 @@ class GenerationPipeline:
             source_id=recipe.sources[0].id if recipe.sources else None,
             reference_ids=join_ids([source.id for source in recipe.sources[1:]]),
             credentials=credentials.to_json() if credentials else None,
+            preset=recipe.preset.name if recipe.preset else None,
         )
         try:
             await self._store(record, generated.data)

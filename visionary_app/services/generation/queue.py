@@ -40,6 +40,7 @@ from visionary_app.models import (
 )
 from visionary_app.services.access import ANONYMOUS_PREFIX
 from visionary_app.services.gallery.live_feed import Change, ChangeKind, LiveFeed
+from visionary_app.services.generation.presets import Preset
 from visionary_app.services.generation.providers.base import ImageOptions
 from visionary_app.services.kit.database import database_now, in_session
 from visionary_app.services.limits.budgets import (
@@ -263,6 +264,7 @@ class JobQueue:
         mask: bytes | None = None,
         client: str | None = None,
         board: uuid.UUID | None = None,
+        preset: Preset | None = None,
     ) -> GenerationJob:
         """Queue a job, or raise LimitReached if its images would exceed a cost limit.
 
@@ -279,6 +281,8 @@ class JobQueue:
             estimated_micros=estimated_micros,
             client=client[:64] if client and owner.startswith(ANONYMOUS_PREFIX) else None,
             board_id=board,
+            preset=preset.name if preset else None,
+            preset_words=preset.words if preset else None,
         )  # fmt: skip
 
         def work(session: Session) -> GenerationJob:

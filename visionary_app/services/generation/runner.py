@@ -32,6 +32,7 @@ from visionary_app.services.generation.pipeline import (
     InvalidOptions,
     Recipe,
 )
+from visionary_app.services.generation.presets import Preset, styled
 from visionary_app.services.generation.providers.base import ImageOptions, ProviderUsage
 from visionary_app.services.generation.queue import ACTIVE, JobQueue, LostCall
 from visionary_app.services.kit.metrics import JOBS, LIMIT_REFUSALS, QUEUE_SECONDS, SPEND
@@ -295,18 +296,21 @@ class JobRunner:
         mask: bytes | None = None,
         client: str | None = None,
         board: uuid.UUID | None = None,
+        preset: Preset | None = None,
     ) -> GenerationJob:
         """Validate and queue a job that makes `kind` from `sources` (already checked visible).
 
         An edit's `mask` (PNG) waits with the job for whichever worker runs it; `client` is
         the address a visitor without an account submits from; its images join `board`
-        (one the owner may change, checked by the caller). Raises
+        (one the owner may change, checked by the caller), and `preset`'s words go to the
+        provider after the prompt. Raises
         InvalidPrompt / InvalidOptions (nothing queued), LimitReached or QueueUnavailable;
         each message is fit for the user.
         """
         if kind == ImageKind.VARIATION and not raw_prompt.strip():
             raw_prompt = VARIATION_PROMPT  # an upload has no prompt of its own
         prompt = self.pipeline.validate(raw_prompt, options.model)
+        self.pipeline.validate(styled(prompt, preset), options.model)  # what the provider gets
         self.pipeline.check_options(options)
         choice = self.pipeline.choice(options)
         if kind == ImageKind.EDITED and not choice.capabilities.edits:
@@ -319,7 +323,7 @@ class JobRunner:
         try:
             job = await self.queue.submit(
                 owner, prompt, options, kind=kind, sources=ids, estimated_micros=estimate,
-                mask=mask, client=client, board=board,
+                mask=mask, client=client, board=board, preset=preset,
             )  # fmt: skip
         except LimitReached:
             LIMIT_REFUSALS.labels("job").inc()
@@ -522,9 +526,11 @@ class JobRunner:
             if source is None:
                 raise GenerationFailed(SOURCE_GONE)
             sources.append(source)
+        preset = Preset(job.preset, job.preset_words or "") if job.preset else None
         return Recipe(
-            ImageKind(job.kind), job.prompt, options_of(job), tuple(sources), mask, job_id=job.id
-        )
+            ImageKind(job.kind), job.prompt, options_of(job), tuple(sources), mask, job_id=job.id,
+            preset=preset,
+        )  # fmt: skip
 
     async def _work(
         self,

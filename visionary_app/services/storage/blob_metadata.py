@@ -119,6 +119,8 @@ def encode_image(image: Image, library: Library | None = None) -> EncodedImage:
             metadata[option] = value  # from the capability table: short ASCII words
     if image.credentials:
         metadata["credentials_b64"] = _b64(image.credentials)
+    if image.preset:
+        metadata["preset_b64"] = _b64(image.preset)
     text = {"prompt_b64": _b64(image.prompt)}
     if image.revised_prompt is not None:
         text["revised_prompt_b64"] = _b64(image.revised_prompt)
@@ -212,6 +214,7 @@ def decode_image(
             credentials=(
                 _unb64(metadata["credentials_b64"]) if "credentials_b64" in metadata else None
             ),
+            preset=_unb64(metadata["preset_b64"]) if "preset_b64" in metadata else None,
         )
     except (KeyError, ValueError, TypeError, UnicodeError) as exc:
         if isinstance(exc, MetadataError):
