@@ -107,6 +107,11 @@ def main(argv: list[str] | None = None) -> int:
         "tab-state", help="one tab's gallery state after scrolling N images (bounded window)"
     )
     tab_state.add_argument("--images", type=int, default=1000)
+    zipping = benchmarks.add_parser(
+        "zip", help="peak memory of a streamed zip of N images, against one built in memory"
+    )
+    zipping.add_argument("--images", type=int, default=1000)
+    zipping.add_argument("--kb", type=int, default=300, help="size of each image")
     lighthouse = benchmarks.add_parser(
         "lighthouse", help="Lighthouse scores of the studio page (mobile defaults)"
     )
@@ -235,6 +240,10 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks.tab_state import run as run_tab_state
 
         result = asyncio.run(run_tab_state(args.images, _log))
+    elif args.benchmark == "zip":
+        from benchmarks.zip import run as run_zip
+
+        result = asyncio.run(run_zip(args.images, args.kb, _log))
     elif args.benchmark == "lighthouse":
         from benchmarks.lighthouse import run as run_lighthouse
 

@@ -197,3 +197,14 @@ async def test_a_star_or_board_the_blob_cannot_keep_is_not_kept(store, catalog):
     change = await boards.add(ALICE, board.id, [image.id])
     assert change.done == [] and change.failed == 1
     assert await boards.boards_holding(ALICE, image.id) == set()
+
+
+async def test_the_zip_benchmark_streams_with_a_flat_peak():
+    from benchmarks.zip import run
+
+    result = await run(200, 64, lambda message: None)
+    small, large = result["runs"][0], result["runs"][-1]
+    assert (small["images"], large["images"]) == (2, 200)
+    assert large["zip_mb"] > 12  # 200 images of 64 KiB went through
+    assert large["in_memory_peak_mb"] > 12  # the baseline holds the archive
+    assert result["streamed_peak_flat"] and large["streamed_peak_mb"] < large["in_memory_peak_mb"]
