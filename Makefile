@@ -38,8 +38,8 @@ test: install-dev chromium caddy $(AZURITE) $(AXE)  ## Lint, then run the whole 
 bench: install install-azurite chromium caddy $(LIGHTHOUSE)  ## Run one benchmark: make bench ARGS="gallery --images 100000"
 	$(BIN)/python -m benchmarks $(ARGS)
 
-screenshot: install-dev chromium $(AZURITE)  ## Retake docs/gallery.png and docs/editor.png with the test browser
-	VISIONARY_UPDATE_SCREENSHOT=1 $(BIN)/pytest tests/e2e/test_first_screen.py tests/e2e/test_creative_loop.py -k "local and (first_screen or paint_a_mask)"
+screenshot: install-dev chromium $(AZURITE)  ## Retake docs/gallery.png, docs/editor.png and docs/phone.png with the test browser
+	VISIONARY_UPDATE_SCREENSHOT=1 $(BIN)/pytest tests/e2e/test_first_screen.py tests/e2e/test_creative_loop.py tests/e2e/test_phone.py -k "local and (first_screen or paint_a_mask or phone)"
 
 lint: install-dev
 	$(BIN)/ruff check .

@@ -241,10 +241,10 @@ def run_in_thread(work, timeout_s: float | None = None) -> None:
         raise failure[0]
 
 
-def keep_screenshot(shot: Path, name: str) -> None:
+def keep_screenshot(shot: Path, name: str, width: int = 960) -> None:
     """With VISIONARY_UPDATE_SCREENSHOT=1 (`make screenshot`), put a shot in docs/ for the README.
 
-    960 px wide, 256 colours: a README picture of ~60 KB rather than ~350 KB.
+    `width` px wide (960: a desktop), 256 colours: a README picture of ~60 KB, not ~350 KB.
     """
     if os.environ.get("VISIONARY_UPDATE_SCREENSHOT") != "1":
         return
@@ -252,7 +252,7 @@ def keep_screenshot(shot: Path, name: str) -> None:
 
     with Image.open(shot) as taken:
         picture = taken.convert("RGB")
-    picture = picture.resize((960, round(960 * picture.height / picture.width)), Image.LANCZOS)
+    picture = picture.resize((width, round(width * picture.height / picture.width)), Image.LANCZOS)
     picture.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(
         ROOT / "docs" / name, optimize=True
     )

@@ -19,22 +19,30 @@ def offline_notice() -> rx.Component:
         GenerationState.is_offline,
         # Children straight into the callout's own <p>: a <p> inside it is invalid HTML, which
         # the browser splits apart, and React then throws the prerendered page away.
+        # Folded to one line (a phone's first screen is for the prompt); opens on a click.
         rx.callout.root(
             rx.callout.icon(rx.icon("info")),
-            rx.callout.text(
-                rx.text.strong("Offline preview. "),
-                "Images are drawn locally from your prompt, without any AI model. "
-                "To generate real images, set ",
-                rx.code("OPENAI_API_KEY"),
-                " (or ",
-                rx.code("AZURE_OPENAI_ENDPOINT"),
-                ", or ",
-                rx.code("OPENAI_BASE_URL"),
-                " for a compatible server) in ",
-                rx.code(".env"),
-                " as ",
-                rx.code(".env.example"),
-                " explains, and restart.",
+            rx.el.details(
+                rx.el.summary(
+                    rx.text.strong("Offline preview: "),
+                    "images are drawn locally, without an AI model.",
+                    style={"cursor": "pointer"},
+                ),
+                rx.callout.text(
+                    "To generate real images, set ",
+                    rx.code("OPENAI_API_KEY"),
+                    " (or ",
+                    rx.code("AZURE_OPENAI_ENDPOINT"),
+                    ", or ",
+                    rx.code("OPENAI_BASE_URL"),
+                    " for a compatible server) in ",
+                    rx.code(".env"),
+                    " as ",
+                    rx.code(".env.example"),
+                    " explains, and restart.",
+                    margin_top="0.25em",
+                ),
+                style={"font_size": "var(--font-size-1)"},
             ),
             size="1",
             variant="surface",

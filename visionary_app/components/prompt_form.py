@@ -73,14 +73,31 @@ def _custom_size() -> rx.Component:
     )  # fmt: skip
 
 
+# On a phone the actions under the prompt are icons in one row, Generate last, under the
+# thumb; each keeps its name for assistive technology (aria-label) and a tooltip (title).
+_ACTION_ROW_STYLE = {
+    "@media (max-width: 639px)": {
+        ".action-label": {"display": "none"},
+        "#prompt-actions": {"flex_wrap": "nowrap", "width": "100%"},
+        "#generate-button": {"margin_left": "auto"},
+    },
+}
+
+
+def _label(text: str) -> rx.Component:
+    return rx.el.span(text, class_name="action-label")
+
+
 def upload_button() -> rx.Component:
     """Start from your own picture: PNG, JPEG or WebP, checked on the server."""
     return picture_upload(
         rx.button(
             rx.icon("image-up", size=16),
-            "Upload",
+            _label("Upload"),
             type="button",
             variant="soft",
+            aria_label="Upload",
+            id="upload-button",
             loading=UploadState.uploading,
             title="Upload a picture of your own to edit or vary it",
         ),
@@ -214,7 +231,8 @@ def suggestion_buttons() -> rx.Component:
     return rx.hstack(
         rx.button(
             rx.icon("lightbulb", size=16),
-            "Suggest",
+            _label("Suggest"),
+            aria_label="Suggest",
             type="button",
             variant="soft",
             on_click=SuggestionState.suggest,
@@ -224,7 +242,8 @@ def suggestion_buttons() -> rx.Component:
         ),
         rx.button(
             rx.icon("dices", size=16),
-            "Use suggestion",
+            _label("Use suggestion"),
+            aria_label="Use suggestion",
             type="button",
             variant="soft",
             on_click=SuggestionState.use_suggestion,
@@ -263,7 +282,8 @@ def prompt_history() -> rx.Component:
         rx.popover.trigger(
             rx.button(
                 rx.icon("history", size=16),
-                "History",
+                _label("History"),
+                aria_label="History",
                 type="button",
                 variant="soft",
                 id="prompt-history-button",
@@ -339,39 +359,22 @@ def prompt_form() -> rx.Component:
             retirement_notice(),
             rx.flex(
                 _counter(),
-                rx.flex(
-                    upload_button(),
-                    suggestion_buttons(),
-                    prompt_history(),
-                    rx.cond(
-                        GenerationState.budget_left != "",
-                        rx.text(
-                            GenerationState.budget_left,
-                            id="budget-left",
-                            size="1",
-                            color_scheme="gray",
-                        ),
-                    ),
+                rx.cond(
+                    GenerationState.budget_left != "",
                     rx.text(
-                        OptionsState.cost_estimate,
-                        id="cost-estimate",
-                        size="2",
+                        GenerationState.budget_left,
+                        id="budget-left",
+                        size="1",
                         color_scheme="gray",
-                        title="What these options should cost (reserved when the job starts)",
-                        aria_live="polite",
                     ),
-                    rx.button(
-                        rx.icon("wand-sparkles", size=18),
-                        "Generate",
-                        id="generate-button",
-                        type="submit",
-                        size="3",
-                        disabled=GenerationState.prompt.strip() == "",
-                    ),
-                    wrap="wrap",
-                    gap="2",
-                    align="center",
-                    justify="end",
+                ),
+                rx.text(
+                    OptionsState.cost_estimate,
+                    id="cost-estimate",
+                    size="2",
+                    color_scheme="gray",
+                    title="What these options should cost (reserved when the job starts)",
+                    aria_live="polite",
                     margin_left="auto",
                 ),
                 wrap="wrap",
@@ -379,8 +382,28 @@ def prompt_form() -> rx.Component:
                 width="100%",
                 align="center",
             ),
+            rx.flex(
+                upload_button(),
+                suggestion_buttons(),
+                prompt_history(),
+                rx.button(
+                    rx.icon("wand-sparkles", size=18),
+                    "Generate",
+                    id="generate-button",
+                    type="submit",
+                    size="3",
+                    disabled=GenerationState.prompt.strip() == "",
+                    margin_left="auto",
+                ),
+                id="prompt-actions",
+                wrap="wrap",
+                gap="2",
+                align="center",
+                width="100%",
+            ),
             width="100%",
             spacing="2",
+            style=_ACTION_ROW_STYLE,
         ),
         on_submit=GenerationState.generate,
         reset_on_submit=False,
