@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from visionary_app.components.dialogs import dialog_heading
+from visionary_app.components.dialogs import confirm_delete, dialog_heading
 from visionary_app.services.gallery import MAX_BOARD_NAME_CHARS
 from visionary_app.state.boards import ALL_IMAGES, BoardEntry, BoardsState
 from visionary_app.state.gallery import GalleryState
@@ -37,37 +37,20 @@ def _picker() -> rx.Component:
 
 def _delete_board() -> rx.Component:
     """Delete the chosen board, after saying that its images stay."""
-    return rx.alert_dialog.root(
-        rx.alert_dialog.trigger(
-            rx.icon_button(
-                rx.icon("trash-2", size=16),
-                variant="soft",
-                color_scheme="red",
-                aria_label="Delete board",
-                title="Delete board",
-                id="board-delete",
-            )
+    return confirm_delete(
+        rx.icon_button(
+            rx.icon("trash-2", size=16),
+            variant="soft",
+            color_scheme="red",
+            aria_label="Delete board",
+            title="Delete board",
+            id="board-delete",
         ),
-        rx.alert_dialog.content(
-            rx.alert_dialog.title("Delete this board?"),
-            rx.alert_dialog.description(
-                "The board goes; its images stay in the gallery and in any other board."
-            ),
-            rx.flex(
-                rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
-                rx.alert_dialog.action(
-                    rx.button(
-                        "Delete board",
-                        color_scheme="red",
-                        on_click=BoardsState.delete_chosen,
-                        id="board-delete-confirm",
-                    )
-                ),
-                gap="3",
-                justify="end",
-                margin_top="1em",
-            ),
-        ),
+        title="Delete this board?",
+        description="The board goes; its images stay in the gallery and in any other board.",
+        confirm="Delete board",
+        on_confirm=BoardsState.delete_chosen,
+        confirm_id="board-delete-confirm",
     )
 
 

@@ -1,4 +1,4 @@
-"""Pieces the header's dialogs share: a title row with a close button, and a secret shown once."""
+"""Pieces the dialogs share: a title row, a secret shown once, a confirmation before deleting."""
 
 from __future__ import annotations
 
@@ -36,4 +36,34 @@ def shown_once(value: rx.Var[str], *, id: str, intro: str) -> rx.Component:
             variant="surface",
             size="1",
         ),
+    )
+
+
+def confirm_delete(
+    trigger: rx.Component,
+    *,
+    title: str,
+    description: str,
+    confirm: str,
+    on_confirm,
+    confirm_id: str,
+    **root_props,
+) -> rx.Component:
+    """`trigger` opens a question; only its red button (`confirm_id`) deletes."""
+    return rx.alert_dialog.root(
+        rx.alert_dialog.trigger(trigger),
+        rx.alert_dialog.content(
+            rx.alert_dialog.title(title),
+            rx.alert_dialog.description(description),
+            rx.flex(
+                rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
+                rx.alert_dialog.action(
+                    rx.button(confirm, color_scheme="red", on_click=on_confirm, id=confirm_id)
+                ),
+                gap="3",
+                justify="end",
+                margin_top="1em",
+            ),
+        ),
+        **root_props,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from visionary_app.components.dialogs import confirm_delete
 from visionary_app.components.native_form import posted_form
 from visionary_app.state.boards import BoardEntry, BoardsState
 from visionary_app.state.selection import SelectionState
@@ -25,28 +26,13 @@ def _download() -> rx.Component:
 
 
 def _delete() -> rx.Component:
-    return rx.alert_dialog.root(
-        rx.alert_dialog.trigger(_button("trash-2", "Delete", "bulk-delete", color_scheme="red")),
-        rx.alert_dialog.content(
-            rx.alert_dialog.title("Delete the selected images?"),
-            rx.alert_dialog.description(
-                "Those you may delete go for good (from every board too); others stay."
-            ),
-            rx.flex(
-                rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
-                rx.alert_dialog.action(
-                    rx.button(
-                        "Delete",
-                        color_scheme="red",
-                        on_click=SelectionState.delete_selected,
-                        id="bulk-delete-confirm",
-                    )
-                ),
-                gap="3",
-                justify="end",
-                margin_top="1em",
-            ),
-        ),
+    return confirm_delete(
+        _button("trash-2", "Delete", "bulk-delete", color_scheme="red"),
+        title="Delete the selected images?",
+        description="Those you may delete go for good (from every board too); others stay.",
+        confirm="Delete",
+        on_confirm=SelectionState.delete_selected,
+        confirm_id="bulk-delete-confirm",
         open=SelectionState.confirming_delete,
         on_open_change=SelectionState.set_confirming_delete,
     )
