@@ -79,3 +79,59 @@ def test_the_generated_requests_got_past_the_token_check():
     answered = {label: codes for label, codes in _STATUSES.items() if codes - {401, 403}}
     assert len(answered) == len(_STATUSES) >= 10, _STATUSES
     assert any(code < 300 for codes in _STATUSES.values() for code in codes)
+
+
+def test_the_document_links_each_new_object_to_what_can_be_done_with_it():
+    document = schema.raw_schema
+    operations = {
+        operation["operationId"]: (path, method)
+        for path, methods in document["paths"].items()
+        for method, operation in methods.items()
+    }
+    followed = set()
+    for methods in document["paths"].values():
+        for operation in methods.values():
+            for answer in operation["responses"].values():
+                for link in answer.get("links", {}).values():
+                    path, _ = operations[link["operationId"]]  # a real operation
+                    for name in link["parameters"]:
+                        assert "{" + name + "}" in path  # a real parameter of it
+                    followed.add(path)
+    assert {"/jobs/{job_id}", "/images/{image_id}", "/boards/{board_id}"} <= followed
+
+
+def test_the_stateful_phase_walks_real_objects_and_every_answer_matches(token):
+    # Deterministic and short: a handful of walks of a few steps (jobs made, then read and
+    # cancelled; boards made, then read, changed, filled and deleted).
+    calls: list[str] = []
+
+    class Walk(schema.as_state_machine()):
+        def after_call(self, response, case):
+            calls.append(f"{case.method} {case.path}")
+
+        def validate_response(self, response, case, additional_checks=None, **kwargs):
+            # As above: a body with made-up fields is refused (422), on purpose.
+            case.validate_response(
+                response,
+                excluded_checks=[schemathesis.checks.positive_data_acceptance],
+                transport_kwargs=kwargs,
+            )
+
+    Walk.run(
+        settings=settings(
+            max_examples=15,
+            stateful_step_count=4,
+            deadline=None,
+            derandomize=True,
+            suppress_health_check=list(HealthCheck),
+        )
+    )
+    walked = set(calls)
+    # Links were followed: from a new job to it, from a new board to it.
+    assert walked & {"GET /jobs/{job_id}", "POST /jobs/{job_id}/cancel"}, sorted(walked)
+    assert walked & {
+        "GET /boards/{board_id}",
+        "PATCH /boards/{board_id}",
+        "POST /boards/{board_id}/images",
+        "DELETE /boards/{board_id}",
+    }, sorted(walked)

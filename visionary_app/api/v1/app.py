@@ -35,6 +35,51 @@ async def _only_known_query(request: Request) -> None:
         raise Problem(422, f"{repeated[0]!r} is given more than once.")
 
 
+# OpenAPI links: from an operation's answer to the operations on what it made, so a client (or
+# Schemathesis's stateful phase) can walk from a new job to its images, and so on.
+# (method, path, status) of the source -> link name -> (method, path, {parameter: expression}).
+_LINKS: dict[tuple[str, str, str], dict[str, tuple[str, str, dict[str, str]]]] = {
+    ("post", "/generations", "202"): {
+        "GetJob": ("get", "/jobs/{job_id}", {"job_id": "$response.body#/id"}),
+        "CancelJob": ("post", "/jobs/{job_id}/cancel", {"job_id": "$response.body#/id"}),
+    },
+    ("post", "/edits", "202"): {
+        "GetJob": ("get", "/jobs/{job_id}", {"job_id": "$response.body#/id"}),
+    },
+    ("get", "/jobs/{job_id}", "200"): {
+        "GetFirstImage": ("get", "/images/{image_id}", {"image_id": "$response.body#/image_ids/0"}),
+    },
+    ("post", "/images", "201"): {
+        "GetImage": ("get", "/images/{image_id}", {"image_id": "$response.body#/id"}),
+        "ChangeImage": ("patch", "/images/{image_id}", {"image_id": "$response.body#/id"}),
+        "DeleteImage": ("delete", "/images/{image_id}", {"image_id": "$response.body#/id"}),
+    },
+    ("post", "/boards", "201"): {
+        "GetBoard": ("get", "/boards/{board_id}", {"board_id": "$response.body#/id"}),
+        "ChangeBoard": ("patch", "/boards/{board_id}", {"board_id": "$response.body#/id"}),
+        "AddToBoard": ("post", "/boards/{board_id}/images", {"board_id": "$response.body#/id"}),
+        "DeleteBoard": ("delete", "/boards/{board_id}", {"board_id": "$response.body#/id"}),
+    },
+    ("post", "/shares", "201"): {
+        "RevokeShare": ("delete", "/shares/{share_id}", {"share_id": "$response.body#/id"}),
+    },
+}
+
+
+def _add_links(document: dict) -> None:
+    """Put `_LINKS` into the document's responses, naming targets by their operationId."""
+    paths = document.get("paths", {})
+    for (method, path, status), links in _LINKS.items():
+        answer = paths[path][method]["responses"][status]
+        answer["links"] = {
+            name: {
+                "operationId": paths[target_path][target_method]["operationId"],
+                "parameters": parameters,
+            }
+            for name, (target_method, target_path, parameters) in links.items()
+        }
+
+
 def build_api(get_studio: Callable[[], Studio]) -> FastAPI:
     """The `/api/v1` app (mounted there by the Reflex app's API transformer)."""
     api = FastAPI(
@@ -76,6 +121,7 @@ def build_api(get_studio: Callable[[], Studio]) -> FastAPI:
             for unused in ("HTTPValidationError", "ValidationError"):
                 schemas.pop(unused, None)
             schemas["ProblemDetails"] = ProblemDetails.model_json_schema()
+            _add_links(document)
             api.openapi_schema = document
         return api.openapi_schema
 
