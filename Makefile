@@ -7,8 +7,10 @@ BIN := $(VENV)/bin
 PORT ?= 3000
 BUN_VERSION := 1.4.5
 BUN := $(CURDIR)/.tools/bun/node_modules/@oven/bun-linux-x64/bin/bun
-AZURITE_VERSION := 3.35.0
+AZURITE_VERSION := 3.37.0
 AZURITE := $(CURDIR)/.tools/azurite/node_modules/.bin/azurite-blob
+# Installed once per version: moving the pin installs the new one over the old.
+AZURITE_STAMP := $(CURDIR)/.tools/azurite/.installed-$(AZURITE_VERSION)
 AZURITE_PORT ?= 10000
 AXE_VERSION := 4.14.1
 AXE := $(CURDIR)/.tools/axe/node_modules/axe-core/axe.min.js
@@ -30,7 +32,7 @@ run: install migrate  ## Start the app (production build) at http://localhost:$(
 dev: install migrate  ## Start with hot reload (frontend :3000, backend :8000)
 	$(BIN)/reflex run
 
-test: install-dev chromium caddy $(AZURITE) $(AXE)  ## Lint, then run the whole test suite
+test: install-dev chromium caddy $(AZURITE_STAMP) $(AXE)  ## Lint, then run the whole test suite
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
@@ -38,7 +40,7 @@ test: install-dev chromium caddy $(AZURITE) $(AXE)  ## Lint, then run the whole 
 bench: install install-azurite chromium caddy $(LIGHTHOUSE)  ## Run one benchmark: make bench ARGS="gallery --images 100000"
 	$(BIN)/python -m benchmarks $(ARGS)
 
-screenshot: install-dev chromium $(AZURITE)  ## Retake docs/gallery.png, docs/editor.png and docs/phone.png with the test browser
+screenshot: install-dev chromium $(AZURITE_STAMP)  ## Retake docs/gallery.png, docs/editor.png and docs/phone.png with the test browser
 	VISIONARY_UPDATE_SCREENSHOT=1 $(BIN)/pytest tests/e2e/test_first_screen.py tests/e2e/test_creative_loop.py tests/e2e/test_phone.py -k "local and (first_screen or paint_a_mask or phone)"
 
 lint: install-dev
@@ -55,7 +57,7 @@ migrate: install  ## Bring the image index to the latest migration
 sync: install  ## Reconcile the index with the blob store (DRY_RUN=1 only prints, FORCE=1 allows mass removal)
 	$(BIN)/python -m visionary_app sync $(if $(DRY_RUN),--dry-run) $(if $(FORCE),--force)
 
-azurite: $(AZURITE)  ## Run Azurite (Azure Storage emulator) on 127.0.0.1:$(AZURITE_PORT), data in data/azurite
+azurite: $(AZURITE_STAMP)  ## Run Azurite (Azure Storage emulator) on 127.0.0.1:$(AZURITE_PORT), data in data/azurite
 	$(AZURITE) --blobHost 127.0.0.1 --blobPort $(AZURITE_PORT) --location data/azurite \
 		--disableTelemetry --skipApiVersionCheck
 
@@ -63,7 +65,7 @@ install: $(VENV)/.installed $(BUN)
 
 install-dev: install $(VENV)/.dev-installed
 
-install-azurite: $(AZURITE)
+install-azurite: $(AZURITE_STAMP)
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -89,9 +91,10 @@ $(LIGHTHOUSE):
 	npm install --no-save --no-package-lock --ignore-scripts --prefix .tools/lighthouse lighthouse@$(LIGHTHOUSE_VERSION)
 	test -x $(LIGHTHOUSE)
 
-$(AZURITE):
+$(AZURITE_STAMP):
 	npm install --no-save --no-package-lock --ignore-scripts --prefix .tools/azurite azurite@$(AZURITE_VERSION)
 	test -x $(AZURITE)
+	touch $@
 
 chromium:
 	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }

@@ -83,7 +83,7 @@ class Azurite:
                 "--location", str(self.location),
                 "--silent",
                 "--disableTelemetry",
-                # azure-storage-blob 12.31 speaks a newer API version than Azurite 3.35 knows.
+                # azure-storage-blob 12.31 may speak a newer API version than Azurite knows.
                 "--skipApiVersionCheck",
                 *self._tls_arguments(),
             ],

@@ -115,3 +115,21 @@ async def test_links_over_plain_http_are_allowed_only_on_http_endpoints(azurite)
     finally:
         await store.close()
     assert "spr=" not in link.url
+
+
+async def test_an_image_is_read_through_its_delegation_sas_until_the_link_expires(azurite_https):
+    import httpx
+
+    store = await _keyless_store(azurite_https, 1801)  # a container of its own
+    try:
+        link = await store.signed_url(NAME)
+        async with httpx.AsyncClient(verify=False) as client:
+            fetched = await client.get(link.url)
+            assert fetched.status_code == 200 and fetched.content == b"png"
+            # A link issued two lifetimes ago expired an hour ago: the store refuses it.
+            stale = await store._sign(NAME, time.time() - 2 * 1801)
+            assert stale.expires_at < time.time()
+            refused = await client.get(stale.url)
+            assert refused.status_code == 403
+    finally:
+        await store.close()

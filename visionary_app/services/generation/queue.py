@@ -487,7 +487,9 @@ class JobQueue:
             self._lock_queue(session)
             now = database_now(session)
             statuses = _beat(session, tracked, now if beat else None) if tracked else {}
-            starts, ahead, waiting = self._starts(session, followed, room)
+            # Asked again under the lock: a worker told to stop claiming while this pass
+            # waited for it takes nothing submitted after that.
+            starts, ahead, waiting = self._starts(session, followed, room if self.claiming else 0)
             claimed = self._claim(session, starts, now)
             session.commit()
             return statuses, claimed, ahead, waiting
