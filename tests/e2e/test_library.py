@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import uuid
 import zipfile
@@ -18,6 +19,14 @@ from tests.e2e.conftest import (
     unique,
     visitor_owner,
 )
+
+
+def _png() -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 120, 40)).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def _tile(page: Page, prompt: str):
@@ -47,10 +56,19 @@ def test_a_board_is_made_filled_and_filtered(page: Page, app: RunningApp):
     expect(page.locator("#board-picker")).to_have_text(name)  # the new board is showing
     expect(page.locator(ITEM)).to_have_count(0)
 
-    # A new image made from the page joins the board shown.
+    # A new image made from the page joins the board shown, and so does an upload.
     made = unique("made into the board")
     generate(page, made)
     expect(_tile(page, made)).to_have_count(1, timeout=30_000)
+    upload = f"{unique('uploaded-into-board')}.png"
+    page.set_input_files(
+        "#upload-image input[type=file]",
+        files=[{"name": upload, "mimeType": "image/png", "buffer": _png()}],
+    )
+    expect(page.locator("#lightbox-prompt")).to_have_text(upload, timeout=20_000)
+    page.keyboard.press("Escape")
+    expect(page.locator("#lightbox")).to_have_count(0)
+    expect(_tile(page, upload)).to_have_count(1)
     assert_no_axe_violations(page, "a board chosen")
 
     # The lightbox adds an image to it.
@@ -71,8 +89,9 @@ def test_a_board_is_made_filled_and_filtered(page: Page, app: RunningApp):
     _pick_board(page, name)
     expect(_tile(page, kept)).to_have_count(1)
     expect(_tile(page, made)).to_have_count(1)
+    expect(_tile(page, upload)).to_have_count(1)
     expect(_tile(page, other)).to_have_count(0)
-    expect(page.locator(ITEM)).to_have_count(2)
+    expect(page.locator(ITEM)).to_have_count(3)
 
     # Renamed, then deleted: its images stay.
     page.click("#board-rename")
