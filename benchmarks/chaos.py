@@ -45,13 +45,18 @@ _SYNC_SUMMARY = re.compile(
 
 
 def _jobs(engine: sa.Engine) -> list[tuple[str, str, str, str]]:
+    return [row[:4] for row in _jobs_started(engine)]
+
+
+def _jobs_started(engine: sa.Engine) -> list[tuple[str, str, str, str, float | None]]:
+    """Each job's prompt, status, error, worker and how many seconds ago it started."""
     with engine.connect() as connection:
         return [
             tuple(row)
             for row in connection.execute(
                 sa.text(
-                    "SELECT prompt, status, coalesce(error, ''), coalesce(worker, '') "
-                    "FROM generation_job"
+                    "SELECT prompt, status, coalesce(error, ''), coalesce(worker, ''), "
+                    "extract(epoch FROM now() - started_at)::float FROM generation_job"
                 )
             )
         ]
@@ -69,20 +74,26 @@ def _pid_of(worker: str) -> str:
     return parts[1] if len(parts) > 1 else ""
 
 
-async def _running_on(index: sa.Engine, pids: set[str], least_done: int, jobs: int) -> list[str]:
+async def _running_on(
+    index: sa.Engine, pids: set[str], least_done: int, jobs: int, within_s: float | None = None
+) -> list[str]:
     """The prompts of jobs running on these processes, once there are some.
 
-    Waits until all `jobs` exist and `least_done` have succeeded, too.
+    Waits until all `jobs` exist and `least_done` have succeeded, too; with `within_s`, until
+    one of them started less than that many seconds ago, so that a stop now lands inside its
+    provider call (one stopped after storing its images has nothing left to run again).
     """
     on_it: list[str] = []
     for _ in range(600):
-        jobs_now = _jobs(index)
-        on_it = [prompt for prompt, status, _, worker in jobs_now
-                 if status == "running" and _pid_of(worker) in pids]  # fmt: skip
-        done = sum(1 for _, status, _, _ in jobs_now if status == "succeeded")
-        if len(jobs_now) >= jobs and done >= least_done and on_it:
+        jobs_now = _jobs_started(index)
+        running = [(prompt, age) for prompt, status, _, worker, age in jobs_now
+                   if status == "running" and _pid_of(worker) in pids]  # fmt: skip
+        on_it = [prompt for prompt, _ in running]
+        fresh = within_s is None or any(age is not None and age < within_s for _, age in running)
+        done = sum(1 for _, status, _, _, _ in jobs_now if status == "succeeded")
+        if len(jobs_now) >= jobs and done >= least_done and on_it and fresh:
             break
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.05)
     return on_it
 
 
@@ -118,11 +129,19 @@ async def _round_trip(user: PageUser, timeout_s: float = 30) -> bool:
     return True
 
 
-async def _settle(users: list[PageUser], deadline_s: float) -> None:
-    """Until every tab shows or was told about each of its jobs, or the deadline passes."""
+async def _settle(users: list[PageUser], index: sa.Engine, deadline_s: float) -> None:
+    """Until every tab shows or was told about each of its jobs and every job has ended.
+
+    A worker killed between indexing a job's image and recording the job's end leaves a tab
+    that already shows the image and a row still running in the index: the row ends
+    (succeeded, with the image) only when its heartbeat goes stale, so the tabs alone are
+    not the end of the run.
+    """
     for _ in range(int(deadline_s * 2)):
         if all(user.settled() for user in users):
-            return
+            rows = await asyncio.to_thread(_jobs, index)
+            if not any(status in ("queued", "running") for _, status, _, _ in rows):
+                return
         await asyncio.sleep(0.5)
 
 
@@ -133,6 +152,7 @@ async def _run(
     stale_s: float,
     log: Callable,
     rolling: bool,
+    latency_ms: int,
 ) -> dict:
     index = make_index_engine(database_url)
     # Each tab's browser has its visitor cookie, and sends it again when it reconnects.
@@ -165,13 +185,15 @@ async def _run(
         killed_at = time.monotonic() - started
     else:  # kill a backend in the middle: a quarter have finished, it runs some of the rest
         victim = {str(pid) for pid in cluster.pids(1)}
-        on_victim = await _running_on(index, victim, len(users) // 4, len(users))
+        on_victim = await _running_on(
+            index, victim, len(users) // 4, len(users), within_s=latency_ms / 2000
+        )
         cluster.kill(1)
         killed_at = time.monotonic() - started
         log(f"killed backend 1 (pids {', '.join(sorted(victim))}) at {killed_at:.1f} s; "
             f"{len(on_victim)} of its jobs were running")  # fmt: skip
 
-    await _settle(users, stale_s + 60)
+    await _settle(users, index, stale_s + 60)
     wall = time.monotonic() - started
     reconnected = [u for u in users if u.client.connects > 1]
     carried_on = sum(await asyncio.gather(*(_round_trip(u) for u in reconnected)))
@@ -248,6 +270,6 @@ async def run_chaos(
     log(f"starting Caddy and two backends in {work} ...")
     with run_cluster(work, env, backends=2) as cluster:
         log(f"up at {cluster.url} (backends {', '.join(cluster.backend_urls)})")
-        result = await _run(cluster, database_url, clients, stale_s, log, rolling)
+        result = await _run(cluster, database_url, clients, stale_s, log, rolling, latency_ms)
     result["cpu_count"] = os.cpu_count()
     return result
