@@ -2,8 +2,9 @@
 
 What one request costs the server: the indexed query for a page of 24 (+1 to know whether
 there is more) and a signed URL for each thumbnail. Measured for the first page, a deep page
-reached by cursor, and searches for a rare word, a common word and a CJK word, p50 and p95,
-on SQLite or (with `--database-url`) in a fresh schema of a PostgreSQL server.
+reached by cursor, and searches for a rare word, a common word, and a common and a rare
+two-character CJK word, p50 and p95, on SQLite or (with `--database-url`) in a fresh schema
+of a PostgreSQL server. Every search also has its own target, `SEARCH_TARGET_MS` at p95.
 """
 
 from __future__ import annotations
@@ -27,7 +28,11 @@ from benchmarks.timing import interleaved_timings_ms
 from visionary_app.models import Image
 from visionary_app.services.access.ownership import Viewer
 from visionary_app.services.gallery.catalog import Catalog, PageCursor, make_index_engine
-from visionary_app.services.gallery.search_index import postgres_search_schema, postgres_words_added
+from visionary_app.services.gallery.search_index import (
+    postgres_bigrams_added,
+    postgres_search_schema,
+    postgres_words_added,
+)
 from visionary_app.services.gallery.thumbnails import make_thumbnail
 from visionary_app.services.generation.providers.offline import render_png
 from visionary_app.services.kit.database import upgrade_to_head
@@ -37,10 +42,13 @@ from visionary_app.services.storage.url_signing import UrlSigner
 
 PAGE = 24
 TARGET_MS = 5.0  # p50 and p95, and within 2x of the small index
+SEARCH_TARGET_MS = 2.0  # every search's p95 on PostgreSQL (issue 28: at a million rows)
 SEEDED_THUMBNAILS = 2 * PAGE
 COMMON = "lighthouse"  # in about a third of the prompts
 RARE = "zanzibar"  # in about one prompt in a thousand
-CJK = "夜景"  # two characters: below the trigram length, so a newest-first scan
+CJK = "夜景"  # two characters, below the trigram length: in one prompt in a hundred
+CJK_RARE = "琥珀"  # two characters, in one prompt in ten thousand
+SEARCHES = ("rare", "common", "cjk", "cjk_rare")
 
 
 def _vocabulary(rng: random.Random) -> list[str]:
@@ -56,6 +64,8 @@ def _prompt(rng: random.Random, words: list[str]) -> str:
         chosen.append(RARE)
     if rng.random() < 0.01:
         chosen.append("東京の" + CJK)
+    if rng.random() < 0.0001:
+        chosen.append(CJK_RARE + "色の夕暮れ")
     return " ".join(chosen)
 
 
@@ -112,6 +122,7 @@ def _fill_postgres_search(connection: sa.Connection) -> None:
     copy = f'INSERT INTO "{search}".image_prompt SELECT id, prompt FROM "{schema}".image'  # noqa: S608
     connection.exec_driver_sql(copy)
     connection.exec_driver_sql(postgres_words_added(search, f'"{schema}".image'))
+    connection.exec_driver_sql(postgres_bigrams_added(search, f'"{schema}".image'))
 
 
 def seed_index(url: str, size: int) -> Catalog:
@@ -164,6 +175,7 @@ class _SeededIndex:
             "search_rare": lambda: _page(catalog, store, search=RARE),
             "search_common": lambda: _page(catalog, store, search=COMMON),
             "search_cjk": lambda: _page(catalog, store, search=CJK),
+            "search_cjk_rare": lambda: _page(catalog, store, search=CJK_RARE),
         }
 
 
@@ -207,7 +219,7 @@ async def _measure_in_turns(
     for sized in figures.values():
         for quantile in ("p50", "p95"):
             sized[f"search_ms_{quantile}"] = max(
-                sized[f"search_{kind}_ms_{quantile}"] for kind in ("rare", "common", "cjk")
+                sized[f"search_{kind}_ms_{quantile}"] for kind in SEARCHES
             )
     return figures
 
@@ -233,9 +245,19 @@ async def run(images: int, baseline: int, repeats: int, log, server_url: str | N
             for index in indexes:
                 index.catalog.dispose()
     small, large = figures[baseline], figures[images]
+    # The searches each database is held to: PostgreSQL walks CJK pairs (migration 0021);
+    # SQLite's trigram index holds no two-character term, so its CJK searches scan (timed,
+    # not held to a target: a rare one reads every row).
+    named = SEARCHES if server_url else ("rare", "common")
+    pages = ("first_page", "deep_page")
     keys = [
         f"{kind}_ms_{quantile}"
-        for kind in ("first_page", "deep_page", "search_rare", "search_common")
+        for kind in (*pages, *(f"search_{kind}" for kind in named))
+        for quantile in ("p50", "p95")
+    ]
+    shown = [
+        f"{kind}_ms_{quantile}"
+        for kind in (*pages, *(f"search_{kind}" for kind in SEARCHES))
         for quantile in ("p50", "p95")
     ]
     result: dict = {
@@ -248,9 +270,18 @@ async def run(images: int, baseline: int, repeats: int, log, server_url: str | N
     result.update({key: round(value, 3) for key, value in large.items()})
     result.update({f"{key}_at_{baseline}": round(small[key], 3) for key in large})
     result["target_ms"] = TARGET_MS
-    result["ratios_vs_baseline"] = {k: round(large[k] / max(small[k], 0.001), 2) for k in keys}
+    result["ratios_vs_baseline"] = {k: round(large[k] / max(small[k], 0.001), 2) for k in shown}
+    result["held_to_targets"] = [f"search_{kind}" for kind in named]
     result["missed"] = [
         k for k in keys if large[k] > TARGET_MS or large[k] > 2 * max(small[k], 0.001)
     ]
-    result["target_met"] = not result["missed"]
+    result["search_target_ms_p95"] = SEARCH_TARGET_MS
+    result["searches_over_search_target"] = [
+        f"search_{kind}_ms_p95"
+        for kind in named
+        if large[f"search_{kind}_ms_p95"] > SEARCH_TARGET_MS
+    ]
+    result["target_met"] = not result["missed"] and not (
+        server_url and result["searches_over_search_target"]
+    )
     return result

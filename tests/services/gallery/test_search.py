@@ -231,6 +231,48 @@ async def test_postgres_words_of_images_from_before_0010_are_filled_in(postgres_
     engine.dispose()
 
 
+def _bigrams(engine: sa.Engine) -> set[tuple[str, str]]:
+    with engine.begin() as connection:
+        schema = connection.exec_driver_sql("SELECT current_schema()").scalar_one()
+        table = f'"{postgres_search_schema(schema)}".image_bigram'
+        rows = connection.exec_driver_sql(f"SELECT bigram, image_id FROM {table}").all()
+    return {(bigram, str(image_id)) for bigram, image_id in rows}
+
+
+async def test_postgres_cjk_pair_table_follows_the_index_and_serves_two_character_terms(
+    postgres_url,
+):
+    engine = make_index_engine(postgres_url)
+    catalog = Catalog(engine)
+    tokyo, seoul = _row("東京の夜景、雨", 1), _row("서울 야경 photo", 2)
+    mixed, changed, dropped = _row("ab夜景cd 桜", 3), _row("before 富士", 4), _row("消える", 5)
+    await catalog.add_many([tokyo, seoul, mixed, changed, dropped])
+    await catalog.remove(dropped.id)
+    await catalog.set_visibility(seoul.id, Visibility.PRIVATE)  # touches no pair
+    with engine.begin() as connection:
+        connection.execute(sa.update(Image).where(Image.id == changed.id).values(prompt="山と川"))
+    # Pairs inside runs of CJK characters only: none across punctuation, spaces or Latin.
+    expected = [("東京", tokyo), ("京の", tokyo), ("の夜", tokyo), ("夜景", tokyo)]
+    expected += [("서울", seoul), ("야경", seoul), ("夜景", mixed), ("山と", changed)]
+    expected += [("と川", changed)]
+    assert _bigrams(engine) == {(pair, str(image.id)) for pair, image in expected}
+    with Session(engine) as session:
+        search = search_index.PromptSearch(engine)
+        plan = search.prepare(session, ["夜景"])
+        latin = search.prepare(session, ["ab"])
+        mixed_pair = search.prepare(session, ["b夜"])
+    assert plan.walk_table == "image_bigram" and plan.walk_words == ("夜景",)
+    assert latin.walk_words is None and mixed_pair.walk_words is None  # scanned
+    assert await _found(catalog, "夜景") == ["ab夜景cd 桜", "東京の夜景、雨"]
+    assert await _found(catalog, "夜景 cd") == ["ab夜景cd 桜"]
+    assert await _found(catalog, "b夜") == ["ab夜景cd 桜"]
+    assert await _found(catalog, "富士") == []  # edited away
+    assert await _found(catalog, "야경") == []  # private now
+    owner = Viewer(seoul.owner)
+    assert [i.id for i in await catalog.newest(9, search="야경", viewer=owner)] == [seoul.id]
+    engine.dispose()
+
+
 @pytest.mark.parametrize("database", ["sqlite", "postgres"])
 async def test_a_search_is_one_statement_when_a_batch_of_matches_holds_the_page(request, database):
     url = request.getfixturevalue({"sqlite": "database_url", "postgres": "postgres_url"}[database])
@@ -266,6 +308,10 @@ async def test_a_search_is_one_statement_when_a_batch_of_matches_holds_the_page(
         assert await searched("harbours") == [] and len(statements) > 1
         bob = await catalog.newest(3, search="harbours", viewer=Viewer("user:bob"))
         assert [image.prompt for image in bob] == [f"Harbours at night {i}" for i in (69, 68, 67)]
+        if database == "postgres":  # a CJK pair walks its own table in the same one statement
+            await catalog.add_many([_row(f"港の夜景 {i}", 300 + i) for i in range(12)])
+            expected = [f"港の夜景 {i}" for i in range(11, 1, -1)]
+            assert await searched("夜景") == expected and len(statements) == 1
     finally:
         sa.event.remove(engine, "before_cursor_execute", count)
         engine.dispose()
@@ -289,15 +335,21 @@ def test_a_postgres_scan_walks_the_time_index_alone_for_its_transaction_only(pos
         engine.dispose()
 
 
-async def test_search_pages_never_repeat_or_skip(any_catalog):
-    """Pages of a search, older and newer, are the gallery's order filtered, on both databases."""
-    await any_catalog.add_many([_row(f"harbour {i}", i // 2) for i in range(23)])
-    await any_catalog.add_many([_row(f"other {i}", i) for i in range(10)])
+@pytest.mark.parametrize(
+    ("term", "prompt"), [("harbour", "harbour {}"), ("夜景", "東京の夜景{}枚目")]
+)
+async def test_search_pages_never_repeat_or_skip(any_catalog, term, prompt):
+    """Pages of a search, older and newer, are the gallery's order filtered, on both databases.
+
+    A two-character CJK term walks its pairs on PostgreSQL and is scanned on SQLite.
+    """
+    await any_catalog.add_many([_row(prompt.format(i), i // 2) for i in range(23)])
+    await any_catalog.add_many([_row(f"other {i} 夜", i) for i in range(10)])
     everything = await any_catalog.newest(100, viewer=ANYONE)
-    expected = [image.id for image in everything if "harbour" in image.prompt]
+    expected = [image.id for image in everything if term in image.prompt]
     seen, cursor = [], None
     for _ in range(50):  # bounded: a cursor that does not advance must fail, not hang
-        page = await any_catalog.newest(5, before=cursor, search="harbour", viewer=ANYONE)
+        page = await any_catalog.newest(5, before=cursor, search=term, viewer=ANYONE)
         if not page:
             break
         seen += [image.id for image in page]
@@ -306,7 +358,7 @@ async def test_search_pages_never_repeat_or_skip(any_catalog):
     oldest = everything[-1]  # start just below it: pages upwards include it
     upwards, cursor = [], PageCursor(oldest.created_at - timedelta(seconds=1), oldest.id)
     for _ in range(50):
-        page = await any_catalog.newer(5, cursor, search="harbour", viewer=ANYONE)
+        page = await any_catalog.newer(5, cursor, search=term, viewer=ANYONE)
         if not page:
             break
         upwards = [image.id for image in page] + upwards

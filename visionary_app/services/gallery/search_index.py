@@ -15,11 +15,16 @@ keyed by (word, created_at, image_id), and every distinct word once, indexed by 
 term finds the words containing it, and the walk follows those words' images newest first,
 as on SQLite. A term found in very many different words (a common fragment, or text written
 without spaces) falls back to 0003's trigram-indexed copy of each prompt, or to a scan.
+Two-character terms are below the trigram length; where both characters belong to a script
+written without spaces (CJK: Han, kana, and Hangul, whose words are often two syllables),
+migration 0021's `image_bigram` holds every such pair of every prompt as (bigram, created_at,
+image_id), so the term is walked newest first the same way, rare or common.
 """
 
 from __future__ import annotations
 
 import functools
+import re
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
@@ -44,8 +49,11 @@ __all__ = [
     "clean_query",
     "fts_phrase",
     "install_sqlite_search",
+    "is_cjk_bigram",
     "like_pattern",
     "order_key",
+    "postgres_bigrams_added",
+    "postgres_bigrams_dropped",
     "postgres_search_schema",
     "postgres_words_added",
     "postgres_words_dropped",
@@ -69,6 +77,12 @@ _EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
 # Above this many trigram matches (PostgreSQL) a term is common: scanning newest-first with
 # LIKE finds a page sooner than collecting every match. Below it, the matches are read by key.
 _DENSE_MATCHES = 300
+
+# The characters of scripts written without spaces between words, whose pairs PostgreSQL
+# indexes (0021): hiragana and katakana, CJK ideographs (extension A, the unified block and the
+# compatibility ideographs) and Hangul syllables. The same ranges in SQL and here.
+_CJK_RANGES = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+_CJK_CHARACTER = re.compile(f"[{_CJK_RANGES}]")
 
 # Rowids per microsecond: images stored in the same microsecond get consecutive ones.
 _PER_MICROSECOND = 1024
@@ -224,6 +238,38 @@ def postgres_words_dropped(search: str, rows: str) -> str:
                  AND iw.image_id = gone.image_id"""
 
 
+def _bigram_pieces(rows: str) -> str:
+    """SQL for (bigram, created_at, image_id) of every CJK character pair of `rows`' prompts.
+
+    Pairs are read inside runs of CJK characters only (no pair spans a space, a Latin letter
+    or punctuation), once per image.
+    """
+    return f"""SELECT DISTINCT substr(m.run[1], s, 2) AS bigram, r.created_at,
+                      r.id AS image_id
+               FROM {rows} AS r,
+                    regexp_matches(r.prompt, '[{_CJK_RANGES}]{{2,}}', 'g') AS m(run),
+                    generate_series(1, length(m.run[1]) - 1) AS s"""
+
+
+def postgres_bigrams_added(search: str, rows: str) -> str:
+    """One statement adding the CJK pairs of `rows` (0021's triggers)."""
+    return f"""INSERT INTO "{search}".image_bigram (bigram, created_at, image_id)
+               SELECT bigram, created_at, image_id FROM ({_bigram_pieces(rows)}) AS pieces
+               ORDER BY bigram, created_at ON CONFLICT DO NOTHING"""
+
+
+def postgres_bigrams_dropped(search: str, rows: str) -> str:
+    """One statement removing the CJK pairs of `rows` (0021's triggers)."""
+    return f"""DELETE FROM "{search}".image_bigram AS ib USING ({_bigram_pieces(rows)}) AS gone
+               WHERE ib.bigram = gone.bigram AND ib.created_at = gone.created_at
+                 AND ib.image_id = gone.image_id"""
+
+
+def is_cjk_bigram(term: str) -> bool:
+    """Whether `term` is two CJK characters (a pair PostgreSQL's `image_bigram` holds)."""
+    return len(term) == 2 and all(_CJK_CHARACTER.fullmatch(ch) for ch in term)
+
+
 def search_terms(query: str) -> list[str]:
     """The words of a search box entry, without empties or duplicates, in order.
 
@@ -265,18 +311,19 @@ def like_pattern(term: str) -> str:
     return f"%{escaped}%"
 
 
-def _words_walk_sql(table: str, words: str, *, older: bool) -> str:
+def _words_walk_sql(table: str, words: str, *, older: bool, key: str = "word") -> str:
     """Images of each word of `words` (a FROM item with a `word` column) from (:at, :id).
 
     Each word's newest (or oldest) :size, strictly after the bound in walking order, as
     (edge, image_id), `edge` their time; the caller orders and limits the merge. `table`
-    comes from the schema, never from input.
+    (keyed by its `key` column: `image_word`'s word, `image_bigram`'s bigram) comes from
+    the schema, never from input.
     """
     direction, compare = ("DESC", "<") if older else ("ASC", ">")
     return f"""SELECT m.created_at AS edge, m.image_id FROM {words}
         CROSS JOIN LATERAL (
           SELECT iw.created_at, iw.image_id FROM {table} AS iw
-          WHERE iw.word = w.word AND (iw.created_at, iw.image_id) {compare} (:at, :id)
+          WHERE iw.{key} = w.word AND (iw.created_at, iw.image_id) {compare} (:at, :id)
           ORDER BY iw.created_at {direction}, iw.image_id {direction} LIMIT :size
         ) AS m"""
 
@@ -354,7 +401,8 @@ class SearchPlan:
     """The conditions of one search.
 
     `walk_terms`: terms to follow through the search index in time order (see
-    `PromptSearch.walk`), on PostgreSQL through the images of `walk_words`; `found`: a few
+    `PromptSearch.walk`), on PostgreSQL through the images of `walk_words` (words of
+    `image_word`, or one CJK pair of `image_bigram`: `walk_table`); `found`: a few
     ids from PostgreSQL's trigram index; `like_terms`: terms left to LIKE (too short for
     trigrams, every term when there is no index, and on PostgreSQL every term, since the
     words only narrow the search).
@@ -365,6 +413,7 @@ class SearchPlan:
     dialect: str
     walk_terms: tuple[str, ...] = ()
     walk_words: tuple[str, ...] | None = None
+    walk_table: str = "image_word"
 
     def scanning(self, terms: list[str]) -> SearchPlan:
         """The same search with every term as a LIKE condition (a newest-first scan)."""
@@ -404,6 +453,7 @@ class PromptSearch:
         self._fts_checked = False
         self._pg_tables: dict[str, str] = {}  # "" once known to be missing
         self._words_batches: dict[bool, sa.CTE] = {}
+        self._bigram_batches: dict[bool, sa.CTE] = {}
 
     def prepare(self, session: Session, terms: list[str]) -> SearchPlan:
         """How to search: the trigram index for rare words, a newest-first scan else.
@@ -424,9 +474,19 @@ class PromptSearch:
         if found is not None and len(found) <= _DENSE_MATCHES:
             # Few matches: look them up by primary key and sort just those.
             like_terms = [t for t in terms if len(t) < MIN_TRIGRAM_CHARS]
-        else:
-            found = None
-        return SearchPlan(found, like_terms, self._engine.dialect.name)
+            return SearchPlan(found, like_terms, self._engine.dialect.name)
+        pair = self._bigram_to_walk(session, terms)
+        if pair is not None:  # every term is checked with ILIKE: the pair only narrows
+            walk = (pair,)
+            return SearchPlan(None, like_terms, "postgresql", walk, walk, "image_bigram")
+        return SearchPlan(None, like_terms, self._engine.dialect.name)
+
+    def _bigram_to_walk(self, session: Session, terms: list[str]) -> str | None:
+        """The first two-character CJK term, where PostgreSQL indexes CJK pairs (0021)."""
+        pair = next((term for term in terms if is_cjk_bigram(term)), None)
+        if pair is None or self._postgres_table(session.connection(), "image_bigram") is None:
+            return None
+        return pair
 
     def walk(
         self, session: Session, plan: SearchPlan, after: datetime | None, *, older: bool
@@ -438,7 +498,9 @@ class PromptSearch:
         exact time when `older`, else just after it (`_walk_words`).
         """
         if plan.walk_words is not None:
-            return self._walk_words(session, plan.walk_words, after, older=older)
+            return self._walk_words(
+                session, plan.walk_words, after, older=older, table=plan.walk_table
+            )
         return self._walk_fts(session, plan.walk_terms, after, older=older)
 
     def _walk_fts(
@@ -479,18 +541,28 @@ class PromptSearch:
             size = min(size * 4, 1024)
 
     def _walk_words(
-        self, session: Session, words: tuple[str, ...], after: datetime | None, *, older: bool
+        self,
+        session: Session,
+        words: tuple[str, ...],
+        after: datetime | None,
+        *,
+        older: bool,
+        table: str = "image_word",
     ) -> Iterator[list[uuid.UUID]]:
         """Ids of images with any of `words`, in time order from `after` (PostgreSQL).
 
-        Each word's images are one range of the primary key; the newest (or oldest) of each
-        are merged, a batch at a time, each batch continuing strictly after the last row.
+        Each word's images are one range of the primary key of `table` (`image_word`, or
+        `image_bigram` for CJK pairs); the newest (or oldest) of each are merged, a batch at a
+        time, each batch continuing strictly after the last row.
         """
         if not words:
             return
         connection = session.connection()
-        table = self._postgres_table(connection, "image_word")
-        walk = _words_walk_sql(table, "unnest(:words) AS w(word)", older=older)
+        key = "bigram" if table == "image_bigram" else "word"
+        walk = _words_walk_sql(
+            self._postgres_table(connection, table), "unnest(:words) AS w(word)",
+            older=older, key=key,
+        )  # fmt: skip
         statement = sa.text(f"{walk} {_walk_order(older)} LIMIT :size").bindparams(
             sa.bindparam("words", type_=postgresql.ARRAY(sa.Text())), *_walk_bound_types()
         )
@@ -517,7 +589,7 @@ class PromptSearch:
         """
         long_terms = [term for term in terms if len(term) >= MIN_TRIGRAM_CHARS]
         if not long_terms:
-            return None
+            return self._bigram_first_batch(session, terms, after, older=older, size=size)
         if self._has_fts:
             self._ensure_search_index(session)
             if after is None:
@@ -540,6 +612,31 @@ class PromptSearch:
             "max_words": _MAX_WALKED_WORDS, "at": at, "id": image_id, "size": size,
         }  # fmt: skip
         # Every term is checked with ILIKE: the words only narrow the search.
+        return FirstBatch(walked, params, size, list(terms), None)
+
+    def _bigram_first_batch(
+        self, session: Session, terms: list[str], after: datetime | None, *, older: bool, size: int
+    ) -> FirstBatch | None:
+        """`first_batch` of terms too short for trigrams: a CJK pair's images (PostgreSQL)."""
+        pair = self._bigram_to_walk(session, terms)
+        if pair is None:
+            return None
+        walked = self._bigram_batches.get(older)
+        if walked is None:
+            table = self._postgres_table(session.connection(), "image_bigram")
+            walk = _words_walk_sql(
+                table, "(SELECT CAST(:bigram AS text) AS word) AS w", older=older, key="bigram"
+            )
+            statement = sa.text(f"{walk} {_walk_order(older)} LIMIT :size").bindparams(
+                sa.bindparam("bigram", type_=sa.Text()), *_walk_bound_types()
+            )
+            columns = (
+                sa.column("edge", sa.DateTime(timezone=True)),
+                sa.column("image_id", sa.Uuid()),
+            )
+            walked = self._bigram_batches[older] = statement.columns(*columns).cte("walked")
+        at, image_id = _first_bound(after, older=older)
+        params = {"bigram": pair, "at": at, "id": image_id, "size": size}
         return FirstBatch(walked, params, size, list(terms), None)
 
     def _words_batch(self, connection: sa.Connection, older: bool) -> sa.CTE | None:
