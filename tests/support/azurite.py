@@ -52,10 +52,15 @@ class Azurite:
         scheme = "https" if self.oauth else "http"
         return f"{scheme}://127.0.0.1:{self.port}/{ACCOUNT_NAME}"
 
+    @property
+    def certificate(self) -> Path:
+        """The self-signed certificate an `oauth` emulator serves (trust it as a CA)."""
+        return self.location / "cert.pem"
+
     def _tls_arguments(self) -> list[str]:
         if not self.oauth:
             return []
-        cert, key = self.location / "cert.pem", self.location / "key.pem"
+        cert, key = self.certificate, self.location / "key.pem"
         subprocess.run(
             ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
              "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",

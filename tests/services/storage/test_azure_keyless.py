@@ -6,8 +6,6 @@ in the way Entra ID would; the SDK then fetches real user delegation keys from t
 
 from __future__ import annotations
 
-import base64
-import json
 import time
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
@@ -17,28 +15,19 @@ from azure.core.credentials import AccessToken
 from azure.storage.blob.aio import BlobServiceClient
 
 from tests.support.azurite import Azurite
+from tests.support.entra import entra_access_token
 from visionary_app.services.storage.azure_blob_store import (
     MAX_DELEGATION_KEY_LIFETIME,
     AzureBlobStore,
     needs_new_delegation_key,
 )
 
-TENANT = "ab1f708d-50f6-404c-a006-d71b2ac7a606"
-
-
-def _b64(claims: dict) -> str:
-    return base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
-
 
 class EmulatorToken:
     """An Entra-shaped access token for Azurite (which reads the claims, not a signature)."""
 
     async def get_token(self, *scopes, **kwargs) -> AccessToken:
-        now = int(time.time())
-        claims = {"aud": "https://storage.azure.com", "iss": f"https://sts.windows.net/{TENANT}/",
-                  "iat": now, "nbf": now, "exp": now + 3600, "tid": TENANT,
-                  "oid": "00000000-0000-0000-0000-000000000001"}  # fmt: skip
-        return AccessToken(f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(claims)}.", now + 3600)
+        return AccessToken(*entra_access_token())
 
     async def close(self) -> None:
         pass
