@@ -158,10 +158,14 @@ class GenerationState(VisitorState):
         self.prompt = value
 
     def _update_cards(self, job_id: str, **changes) -> None:
-        self.jobs = [
+        cards = [
             dataclasses.replace(card, **changes) if card.job_id == job_id else card
             for card in self.jobs
         ]
+        # Only a change is sent: every card goes to the page with each update, and a running
+        # job's tick often leaves its card as it was (the time is shown in whole seconds).
+        if cards != self.jobs:
+            self.jobs = cards
 
     def _drop_cards(self, job_id: str) -> None:
         self.jobs = [card for card in self.jobs if card.job_id != job_id]

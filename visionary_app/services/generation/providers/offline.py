@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import colorsys
+import functools
 import hashlib
 import io
 import random
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
@@ -24,6 +27,36 @@ from visionary_app.services.generation.providers.capabilities import capabilitie
 
 _SUPERSAMPLE = 2
 _SUPERSAMPLE_UP_TO = 640
+# Previews are drawn at most this large: a job card shows them at most 384 px wide.
+_PREVIEW_SIDE = 384
+
+
+@dataclass(frozen=True)
+class _Drawn:
+    """One finished picture as PNG, and its coarse-to-fine previews (PNG, small)."""
+
+    png: bytes
+    width: int
+    height: int
+    previews: list[bytes]
+
+
+def _draw(paint: Callable[[], Image.Image], previews: int) -> _Drawn:
+    """Paint a picture, then encode it and `previews` previews of it, all from memory."""
+    picture = paint()
+    coarse = [coarse_preview(picture, step, previews) for step in range(previews)]
+    return _Drawn(_png(picture), picture.width, picture.height, coarse)
+
+
+async def _drawn(paint: Callable[[], Image.Image], previews: int) -> _Drawn:
+    """`_draw` in a worker thread."""
+    return await asyncio.to_thread(_draw, paint, previews)
+
+
+def _png(picture: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
 
 
 def _quarter(pixels: int) -> int:
@@ -65,10 +98,14 @@ class OfflineProvider:
         base = prompt if options.seed is None else f"{prompt}\x00seed:{options.seed}"
         # The first picture depends on the prompt alone; the others on the prompt and position.
         seeds = [base] + [f"{base}\x00{index}" for index in range(1, options.n)]
+        steps = self._preview_steps(options, on_partial)
         drawing = asyncio.gather(
-            *(asyncio.to_thread(render_png, seed, width, height) for seed in seeds)
+            *(
+                _drawn(functools.partial(render_picture, seed, width, height), steps)
+                for seed in seeds
+            )
         )
-        return await self._deliver(drawing, options, on_partial)
+        return await self._deliver(drawing, steps, on_partial)
 
     async def edit(
         self,
@@ -87,38 +124,41 @@ class OfflineProvider:
         """
         if not images:
             raise ProviderError("An edit needs an image.")
+        steps = self._preview_steps(options, on_partial)
         drawing = asyncio.gather(
             *(
-                asyncio.to_thread(render_edit, prompt, images, mask, options.seed, index)
-                for index in range(options.n)
+                _drawn(
+                    functools.partial(render_edit_picture, prompt, images, mask, options.seed, i),
+                    steps,
+                )
+                for i in range(options.n)
             )
         )
-        return await self._deliver(drawing, options, on_partial)
+        return await self._deliver(drawing, steps, on_partial)
+
+    def _preview_steps(self, options: ImageOptions, on_partial: OnPartial | None) -> int:
+        """How many previews a call shows: those configured, of a single image, if asked."""
+        return self.partial_images if on_partial is not None and options.n == 1 else 0
 
     async def _deliver(
-        self, drawing: asyncio.Future, options: ImageOptions, on_partial: OnPartial | None
+        self, drawing: asyncio.Future, steps: int, on_partial: OnPartial | None
     ) -> ProviderAnswer:
-        """Wait out the latency, showing coarse-to-fine previews of a single image on the way."""
-        steps = self.partial_images if on_partial is not None and options.n == 1 else 0
-        pause = self.latency_ms / 1000 / (steps + 1)
-        if not steps:
-            if pause:
-                await asyncio.sleep(pause)
-            pictures = await drawing
-        else:
-            pictures = await drawing
-            for step in range(steps):
-                await asyncio.sleep(pause)
-                preview = await asyncio.to_thread(coarse_preview, pictures[0], step, steps)
-                on_partial(0, preview, "image/png")
-            await asyncio.sleep(pause)
-        results = []
-        for data in pictures:
-            with Image.open(io.BytesIO(data)) as picture:
-                width, height = picture.size
-            results.append(
-                GeneratedImage(data=data, content_type="image/png", width=width, height=height)
-            )
+        """Wait out the latency, showing coarse-to-fine previews of a single image on the way.
+
+        The latency runs from the call, drawing included: previews are due at even steps of
+        it, and one due while the picture is still being drawn comes as soon as it is drawn.
+        """
+        loop = asyncio.get_running_loop()
+        started, latency = loop.time(), self.latency_ms / 1000
+        pictures: list[_Drawn] = await drawing
+        for step in range(steps):
+            await asyncio.sleep(started + latency * (step + 1) / (steps + 1) - loop.time())
+            on_partial(0, pictures[0].previews[step], "image/png")
+        await asyncio.sleep(started + latency - loop.time())
+        results = [
+            GeneratedImage(data=p.png, content_type="image/png", width=p.width, height=p.height)
+            for p in pictures
+        ]
         return ProviderAnswer(results, ProviderUsage(images=len(results)))
 
     async def check_reachable(self) -> str:
@@ -130,33 +170,40 @@ def _dimensions(size: str) -> tuple[int, int]:
     return parse_size(size) or (1024, 1024)
 
 
-def coarse_preview(png: bytes, step: int, steps: int) -> bytes:
-    """The picture as a blocky preview: `step` 0 of `steps` is the coarsest."""
-    with Image.open(io.BytesIO(png)) as picture:
-        width, height = picture.size
-        blocks = 8 * 4**step if steps > 1 else 32
-        small = picture.convert("RGB").resize(
-            (
-                max(1, width * blocks // max(width, height)),
-                max(1, height * blocks // max(width, height)),
-            ),
-            Image.BILINEAR,
-        )
-    buffer = io.BytesIO()
-    small.resize((width, height), Image.NEAREST).save(buffer, format="PNG", compress_level=1)
-    return buffer.getvalue()
+def coarse_preview(picture: Image.Image, step: int, steps: int) -> bytes:
+    """The picture as a blocky preview, as a PNG: `step` 0 of `steps` is the coarsest.
+
+    At most `_PREVIEW_SIDE` pixels on its longer side, in the picture's proportions (a real
+    provider's partial may be full size; the page shows a small copy either way).
+    """
+    width, height = picture.size
+    longest = max(width, height)
+    blocks = 8 * 4**step if steps > 1 else 32
+    small = picture.convert("RGB").resize(
+        (max(1, width * blocks // longest), max(1, height * blocks // longest)), Image.BILINEAR
+    )
+    side = min(_PREVIEW_SIDE, longest)
+    shown = (max(1, width * side // longest), max(1, height * side // longest))
+    return _png(small.resize(shown, Image.NEAREST))
 
 
 def render_edit(
     prompt: str, images: list[InputImage], mask: bytes | None, seed: int | None, index: int = 0
 ) -> bytes:
     """The offline edit: new paint from the prompt where the mask is clear, as a PNG."""
+    return _png(render_edit_picture(prompt, images, mask, seed, index))
+
+
+def render_edit_picture(
+    prompt: str, images: list[InputImage], mask: bytes | None, seed: int | None, index: int = 0
+) -> Image.Image:
+    """The offline edit (`render_edit`) as a picture in memory."""
     with Image.open(io.BytesIO(images[0].data)) as opened:
         source = ImageOps.exif_transpose(opened).convert("RGB")
     width, height = source.size
     digest = hashlib.sha256(images[0].data).hexdigest()[:16]
     paint_seed = f"{prompt}\x00edit:{digest}\x00{seed or 0}\x00{index}"
-    paint = Image.open(io.BytesIO(render_png(paint_seed, width, height))).convert("RGB")
+    paint = render_picture(paint_seed, width, height)
     for reference in images[1:]:
         with Image.open(io.BytesIO(reference.data)) as opened:
             tint = opened.convert("RGB").resize((1, 1), Image.BOX).resize((width, height))
@@ -170,9 +217,7 @@ def render_edit(
             alpha = alpha.resize(source.size, Image.NEAREST)
         # Transparent (alpha 0) marks what to change: paint there, keep the rest.
         result = Image.composite(source, paint, alpha.point(lambda a: 255 if a else 0))
-    buffer = io.BytesIO()
-    result.save(buffer, format="PNG", compress_level=1)
-    return buffer.getvalue()
+    return result
 
 
 def _palette(rng: random.Random) -> list[tuple[int, int, int]]:
@@ -190,6 +235,11 @@ def _palette(rng: random.Random) -> list[tuple[int, int, int]]:
 
 def render_png(prompt: str, width: int, height: int) -> bytes:
     """Render the picture for `prompt` and return it encoded as PNG."""
+    return _png(render_picture(prompt, width, height))
+
+
+def render_picture(prompt: str, width: int, height: int) -> Image.Image:
+    """The picture for `prompt`, in memory (RGB)."""
     seed = int.from_bytes(hashlib.sha256(prompt.encode("utf-8")).digest()[:8], "big")
     rng = random.Random(seed)  # noqa: S311  (art, not cryptography)
     palette = _palette(rng)
@@ -257,7 +307,4 @@ def render_png(prompt: str, width: int, height: int) -> bytes:
     vignette = Image.radial_gradient("L").resize((width, height), Image.BICUBIC)
     vignette = vignette.point(lambda v: min(255, int(max(0, v - 90) * 1.1)))
     picture = Image.composite(Image.new("RGBA", (width, height), (0, 0, 0, 255)), picture, vignette)
-
-    buffer = io.BytesIO()
-    picture.convert("RGB").save(buffer, format="PNG", compress_level=1)
-    return buffer.getvalue()
+    return picture.convert("RGB")
