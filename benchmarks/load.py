@@ -144,6 +144,7 @@ async def run_load(
     """N clients generating at once; every job must come back exactly once."""
     run = uuid.uuid4().hex[:6]
     async with target(url, env, log) as (app_url, app):
+        rss_at_start = app.rss_mb() if app else None  # what the tabs and jobs add is the rest
         users = await _connect_all(app_url, clients)
         log(f"{clients} clients connected; each generates {images_per_client} image(s)")
         stop = asyncio.Event()
@@ -190,6 +191,9 @@ async def run_load(
         "wall_s": round(wall, 2),
         "provider_latency_ms": latency_ms,
         "backend_rss_mb": round(rss, 1) if rss is not None else None,
+        "backend_rss_mb_before_clients": (
+            round(rss_at_start, 1) if rss_at_start is not None else None
+        ),
         "checked_index": indexed is not None,
     }
 

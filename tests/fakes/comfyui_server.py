@@ -25,7 +25,11 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from tests.fakes.loopback import LoopbackServer
-from visionary_app.services.generation.providers.offline import coarse_preview, render_png
+from visionary_app.services.generation.providers.offline import (
+    coarse_preview,
+    render_picture,
+    render_png,
+)
 
 KNOWN_NODES = {
     "KSampler", "CheckpointLoaderSimple", "EmptyLatentImage", "CLIPTextEncode", "VAEDecode",
@@ -136,7 +140,7 @@ class FakeComfyUI(LoopbackServer):
             await asyncio.sleep(0.05)
             await self._send(client_id, "execution_start", {"prompt_id": prompt_id})
             await self._send(client_id, "executing", {"node": "3", "prompt_id": prompt_id})
-            picture = render_png(f"comfy:{positive}", width, height)
+            picture = render_picture(f"comfy:{positive}", width, height)
             for step in range(1, steps + 1):
                 await asyncio.sleep(pause)
                 progress = {"value": step, "max": steps, "prompt_id": prompt_id, "node": "3"}

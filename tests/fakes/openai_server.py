@@ -285,7 +285,8 @@ class FakeOpenAI(LoopbackServer):
         async def events():
             final = await self._picture(body, prompt, 0, edit)
             for step in range(partials):
-                preview = await asyncio.to_thread(coarse_preview, final, step, partials)
+                picture = PILImage.open(io.BytesIO(final))
+                preview = await asyncio.to_thread(coarse_preview, picture, step, partials)
                 b64 = base64.b64encode(preview).decode()
                 yield event(f"{kind}.partial_image", {"b64_json": b64, "partial_image_index": step})
                 await asyncio.sleep(0.3)

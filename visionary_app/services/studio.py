@@ -41,7 +41,6 @@ from visionary_app.services.generation.providers.comfyui import (
     ComfyUISource,
     load_workflows,
 )
-from visionary_app.services.generation.providers.gemini import GeminiImageProvider
 from visionary_app.services.generation.providers.openai_images import (
     OpenAIImageProvider,
     OutputSettings,
@@ -266,8 +265,11 @@ def build_gemini(settings: Settings) -> list[ImageProvider]:
     models = settings.resolved_gemini_models
     if not models:
         return []
+    # Imported only when Gemini is configured: the SDK adds 16-19 MB to every worker.
     from google import genai
     from google.genai import types
+
+    from visionary_app.services.generation.providers.gemini import GeminiImageProvider
 
     http_options = types.HttpOptions(
         timeout=int(settings.provider_timeout_seconds * 1000),
