@@ -224,6 +224,12 @@ async def _measure_in_turns(
     return figures
 
 
+def _figure_keys(searches: tuple[str, ...]) -> list[str]:
+    """The result keys of both pages and of these searches, at p50 and p95."""
+    kinds = ("first_page", "deep_page", *(f"search_{kind}" for kind in searches))
+    return [f"{kind}_ms_{quantile}" for kind in kinds for quantile in ("p50", "p95")]
+
+
 async def run(images: int, baseline: int, repeats: int, log, server_url: str | None = None) -> dict:
     """Both sizes, seeded side by side and measured in turns, with the targets."""
     if images == baseline:
@@ -249,17 +255,7 @@ async def run(images: int, baseline: int, repeats: int, log, server_url: str | N
     # SQLite's trigram index holds no two-character term, so its CJK searches scan (timed,
     # not held to a target: a rare one reads every row).
     named = SEARCHES if server_url else ("rare", "common")
-    pages = ("first_page", "deep_page")
-    keys = [
-        f"{kind}_ms_{quantile}"
-        for kind in (*pages, *(f"search_{kind}" for kind in named))
-        for quantile in ("p50", "p95")
-    ]
-    shown = [
-        f"{kind}_ms_{quantile}"
-        for kind in (*pages, *(f"search_{kind}" for kind in SEARCHES))
-        for quantile in ("p50", "p95")
-    ]
+    keys, shown = _figure_keys(named), _figure_keys(SEARCHES)
     result: dict = {
         "benchmark": "gallery",
         "measured": "in turns",

@@ -173,12 +173,17 @@ async def test_postgres_trigram_table_follows_the_index_and_serves_ilike(postgre
     engine.dispose()
 
 
-def _words(engine: sa.Engine) -> set[tuple[str, str]]:
+def _search_rows(engine: sa.Engine, table: str, key: str) -> set[tuple[str, str]]:
+    """(key, image id) of every row of one PostgreSQL search table."""
     with engine.begin() as connection:
         schema = connection.exec_driver_sql("SELECT current_schema()").scalar_one()
-        table = f'"{postgres_search_schema(schema)}".image_word'
-        rows = connection.exec_driver_sql(f"SELECT word, image_id FROM {table}").all()
-    return {(word, str(image_id)) for word, image_id in rows}
+        name = f'"{postgres_search_schema(schema)}".{table}'
+        rows = connection.exec_driver_sql(f"SELECT {key}, image_id FROM {name}").all()
+    return {(value, str(image_id)) for value, image_id in rows}
+
+
+def _words(engine: sa.Engine) -> set[tuple[str, str]]:
+    return _search_rows(engine, "image_word", "word")
 
 
 async def test_postgres_word_table_follows_the_index_and_serves_the_walk(postgres_url):
@@ -232,11 +237,7 @@ async def test_postgres_words_of_images_from_before_0010_are_filled_in(postgres_
 
 
 def _bigrams(engine: sa.Engine) -> set[tuple[str, str]]:
-    with engine.begin() as connection:
-        schema = connection.exec_driver_sql("SELECT current_schema()").scalar_one()
-        table = f'"{postgres_search_schema(schema)}".image_bigram'
-        rows = connection.exec_driver_sql(f"SELECT bigram, image_id FROM {table}").all()
-    return {(bigram, str(image_id)) for bigram, image_id in rows}
+    return _search_rows(engine, "image_bigram", "bigram")
 
 
 async def test_postgres_cjk_pair_table_follows_the_index_and_serves_two_character_terms(

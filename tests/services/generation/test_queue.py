@@ -352,6 +352,23 @@ async def test_waiting_jobs_are_told_their_places_without_polling_the_database(m
     await queue.close()
 
 
+async def test_a_submit_on_a_serving_worker_starts_what_fits_without_a_dispatcher_pass(
+    make_queue, monkeypatch
+):
+    queue = make_queue(max_concurrent=1)
+    monkeypatch.setattr(queue, "_ensure_dispatcher", lambda: None)  # no pass can start it
+    started: list = []
+    queue.serve(lambda job: started.append(job.id) or (lambda _status: None))
+    first = await queue.submit("alice", "fits", ONE)
+    assert started == [first.id] and (await _running(queue, [first])) == [True]
+    second = await queue.submit("bob", "over the cap", ONE)  # the cap holds at submit too
+    assert started == [first.id] and (await _running(queue, [second])) == [False]
+    queue.stop_claiming()
+    await queue.finish(first.id, JobStatus.SUCCEEDED)
+    third = await queue.submit("carol", "a worker that stopped claiming", ONE)
+    assert started == [first.id] and (await _running(queue, [second, third])) == [False, False]
+
+
 async def test_a_slot_freed_on_another_worker_wakes_this_one_at_once(postgres_url):
     """Two workers on PostgreSQL: the end of a job on one starts the next on the other."""
     engines = [make_index_engine(postgres_url) for _ in range(2)]

@@ -83,6 +83,8 @@ _DENSE_MATCHES = 300
 # compatibility ideographs) and Hangul syllables. The same ranges in SQL and here.
 _CJK_RANGES = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
 _CJK_CHARACTER = re.compile(f"[{_CJK_RANGES}]")
+# The column each PostgreSQL walk table is keyed by, before (created_at, image_id).
+_WALK_KEYS = {"image_word": "word", "image_bigram": "bigram"}
 
 # Rowids per microsecond: images stored in the same microsecond get consecutive ones.
 _PER_MICROSECOND = 1024
@@ -333,6 +335,12 @@ def _walk_order(older: bool) -> str:
     return f"ORDER BY m.created_at {direction}, m.image_id {direction}"
 
 
+def _walked_by_time(statement: sa.TextClause) -> sa.CTE:
+    """A PostgreSQL walk (`_words_walk_sql`) as the `walked` CTE of a `FirstBatch`."""
+    columns = (sa.column("edge", sa.DateTime(timezone=True)), sa.column("image_id", sa.Uuid()))
+    return statement.columns(*columns).cte("walked")
+
+
 def _walk_bound_types() -> tuple:
     return (
         sa.bindparam("at", type_=sa.DateTime(timezone=True)),
@@ -478,7 +486,8 @@ class PromptSearch:
         pair = self._bigram_to_walk(session, terms)
         if pair is not None:  # every term is checked with ILIKE: the pair only narrows
             walk = (pair,)
-            return SearchPlan(None, like_terms, "postgresql", walk, walk, "image_bigram")
+            dialect = self._engine.dialect.name
+            return SearchPlan(None, like_terms, dialect, walk, walk, "image_bigram")
         return SearchPlan(None, like_terms, self._engine.dialect.name)
 
     def _bigram_to_walk(self, session: Session, terms: list[str]) -> str | None:
@@ -558,10 +567,9 @@ class PromptSearch:
         if not words:
             return
         connection = session.connection()
-        key = "bigram" if table == "image_bigram" else "word"
         walk = _words_walk_sql(
             self._postgres_table(connection, table), "unnest(:words) AS w(word)",
-            older=older, key=key,
+            older=older, key=_WALK_KEYS[table],
         )  # fmt: skip
         statement = sa.text(f"{walk} {_walk_order(older)} LIMIT :size").bindparams(
             sa.bindparam("words", type_=postgresql.ARRAY(sa.Text())), *_walk_bound_types()
@@ -625,16 +633,15 @@ class PromptSearch:
         if walked is None:
             table = self._postgres_table(session.connection(), "image_bigram")
             walk = _words_walk_sql(
-                table, "(SELECT CAST(:bigram AS text) AS word) AS w", older=older, key="bigram"
+                table,
+                "(SELECT CAST(:bigram AS text) AS word) AS w",
+                older=older,
+                key=_WALK_KEYS["image_bigram"],
             )
             statement = sa.text(f"{walk} {_walk_order(older)} LIMIT :size").bindparams(
                 sa.bindparam("bigram", type_=sa.Text()), *_walk_bound_types()
             )
-            columns = (
-                sa.column("edge", sa.DateTime(timezone=True)),
-                sa.column("image_id", sa.Uuid()),
-            )
-            walked = self._bigram_batches[older] = statement.columns(*columns).cte("walked")
+            walked = self._bigram_batches[older] = _walked_by_time(statement)
         at, image_id = _first_bound(after, older=older)
         params = {"bigram": pair, "at": at, "id": image_id, "size": size}
         return FirstBatch(walked, params, size, list(terms), None)
@@ -655,11 +662,7 @@ class PromptSearch:
                     {walk} WHERE (SELECT count(*) FROM words) <= :max_words
                     {_walk_order(older)} LIMIT :size"""
             ).bindparams(*_walk_bound_types())
-            columns = (
-                sa.column("edge", sa.DateTime(timezone=True)),
-                sa.column("image_id", sa.Uuid()),
-            )
-            self._words_batches[older] = statement.columns(*columns).cte("walked")
+            self._words_batches[older] = _walked_by_time(statement)
         return self._words_batches[older]
 
     def _words_to_walk(

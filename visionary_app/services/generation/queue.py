@@ -322,7 +322,7 @@ class JobQueue:
                 session.rollback()
                 raise refusal
             self._tell_workers(session)
-            room = self.limits.max_concurrent if self.claiming and self._execute else 0
+            room = self._room()
             starts = self._starts(session, set(), room)[0] if room else []
             claimed = self._claim(session, starts, job.heartbeat_at)
             session.commit()
@@ -500,7 +500,7 @@ class JobQueue:
         """
         tracked = set(self._tracked)
         followed = set(self._places)
-        room = self.limits.max_concurrent if self.claiming and self._execute else 0
+        room = self._room()
         if not (tracked or followed or room):
             return 0
 
@@ -527,6 +527,10 @@ class JobQueue:
                 place.ahead = ahead[job_id]
                 place.on_place(place.ahead)
         return waiting
+
+    def _room(self) -> int:
+        """How many jobs this worker may claim at once: none unless it runs jobs."""
+        return self.limits.max_concurrent if self.claiming and self._execute else 0
 
     def _start(self, claimed: list[GenerationJob]) -> None:
         """Run jobs this worker has just claimed, keeping them alive until they end."""
