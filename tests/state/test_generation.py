@@ -80,6 +80,18 @@ async def test_the_job_timer_sends_nothing_when_nothing_changed(tab, studio):
     assert "jobs" not in generation.dirty_vars
 
 
+async def test_a_card_update_that_changes_nothing_sends_nothing(tab, studio):
+    generation = substate(tab, GenerationState)
+    job = await studio.jobs.submit(generation._owner(), "ticking", ImageOptions(size="256x256"))
+    await run_event(generation, GenerationState.sync_jobs)
+    generation._update_cards(job.id.hex, detail="3 s")
+    assert "jobs" in generation.dirty_vars
+    generation.dirty_vars.clear()
+    generation._update_cards(job.id.hex, detail="3 s")  # a tick within the same second
+    assert "jobs" not in generation.dirty_vars
+    assert [card.detail for card in generation.jobs] == ["3 s"]
+
+
 async def test_a_job_that_ended_unseen_is_told_until_the_browser_has_shown_it(tab, studio):
     generation = substate(tab, GenerationState)
     owner = generation._owner()
