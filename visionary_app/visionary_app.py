@@ -121,7 +121,7 @@ async def push_changes() -> None:
     """Keep this worker's tabs up to date from the live feed, without polling."""
     tabs = LiveTabs(app)
     get_studio().feed.listen(tabs.apply)
-    await tabs.watch_arrivals()
+    await asyncio.gather(tabs.keep_applying(), tabs.watch_arrivals())
 
 
 def _open_tabs() -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from dataclasses import astuple, dataclass, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import reflex as rx
@@ -74,7 +74,12 @@ class GalleryTile:
 
 def cursor_of(tile: GalleryTile) -> PageCursor:
     """The keyset position of a tile."""
-    return PageCursor(datetime.fromisoformat(tile.created_at), uuid.UUID(tile.id))
+    return PageCursor(*_position(tile))
+
+
+def _position(tile: GalleryTile) -> tuple[datetime, uuid.UUID]:
+    """Where a tile sorts: newer is greater (the index's order: time, then id)."""
+    return datetime.fromisoformat(tile.created_at), uuid.UUID(tile.id)
 
 
 @dataclass(frozen=True)
@@ -110,7 +115,7 @@ async def sign_tile(image: Image, *, favourite: bool = False) -> SignedTile:
 
 
 def _newest_first(tiles: list[GalleryTile]) -> list[GalleryTile]:
-    return sorted(tiles, key=lambda t: astuple(cursor_of(t)), reverse=True)
+    return sorted(tiles, key=_position, reverse=True)
 
 
 class GalleryState(rx.State):
@@ -301,7 +306,7 @@ class GalleryState(rx.State):
             # Older than everything loaded: "Load more" brings those in order. Without more
             # below, the window reaches the end, so an older row belongs in it (one stored
             # elsewhere just before this tab showed a newer image of its own).
-            oldest = astuple(cursor_of(self.images[-1]))
+            oldest = _position(self.images[-1])
             fresh = [r for r in fresh if (r.created_at, r.id) > oldest]
         if not fresh:
             return None
@@ -341,7 +346,7 @@ class GalleryState(rx.State):
             return True  # in the board or not: `check_new` asks the index
         if not self._wants(image, viewer):
             return False
-        if self.has_more and (image.created_at, image.id) < astuple(cursor_of(self.images[-1])):
+        if self.has_more and (image.created_at, image.id) < _position(self.images[-1]):
             return False  # below the window: "Load more" brings it in order
         self._add_at_top([tile])
         return False

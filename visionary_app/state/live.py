@@ -4,7 +4,8 @@ A new image is read from the index and signed once per worker, then offered to e
 that worker; each tab decides, as its own viewer, whether it may and wants to see it
 (`GalleryState.hear`). A change to someone's jobs asks that owner's tabs to match their
 cards to the queue (`GenerationState.sync_jobs`, which also tells them of jobs that failed
-unseen). Nothing runs while nothing changes.
+unseen). Changes that arrive together reach each tab in one state update. Nothing runs
+while nothing changes.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ logger = logging.getLogger(__name__)
 
 # Tabs updated at once: each takes its state's lock (and, with Redis, a read and a write).
 _AT_ONCE = 32
+# A change with the image it names and that image's tile (both None if gone or not an image's).
+Heard = tuple[Change, Image | None, SignedTile | None]
 # How long a tab's owner is trusted from memory (a sign-in in that tab changes it).
 _OWNER_TTL_S = 30.0
 
@@ -46,6 +49,8 @@ class LiveTabs:
         # Tabs seen connected here when last looked; a tab not among them missed changes.
         self._known: set[str] = set()
         self._owners: dict[str, tuple[str | None, float]] = {}
+        self._pending: list[Change] = []
+        self._arrived = asyncio.Event()
 
     def _tokens(self) -> list[str]:
         """Client tokens with a websocket on this worker (Reflex's own record of them)."""
@@ -74,24 +79,45 @@ class LiveTabs:
             await self._ask(token, [GalleryState.check_new, GenerationState.sync_jobs])
 
     async def apply(self, change: Change) -> None:
-        """Bring every tab of this worker up to date with one change."""
+        """Take one change; tabs get it with whatever else arrives before their next pass."""
+        self._pending.append(change)
+        self._arrived.set()
+
+    async def keep_applying(self) -> None:
+        """Bring every tab of this worker up to date as changes arrive, until cancelled.
+
+        Changes that arrive while a pass runs (a burst of jobs storing their images at once)
+        go together in the next one: one state update per tab for all of them, not one each.
+        """
+        while True:
+            await self._arrived.wait()
+            self._arrived.clear()
+            changes, self._pending = self._pending, []
+            try:
+                await self._apply_all(changes)
+            except Exception:
+                logger.exception("could not bring the tabs up to date")
+
+    async def _apply_all(self, changes: list[Change]) -> None:
         tokens = self._tokens()
-        self._known &= set(tokens)  # a tab away now misses this change: it catches up later
-        if not tokens:
+        self._known &= set(tokens)  # a tab away now misses these changes: it catches up later
+        if not tokens or not changes:
             return
         started = time.perf_counter()
-        image, tile = await self._read(change)
+        heard = [(change, *await self._read(change)) for change in changes]
         gate = asyncio.Semaphore(_AT_ONCE)
 
         async def one(token: str) -> None:
             async with gate:
                 try:
-                    await self._apply_to(token, change, image, tile)
+                    await self._apply_to(token, heard)
                 except Exception:
                     logger.exception("a live update to one tab failed")
 
         await asyncio.gather(*(one(token) for token in tokens))
-        LIVE_UPDATE_SECONDS.labels(change.kind.value).observe(time.perf_counter() - started)
+        elapsed = time.perf_counter() - started
+        for kind in {change.kind for change in changes}:
+            LIVE_UPDATE_SECONDS.labels(kind.value).observe(elapsed)
 
     @staticmethod
     async def _read(change: Change) -> tuple[Image | None, SignedTile | None]:
@@ -105,17 +131,20 @@ class LiveTabs:
             logger.warning("a live update could not read image %s: %s", change.image_id, exc)
             return None, None
 
-    async def _apply_to(
-        self, token: str, change: Change, image: Image | None, tile: SignedTile | None
-    ) -> None:
-        if change.kind == ChangeKind.JOBS:
-            if await self._owner(token) == change.owner:
-                # The tab asks, so its toasts arrive as a normal event's do.
-                await self._ask(token, GenerationState.sync_jobs)
+    async def _apply_to(self, token: str, heard: list[Heard]) -> None:
+        """One tab: its job cards asked to match the queue once, its gallery told of each image."""
+        moved = {change.owner for change, _, _ in heard if change.kind == ChangeKind.JOBS}
+        if moved and await self._owner(token) in moved:
+            # The tab asks, so its toasts arrive as a normal event's do.
+            await self._ask(token, GenerationState.sync_jobs)
+        images = [item for item in heard if item[0].kind != ChangeKind.JOBS]
+        if not images:
             return
+        catch_up = False
         async with self._app.modify_state(BaseStateToken(ident=token, cls=GalleryState)) as root:
             gallery = await root.get_state(GalleryState)
-            catch_up = await gallery.hear(change, image, tile)
+            for change, image, tile in images:
+                catch_up = await gallery.hear(change, image, tile) or catch_up
         if catch_up:
             await self._ask(token, GalleryState.check_new)
 

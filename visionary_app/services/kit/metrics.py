@@ -73,7 +73,8 @@ DB_STATEMENTS = Counter(
 )
 LIVE_UPDATE_SECONDS = Histogram(
     "visionary_live_update_seconds",
-    "Time to bring every tab of this worker up to date with one change, by kind.",
+    "Time to bring every tab of this worker up to date with the changes that arrived"
+    " together, by kind (a pass of several kinds counts under each).",
     ["kind"],
     buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
     registry=REGISTRY,
