@@ -1,6 +1,9 @@
 """The layout's rules, read from the source: which room may import which (docs/architecture.md)."""
 
 import ast
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -107,3 +110,29 @@ def test_the_ui_and_routes_use_only_what_a_room_exports(module, path):
         assert target in (f"{SERVICES}.{room}", f"{SERVICES}.studio"), (
             f"{module} reaches into {target}: import it from {SERVICES}.{room}"
         )
+
+
+def test_a_worker_loads_a_providers_or_azures_sdk_only_when_it_is_configured(tmp_path):
+    # Each SDK costs every worker 8-33 MB of memory; the offline studio needs none of them.
+    script = (
+        "import sys\n"
+        "import visionary_app.visionary_app\n"
+        "from visionary_app.services.studio import get_studio\n"
+        "assert get_studio().is_offline\n"
+        "sdks = ('openai', 'azure.storage.blob', 'azure.identity', 'replicate', 'google.genai')\n"
+        "print('loaded:', ','.join(name for name in sdks if name in sys.modules))\n"
+    )
+    configured = ("VISIONARY_", "AZURE_", "OPENAI_", "GEMINI_", "GOOGLE_", "REPLICATE_")
+    env = {key: value for key, value in os.environ.items() if not key.startswith(configured)}
+    env["VISIONARY_DATA_DIR"] = str(tmp_path)
+    run = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=APP.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.splitlines()[-1:] == ["loaded: "], run.stdout

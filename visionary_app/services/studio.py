@@ -7,8 +7,7 @@ import logging
 import os
 import threading
 from dataclasses import dataclass, field
-
-import openai
+from typing import TYPE_CHECKING
 
 from visionary_app.models import Visibility
 from visionary_app.services.access.api_tokens import ApiTokens, parse_configured_tokens
@@ -41,18 +40,9 @@ from visionary_app.services.generation.providers.comfyui import (
     ComfyUISource,
     load_workflows,
 )
-from visionary_app.services.generation.providers.openai_images import (
-    OpenAIImageProvider,
-    OutputSettings,
-)
-from visionary_app.services.generation.providers.replicate_models import ReplicateProvider
 from visionary_app.services.generation.queue import JobQueue
 from visionary_app.services.generation.runner import JobRunner
-from visionary_app.services.generation.suggestions import (
-    ChatSuggester,
-    OfflineSuggester,
-    PromptSuggester,
-)
+from visionary_app.services.generation.suggestions import OfflineSuggester, PromptSuggester
 from visionary_app.services.generation.uploads import UploadLimits, Uploads
 from visionary_app.services.kit.secret_keys import load_or_create_key
 from visionary_app.services.limits.budgets import Budgets, parse_team_budgets
@@ -60,12 +50,14 @@ from visionary_app.services.limits.image_limits import JobLimits
 from visionary_app.services.limits.prices import Pricing, load_prices
 from visionary_app.services.limits.spend import SpendLedger
 from visionary_app.services.limits.usage import UsageMeter
-from visionary_app.services.storage.azure_blob_store import AzureBlobStore
 from visionary_app.services.storage.blob_store import BlobStore
 from visionary_app.services.storage.local_blob_store import LocalBlobStore
 from visionary_app.services.storage.url_signing import UrlSigner
 from visionary_app.services.webhooks import Webhooks
 from visionary_app.settings import Settings, get_settings, parse_users
+
+if TYPE_CHECKING:
+    import openai
 
 __all__ = ["Studio", "build_studio", "get_studio"]
 
@@ -147,6 +139,8 @@ class Studio:
 
 def _openai_client(settings: Settings) -> tuple[openai.AsyncOpenAI, str]:
     """The SDK client for the configured provider, and the provider's name for users."""
+    import openai
+
     common = {
         "timeout": settings.provider_timeout_seconds,
         "max_retries": settings.provider_max_retries,
@@ -223,6 +217,8 @@ def build_replicate(settings: Settings) -> list[ImageProvider]:
         return []
     import httpx
     import replicate
+
+    from visionary_app.services.generation.providers.replicate_models import ReplicateProvider
 
     client = replicate.Client(
         api_token=settings.replicate_api_token.get_secret_value(),
@@ -313,6 +309,13 @@ def build_openai_family(settings: Settings) -> tuple[list[ImageProvider], Prompt
             for model in settings.resolved_image_models
         ]
         return offline, OfflineSuggester()
+    # Imported only when configured, as the other providers' SDKs are (openai: about 30 MB).
+    from visionary_app.services.generation.providers.openai_images import (
+        OpenAIImageProvider,
+        OutputSettings,
+    )
+    from visionary_app.services.generation.suggestions import ChatSuggester
+
     client, label = _openai_client(settings)
     azure = provider == "azure-openai"
     image_providers: list[ImageProvider] = [
@@ -346,6 +349,20 @@ def build_openai_family(settings: Settings) -> tuple[list[ImageProvider], Prompt
 
 def build_store(settings: Settings) -> BlobStore:
     """Azure when a connection string or account URL is set, else the local directory."""
+    if settings.azure_storage_connection_string is not None or settings.azure_storage_account_url:
+        return _azure_store(settings)
+    if settings.url_signing_key is not None:
+        key = settings.url_signing_key.get_secret_value().encode()
+    else:
+        key = load_or_create_key(settings.data_dir / "url-signing.key", "URL signing key")
+    return LocalBlobStore(settings.images_dir, UrlSigner(key, settings.url_ttl_seconds))
+
+
+def _azure_store(settings: Settings) -> BlobStore:
+    """The Azure container, by connection string (a key) or account URL (Entra ID)."""
+    # Imported only when Azure is configured: its SDK adds about 20 MB to every worker.
+    from visionary_app.services.storage.azure_blob_store import AzureBlobStore
+
     options = {
         "timeout_s": settings.storage_timeout_seconds,
         "retries": settings.storage_retries,
@@ -357,18 +374,12 @@ def build_store(settings: Settings) -> BlobStore:
             settings.url_ttl_seconds,
             **options,
         )
-    if settings.azure_storage_account_url:
-        return AzureBlobStore.from_account_url(
-            settings.azure_storage_account_url,
-            settings.azure_container,
-            settings.url_ttl_seconds,
-            **options,
-        )
-    if settings.url_signing_key is not None:
-        key = settings.url_signing_key.get_secret_value().encode()
-    else:
-        key = load_or_create_key(settings.data_dir / "url-signing.key", "URL signing key")
-    return LocalBlobStore(settings.images_dir, UrlSigner(key, settings.url_ttl_seconds))
+    return AzureBlobStore.from_account_url(
+        settings.azure_storage_account_url,
+        settings.azure_container,
+        settings.url_ttl_seconds,
+        **options,
+    )
 
 
 def _identity_key(settings: Settings) -> bytes:

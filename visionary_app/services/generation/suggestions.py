@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import random
-from typing import Protocol
-
-import openai
+from typing import TYPE_CHECKING, Protocol
 
 from visionary_app.services.generation.providers.base import ProviderError
 from visionary_app.services.generation.providers.errors import provider_error
+
+if TYPE_CHECKING:
+    import openai
 
 __all__ = ["ChatSuggester", "OfflineSuggester", "PromptSuggester"]
 
@@ -85,6 +86,8 @@ class ChatSuggester:
 
     async def suggest(self) -> str:
         """One line from the model, cleaned of quotes and surrounding space."""
+        import openai  # loaded already, with the client this suggester was given
+
         try:
             response = await self._client.chat.completions.create(
                 model=self._model,

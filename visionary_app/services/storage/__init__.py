@@ -1,6 +1,7 @@
 """Where image bytes live: the store contract, Azure and local stores, names, signed URLs."""
 
-from visionary_app.services.storage.azure_blob_store import AzureBlobStore
+from typing import Any
+
 from visionary_app.services.storage.blob_names import is_valid_blob_name, make_blob_name
 from visionary_app.services.storage.blob_store import (
     BlobInfo,
@@ -26,3 +27,12 @@ __all__ = [
     "is_valid_blob_name",
     "make_blob_name",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # Azure's SDK (about 20 MB in every worker) is loaded only where an Azure store is made.
+    if name == "AzureBlobStore":
+        from visionary_app.services.storage.azure_blob_store import AzureBlobStore
+
+        return AzureBlobStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

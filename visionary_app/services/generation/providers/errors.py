@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import math
-
-import openai
+from typing import TYPE_CHECKING
 
 from visionary_app.services.generation.providers.base import ProviderError, public_host
+
+if TYPE_CHECKING:
+    import openai
 
 __all__ = ["gemini_error", "provider_error", "status_error"]
 
@@ -43,6 +45,8 @@ def provider_error(exc: Exception, *, label: str, timeout_s: float) -> ProviderE
 
     `label` names the provider as the user knows it ("OpenAI", "Azure OpenAI", a host name).
     """
+    import openai  # loaded by whoever raised `exc`; not by providers that never use it
+
     if isinstance(exc, openai.APITimeoutError):
         return ProviderError(
             f"{label} did not answer within {timeout_s:g} s. Nothing was stored; try again.",
