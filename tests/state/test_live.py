@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
@@ -59,6 +60,11 @@ async def test_a_burst_of_changes_reaches_each_tab_in_one_update(studio):
         Change(ChangeKind.STORED, owner=row.owner, image_id=str(row.id), visibility=row.visibility)
         for row in rows
     ]
+    # Among them, one image already gone and one id that is no id: heard as gone, no harm.
+    changes[2:2] = [
+        Change(ChangeKind.STORED, image_id=str(uuid.uuid4())),
+        Change(ChangeKind.VISIBILITY, image_id="../not-an-id"),
+    ]
     worker = Worker(tabs)
     live = LiveTabs(worker)
     applying = asyncio.create_task(live.keep_applying())
@@ -78,7 +84,7 @@ async def test_a_burst_of_changes_reaches_each_tab_in_one_update(studio):
         with contextlib.suppress(asyncio.CancelledError):
             await applying
 
-    assert worker.updates == {"first": 2, "second": 2}  # five changes, two passes
+    assert worker.updates == {"first": 2, "second": 2}  # seven changes, two passes
     newest_first = [str(row.id) for row in reversed(rows)]
     for root in tabs.values():
         assert [tile.id for tile in substate(root, GalleryState).images] == newest_first

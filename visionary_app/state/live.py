@@ -104,7 +104,7 @@ class LiveTabs:
         if not tokens or not changes:
             return
         started = time.perf_counter()
-        heard = [(change, *await self._read(change)) for change in changes]
+        heard = await self._read(changes)
         gate = asyncio.Semaphore(_AT_ONCE)
 
         async def one(token: str) -> None:
@@ -120,16 +120,31 @@ class LiveTabs:
             LIVE_UPDATE_SECONDS.labels(kind.value).observe(elapsed)
 
     @staticmethod
-    async def _read(change: Change) -> tuple[Image | None, SignedTile | None]:
-        """The changed image and its tile, read and signed once for all tabs (None if gone)."""
-        if change.kind not in (ChangeKind.STORED, ChangeKind.VISIBILITY):
-            return None, None
+    async def _read(changes: list[Change]) -> list[Heard]:
+        """Each change with its image and tile, read in one query and signed once for all tabs.
+
+        An image that is gone, or could not be read or signed, is heard as None.
+        """
+        wanted: dict[str, uuid.UUID] = {}
+        for change in changes:
+            if change.kind in (ChangeKind.STORED, ChangeKind.VISIBILITY):
+                try:
+                    wanted[change.image_id] = uuid.UUID(change.image_id)
+                except ValueError:
+                    logger.warning("a live update named a malformed image id")
+        found: dict[uuid.UUID, tuple[Image, SignedTile]] = {}
         try:
-            image = await get_studio().catalog.get(uuid.UUID(change.image_id))
-            return (image, await sign_tile(image)) if image is not None else (None, None)
-        except (CatalogError, StorageError, ValueError) as exc:
-            logger.warning("a live update could not read image %s: %s", change.image_id, exc)
-            return None, None
+            images = await get_studio().catalog.get_many(wanted.values()) if wanted else []
+        except CatalogError as exc:
+            logger.warning("a live update could not read %d image(s): %s", len(wanted), exc)
+            images = []
+        for image in images:
+            try:
+                found[image.id] = (image, await sign_tile(image))
+            except StorageError as exc:
+                logger.warning("a live update could not sign image %s: %s", image.id, exc)
+        gone = (None, None)
+        return [(change, *found.get(wanted.get(change.image_id), gone)) for change in changes]
 
     async def _apply_to(self, token: str, heard: list[Heard]) -> None:
         """One tab: its job cards asked to match the queue once, its gallery told of each image."""
