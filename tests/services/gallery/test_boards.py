@@ -208,3 +208,48 @@ async def test_the_zip_benchmark_streams_with_a_flat_peak():
     assert large["zip_mb"] > 12  # 200 images of 64 KiB went through
     assert large["in_memory_peak_mb"] > 12  # the baseline holds the archive
     assert result["streamed_peak_flat"] and large["streamed_peak_mb"] < large["in_memory_peak_mb"]
+
+
+class _Overtaken:
+    """A store whose next metadata write waits while someone else changes the image first."""
+
+    def __init__(self, store, meanwhile) -> None:
+        self._store, self._meanwhile = store, meanwhile
+
+    def __getattr__(self, name):
+        return getattr(self._store, name)
+
+    async def set_metadata(self, name, metadata) -> None:
+        meanwhile, self._meanwhile = self._meanwhile, None
+        if meanwhile is not None:
+            await meanwhile()
+        await self._store.set_metadata(name, metadata)
+
+
+async def test_two_stars_at_once_both_reach_the_blob(store, catalog):
+    image = await small_pipeline(store, catalog).generate("popular", owner=ALICE.owner)
+
+    async def bob_stars() -> None:
+        assert await star(store, catalog, BOB, image, True)
+
+    # Alice read the image before Bob starred it, and her write lands after his.
+    assert await star(_Overtaken(store, bob_stars), catalog, ALICE, image, True)
+    kept = decode_library(await _metadata(store, image))
+    assert kept.starred_by == tuple(sorted((ALICE.owner, BOB.owner)))
+
+
+async def test_a_star_written_during_a_visibility_change_keeps_the_new_visibility(
+    store, catalog, tmp_path
+):
+    image = await small_pipeline(store, catalog).generate("secret", owner=ALICE.owner)
+
+    async def made_private() -> None:
+        await change_visibility(store, catalog, image, Visibility.PRIVATE)
+
+    # Bob starred it while it was shared; his write lands after it was made private.
+    assert await star(_Overtaken(store, made_private), catalog, BOB, image, True)
+    rebuilt = _catalog(tmp_path, "rebuilt.db")
+    await reconcile(store, rebuilt, grace=timedelta(0))
+    restored = await rebuilt.get(image.id)
+    assert restored.visibility == Visibility.PRIVATE.value
+    assert decode_library(await _metadata(store, image)).starred_by == (BOB.owner,)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
+import uuid
 
 from visionary_app.models import Image, Visibility
 from visionary_app.services.access.ownership import Viewer
 from visionary_app.services.gallery.catalog import Catalog, CatalogError
-from visionary_app.services.storage.blob_metadata import Library, encode_image
+from visionary_app.services.storage.blob_metadata import EncodedImage, Library, encode_image
 from visionary_app.services.storage.blob_names import companion_blob_names, text_blob_name
 from visionary_app.services.storage.blob_store import BlobStore, StorageError
 from visionary_app.services.storage.content_types import TEXT_CONTENT_TYPE
@@ -27,6 +28,9 @@ __all__ = [
 
 
 logger = logging.getLogger(__name__)
+
+# Writes of one image's metadata before giving way to whoever keeps changing it.
+_SETTLE_ATTEMPTS = 5
 
 
 class DeleteFailed(Exception):
@@ -80,8 +84,9 @@ async def change_visibility(
         raise VisibilityNotChanged(
             "Who can see the image was not changed: the gallery index is unavailable."
         ) from exc
+    encoded = encode_image(changed, library)
     try:
-        await _write_metadata(store, changed, library)
+        await _write_encoded(store, changed, encoded)
     except StorageError as exc:
         logger.error("changing the metadata of %s failed: %s", image.blob_name, exc)
         raise VisibilityNotChanged(
@@ -97,11 +102,18 @@ async def change_visibility(
         raise VisibilityNotChanged(
             "Who can see the image was not changed: the gallery index is unavailable."
         ) from exc
+    try:  # a star written meanwhile may have carried the old visibility
+        await _settle(store, catalog, image.id, encoded.metadata)
+    except (StorageError, CatalogError) as exc:
+        logger.warning("%s: its blob may disagree until its next change: %s", image.id, exc)
 
 
 async def _write_metadata(store: BlobStore, image: Image, library: Library) -> None:
     """The image blob's metadata for `image` and `library` (and its text blob where needed)."""
-    encoded = encode_image(image, library)
+    await _write_encoded(store, image, encode_image(image, library))
+
+
+async def _write_encoded(store: BlobStore, image: Image, encoded: EncodedImage) -> None:
     if encoded.text_blob is not None:
         await store.put(
             text_blob_name(image.blob_name),
@@ -118,16 +130,37 @@ class LibraryNotSaved(Exception):
 
 
 async def keep_library(store: BlobStore, catalog: Catalog, image: Image) -> None:
-    """Write the image's boards and stars, as the index has them now, to its blob.
+    """Write the image's row, boards and stars, as the index has them now, to its blob.
 
     Called after the index changed, so that `sync` rebuilds what people did with it.
     """
     try:
-        library = await catalog.library_of(image.id)
-        await _write_metadata(store, image, library)
+        await _settle(store, catalog, image.id)
     except (StorageError, CatalogError) as exc:
         logger.error("keeping the boards and stars of %s failed: %s", image.blob_name, exc)
         raise LibraryNotSaved("Image storage is unavailable; nothing was changed.") from exc
+
+
+async def _settle(
+    store: BlobStore, catalog: Catalog, image_id: uuid.UUID, written: dict[str, str] | None = None
+) -> None:
+    """Write what the index holds of an image to its blob, until the index holds still.
+
+    Two people changing one image at once each write what they read, and the one who read
+    first may write last; so the index is read again after each write (and after `written`,
+    the metadata a caller just wrote), and written again while it moved. If it keeps moving,
+    each of those changes writes again itself.
+    """
+    for _ in range(_SETTLE_ATTEMPTS):
+        image = await catalog.get(image_id)
+        if image is None:
+            return  # deleted meanwhile: its blob is gone or going
+        encoded = encode_image(image, await catalog.library_of(image_id))
+        if encoded.metadata == written:
+            return
+        await _write_encoded(store, image, encoded)
+        written = encoded.metadata
+    logger.warning("%s changed on every look; its next change writes it again", image_id)
 
 
 async def star(
