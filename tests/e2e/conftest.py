@@ -278,10 +278,12 @@ def axe_violations(page: Page) -> list[dict]:
 
 def assert_no_axe_violations(page: Page, where: str) -> None:
     """Fail with axe-core's findings, if it has any."""
-    # A toast fading in or out is half transparent: its contrast is the animation's, not ours.
+    # A toast fading in or out, or sliding back as a newer one arrives, is half transparent:
+    # its contrast is the animation's, not ours.
     page.wait_for_function(
-        '!document.querySelector(\'[data-sonner-toast][data-removed="true"],'
-        ' [data-sonner-toast][data-mounted="false"]\')'
+        """() => ![...document.querySelectorAll('[data-sonner-toast]')].some(toast =>
+            toast.dataset.removed === 'true' || toast.dataset.mounted === 'false'
+            || toast.getAnimations({subtree: true}).length > 0)"""
     )
     violations = axe_violations(page)
     assert violations == [], f"{where}: {json.dumps(violations, indent=1)}"

@@ -35,6 +35,9 @@ logger = logging.getLogger(__name__)
 
 # Tabs updated at once: each takes its state's lock (and, with Redis, a read and a write).
 _AT_ONCE = 32
+# Passes start at most this often: while images keep arriving, each tab's gallery (its whole
+# window of tiles, several kilobytes) is sent twice a second, not once per image.
+_PASS_EVERY_S = 0.5
 # A change with the image it names and that image's tile (both None if gone or not an image's).
 Heard = tuple[Change, Image | None, SignedTile | None]
 # How long a tab's owner is trusted from memory (a sign-in in that tab changes it).
@@ -51,6 +54,7 @@ class LiveTabs:
         self._owners: dict[str, tuple[str | None, float]] = {}
         self._pending: list[Change] = []
         self._arrived = asyncio.Event()
+        self._last_pass = -_PASS_EVERY_S
 
     def _tokens(self) -> list[str]:
         """Client tokens with a websocket on this worker (Reflex's own record of them)."""
@@ -86,11 +90,14 @@ class LiveTabs:
     async def keep_applying(self) -> None:
         """Bring every tab of this worker up to date as changes arrive, until cancelled.
 
-        Changes that arrive while a pass runs (a burst of jobs storing their images at once)
-        go together in the next one: one state update per tab for all of them, not one each.
+        Changes that arrive while a pass runs, or within `_PASS_EVERY_S` of its start, go
+        together in the next one: one state update per tab for all of them, not one each. A
+        change after a quiet spell is applied at once.
         """
         while True:
             await self._arrived.wait()
+            await asyncio.sleep(max(0.0, self._last_pass + _PASS_EVERY_S - time.monotonic()))
+            self._last_pass = time.monotonic()
             self._arrived.clear()
             changes, self._pending = self._pending, []
             try:
