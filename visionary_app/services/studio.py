@@ -42,7 +42,11 @@ from visionary_app.services.generation.providers.comfyui import (
 )
 from visionary_app.services.generation.queue import JobQueue
 from visionary_app.services.generation.runner import JobRunner
-from visionary_app.services.generation.suggestions import OfflineSuggester, PromptSuggester
+from visionary_app.services.generation.suggestions import (
+    ChatSuggester,
+    OfflineSuggester,
+    PromptSuggester,
+)
 from visionary_app.services.generation.uploads import UploadLimits, Uploads
 from visionary_app.services.kit.secret_keys import load_or_create_key
 from visionary_app.services.limits.budgets import Budgets, parse_team_budgets
@@ -314,7 +318,6 @@ def build_openai_family(settings: Settings) -> tuple[list[ImageProvider], Prompt
         OpenAIImageProvider,
         OutputSettings,
     )
-    from visionary_app.services.generation.suggestions import ChatSuggester
 
     client, label = _openai_client(settings)
     azure = provider == "azure-openai"

@@ -108,7 +108,7 @@ class LiveTabs:
     async def _apply_all(self, changes: list[Change]) -> None:
         tokens = self._tokens()
         self._known &= set(tokens)  # a tab away now misses these changes: it catches up later
-        if not tokens or not changes:
+        if not tokens:
             return
         started = time.perf_counter()
         heard = await self._read(changes)

@@ -10,7 +10,7 @@ import uuid
 from visionary_app.models import Image, Visibility
 from visionary_app.services.access.ownership import Viewer
 from visionary_app.services.gallery.catalog import Catalog, CatalogError
-from visionary_app.services.storage.blob_metadata import EncodedImage, Library, encode_image
+from visionary_app.services.storage.blob_metadata import EncodedImage, encode_image
 from visionary_app.services.storage.blob_names import companion_blob_names, text_blob_name
 from visionary_app.services.storage.blob_store import BlobStore, StorageError
 from visionary_app.services.storage.content_types import TEXT_CONTENT_TYPE
@@ -96,7 +96,7 @@ async def change_visibility(
         await catalog.set_visibility(image.id, visibility)
     except CatalogError as exc:
         try:
-            await _write_metadata(store, image, library)
+            await _write_encoded(store, image, encode_image(image, library))
         except StorageError:
             logger.error("%s: blob and index disagree on visibility until sync", image.id)
         raise VisibilityNotChanged(
@@ -108,12 +108,8 @@ async def change_visibility(
         logger.warning("%s: its blob may disagree until its next change: %s", image.id, exc)
 
 
-async def _write_metadata(store: BlobStore, image: Image, library: Library) -> None:
-    """The image blob's metadata for `image` and `library` (and its text blob where needed)."""
-    await _write_encoded(store, image, encode_image(image, library))
-
-
 async def _write_encoded(store: BlobStore, image: Image, encoded: EncodedImage) -> None:
+    """The image blob's metadata (and its text blob where the encoding needs one)."""
     if encoded.text_blob is not None:
         await store.put(
             text_blob_name(image.blob_name),
